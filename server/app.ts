@@ -1,0 +1,30 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import { Engine } from './engine/engine.ts';
+import { installBodies } from './plugins/body.ts';
+import { installErrors } from './plugins/errors.ts';
+import { collectionRoutes } from './routes/collections.ts';
+import { healthRoutes } from './routes/health.ts';
+import { pointRoutes } from './routes/points.ts';
+import { searchRoutes } from './routes/search.ts';
+
+/** Builds the server without listening: the engine opens its data directory and loads indexes in the background. */
+export function buildApp(config: Readonly<Config>): FastifyInstance {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    bodyLimit: config.bodyLimitBytes,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Point ids are user strings and may be long.
+    routerOptions: { maxParamLength: 1024 },
+  });
+  const engine = new Engine(config, app.log);
+  installErrors(app, config.bodyLimitBytes);
+  installBodies(app);
+  healthRoutes(app, engine);
+  collectionRoutes(app, engine);
+  pointRoutes(app, engine);
+  searchRoutes(app, engine, config.maxK);
+  app.addHook('onClose', () => engine.close());
+  return app;
+}

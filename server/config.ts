@@ -1,0 +1,78 @@
+import { resolve } from 'node:path';
+
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  /** SQLite `synchronous`: NORMAL survives process crashes, FULL also power loss. */
+  synchronous: 'NORMAL' | 'FULL';
+  bodyLimitBytes: number;
+  maxK: number;
+  snapshotEveryChanges: number;
+  snapshotIntervalMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Largest internal label; only tests lower it, to reach the limit quickly. */
+  maxLabel: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+const MiB = 1024 * 1024;
+
+/** Every `VICINITY_*` variable, its default and meaning; README's table is checked against it. */
+export const ENV_VARS = {
+  VICINITY_HOST: ['127.0.0.1', 'address to listen on'],
+  VICINITY_PORT: ['7373', 'TCP port (0 picks a free one)'],
+  VICINITY_DATA_DIR: ['./data', 'directory for the SQLite file and index snapshots'],
+  VICINITY_SYNCHRONOUS: ['NORMAL', 'SQLite synchronous: NORMAL survives process crashes, FULL also power loss'],
+  VICINITY_BODY_LIMIT_BYTES: [String(32 * MiB), 'largest request body (imports are not bound by it)'],
+  VICINITY_MAX_K: ['1000', 'largest k a search may ask for'],
+  VICINITY_SNAPSHOT_EVERY_CHANGES: ['10000', 'write an index snapshot after this many changed points'],
+  VICINITY_SNAPSHOT_INTERVAL_S: ['300', 'or after this many seconds, if anything changed'],
+  VICINITY_LOG_LEVEL: ['info', 'fatal, error, warn, info, debug, trace or silent'],
+} as const;
+
+type Name = keyof typeof ENV_VARS;
+
+function raw(env: Env, name: Name): string {
+  const value = env[name];
+  return value === undefined || value === '' ? ENV_VARS[name][0] : value;
+}
+
+function int(env: Env, name: Name, min: number, max: number): number {
+  const text = raw(env, name);
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got '${text}'`);
+  }
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: Name, allowed: readonly T[]): T {
+  const text = raw(env, name);
+  if (!(allowed as readonly string[]).includes(text)) {
+    throw new Error(`${name} must be one of ${allowed.join(', ')}, got '${text}'`);
+  }
+  return text as T;
+}
+
+/** Reads and validates the `VICINITY_*` variables once; the result is frozen. */
+export function loadConfig(env: Env = process.env): Readonly<Config> {
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('VICINITY_') && !(key in ENV_VARS)) {
+      throw new Error(`unknown setting ${key}: the settings are ${Object.keys(ENV_VARS).join(', ')}`);
+    }
+  }
+  return Object.freeze({
+    host: raw(env, 'VICINITY_HOST'),
+    port: int(env, 'VICINITY_PORT', 0, 65535),
+    dataDir: resolve(raw(env, 'VICINITY_DATA_DIR')),
+    synchronous: oneOf(env, 'VICINITY_SYNCHRONOUS', ['NORMAL', 'FULL'] as const),
+    bodyLimitBytes: int(env, 'VICINITY_BODY_LIMIT_BYTES', 1024, 1024 * MiB),
+    maxK: int(env, 'VICINITY_MAX_K', 1, 100_000),
+    snapshotEveryChanges: int(env, 'VICINITY_SNAPSHOT_EVERY_CHANGES', 1, 1e9),
+    snapshotIntervalMs: int(env, 'VICINITY_SNAPSHOT_INTERVAL_S', 1, 86_400) * 1000,
+    logLevel: oneOf(env, 'VICINITY_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    maxLabel: 4294967295,
+  });
+}

@@ -1,0 +1,31 @@
+import createError from '@fastify/error';
+import { IndexErrors } from '../index/errors.ts';
+import { StorageErrors } from '../storage/errors.ts';
+
+/** Errors of the server layer. Codes are never reused once retired. */
+export const ServerErrors = {
+  RequestInvalid: createError('VDB_ERR_REQUEST_INVALID', '%s', 400),
+  RequestMalformed: createError('VDB_ERR_REQUEST_MALFORMED', '%s', 400),
+  RequestTooLarge: createError('VDB_ERR_REQUEST_TOO_LARGE', '%s', 413),
+  MediaType: createError('VDB_ERR_REQUEST_MEDIA_TYPE', '%s', 415),
+  RouteNotFound: createError('VDB_ERR_ROUTE_NOT_FOUND', '%s', 404),
+  CollectionNotFound: createError('VDB_ERR_COLLECTION_NOT_FOUND', '%s', 404),
+  CollectionExists: createError('VDB_ERR_COLLECTION_EXISTS', '%s', 409),
+  CollectionConfig: createError('VDB_ERR_COLLECTION_CONFIG', '%s', 422),
+  PointNotFound: createError('VDB_ERR_POINT_NOT_FOUND', '%s', 404),
+  NotReady: createError('VDB_ERR_NOT_READY', '%s', 503),
+  Internal: createError('VDB_ERR_INTERNAL', '%s', 500),
+} as const;
+
+type ErrorTable = Record<string, new (message: string) => Error & { code: string; statusCode?: number }>;
+
+/** Every error code the server can answer with, and its HTTP status. */
+export function errorCatalogue(): { code: string; status: number }[] {
+  const tables: ErrorTable[] = [ServerErrors, StorageErrors, IndexErrors];
+  return tables.flatMap((table) =>
+    Object.values(table).map((E) => {
+      const e = new E('x');
+      return { code: e.code, status: e.statusCode ?? 500 };
+    }),
+  );
+}

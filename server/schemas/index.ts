@@ -1,0 +1,160 @@
+/** JSON schemas of the REST API (DESIGN.md). Bodies are validated strictly: no coercion, no unknown fields. */
+
+export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
+
+const MAX_DIMENSION = 4096;
+
+const pointId = { type: ['string', 'integer'] } as const;
+
+const vector = {
+  type: 'array',
+  minItems: 1,
+  maxItems: MAX_DIMENSION,
+  items: { type: 'number' },
+} as const;
+
+const where = { type: 'object' } as const;
+
+export const collectionParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', pattern: NAME_PATTERN } },
+} as const;
+
+export const pointParams = {
+  type: 'object',
+  required: ['name', 'id'],
+  properties: { name: { type: 'string', pattern: NAME_PATTERN }, id: { type: 'string', minLength: 1 } },
+} as const;
+
+export const pointQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { with_vector: { type: 'boolean' }, with_payload: { type: 'boolean' } },
+} as const;
+
+export const collectionBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dimension', 'metric'],
+  properties: {
+    dimension: { type: 'integer', minimum: 1, maximum: MAX_DIMENSION },
+    metric: { enum: ['cosine', 'l2', 'ip'] },
+    hnsw: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        m: { type: 'integer', minimum: 2, maximum: 128 },
+        ef_construction: { type: 'integer', minimum: 1, maximum: 4096 },
+        ef_search: { type: 'integer', minimum: 1, maximum: 10_000 },
+      },
+    },
+    storage: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        codec: { enum: ['float32', 'float16', 'float8_e4m3', 'float8_e5m2'] },
+        pca_dimension: { type: 'integer', minimum: 1, maximum: MAX_DIMENSION },
+      },
+    },
+    build_order: { enum: ['given', 'random'] },
+  },
+} as const;
+
+export const upsertBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['points'],
+  properties: {
+    points: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'vector'],
+        properties: { id: pointId, vector, payload: { type: ['object', 'null'] } },
+      },
+    },
+  },
+} as const;
+
+export const deleteBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ids: { type: 'array', items: pointId },
+    where,
+  },
+} as const;
+
+export const scrollBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    where,
+    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+    cursor: { type: ['string', 'null'] },
+    with_vector: { type: 'boolean' },
+    with_payload: { type: 'boolean' },
+  },
+} as const;
+
+export function searchBody(maxK: number) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['vector', 'k'],
+    properties: {
+      vector,
+      k: { type: 'integer', minimum: 1, maximum: maxK },
+      ef: { type: 'integer', minimum: 1, maximum: 10_000 },
+      where,
+      with_payload: { type: 'boolean' },
+      with_vector: { type: 'boolean' },
+    },
+  } as const;
+}
+
+export function batchBody(maxK: number) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['searches'],
+    properties: { searches: { type: 'array', minItems: 1, maxItems: 1000, items: searchBody(maxK) } },
+  } as const;
+}
+
+/** Plain JSON types of validated bodies. */
+export interface SearchRequest {
+  vector: number[];
+  k: number;
+  ef?: number;
+  where?: Record<string, unknown>;
+  with_payload?: boolean;
+  with_vector?: boolean;
+}
+
+export interface CollectionRequest {
+  dimension: number;
+  metric: 'cosine' | 'l2' | 'ip';
+  hnsw?: { m?: number; ef_construction?: number; ef_search?: number };
+  storage?: { codec?: string; pca_dimension?: number };
+  build_order?: 'given' | 'random';
+}
+
+export interface UpsertRequest {
+  points: { id: string | number; vector: number[]; payload?: Record<string, unknown> | null }[];
+}
+
+export interface DeleteRequest {
+  ids?: (string | number)[];
+  where?: Record<string, unknown>;
+}
+
+export interface ScrollRequest {
+  where?: Record<string, unknown>;
+  limit?: number;
+  cursor?: string | null;
+  with_vector?: boolean;
+  with_payload?: boolean;
+}

@@ -1,0 +1,48 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StorageErrors } from './errors.ts';
+import { migrate } from './migrations.ts';
+
+export type Synchronous = 'NORMAL' | 'FULL';
+
+export interface OpenOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  /** NORMAL survives process crashes; FULL also survives power loss. */
+  synchronous: Synchronous;
+  readonly?: boolean;
+}
+
+export type Db = Database.Database;
+
+/** Opens the database in WAL mode and brings its schema up to date (unless read-only). */
+export function openDatabase(options: OpenOptions): Db {
+  if (options.synchronous !== 'NORMAL' && options.synchronous !== 'FULL') {
+    throw new StorageErrors.Options("options.synchronous must be 'NORMAL' or 'FULL'");
+  }
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path, { readonly: options.readonly ?? false });
+  db.pragma('busy_timeout = 5000');
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.synchronous}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+  }
+  return db;
+}
+
+/** The sequence number of the last committed mutation. */
+export function currentSeq(db: Db): number {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get('seq') as { value: number };
+  return row.value;
+}
+
+/** Takes the next sequence number; call inside the mutation's transaction. */
+export function nextSeq(db: Db): number {
+  const row = db
+    .prepare("UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value")
+    .get() as { value: number };
+  return row.value;
+}

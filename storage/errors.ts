@@ -1,0 +1,10 @@
+import createError from '@fastify/error';
+
+/** Errors of the storage layer. Codes are never reused once retired. */
+export const StorageErrors = {
+  WhereInvalid: createError('VDB_ERR_WHERE_INVALID', '%s', 400),
+  PointId: createError('VDB_ERR_POINT_ID', '%s', 400),
+  Cursor: createError('VDB_ERR_CURSOR_INVALID', '%s', 400),
+  LabelsExhausted: createError('VDB_ERR_LABELS_EXHAUSTED', '%s', 422),
+  Options: createError('VDB_ERR_STORAGE_OPTIONS', '%s', 500),
+} as const;

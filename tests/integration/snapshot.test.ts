@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { call, startServer, waitReady, type TestServer } from '../helpers/server.ts';
+
+const DIM = 12;
+
+function vectors(n: number): number[][] {
+  let s = 7;
+  const r = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return Array.from({ length: n }, () => Array.from({ length: DIM }, () => Math.fround(r())));
+}
+
+async function top(server: TestServer, vector: number[]): Promise<string[]> {
+  const res = await call(server, 'POST', '/v1/collections/s/search', { vector, k: 5, ef: 100, with_payload: false });
+  return res.body.results.map((r: { id: string }) => r.id);
+}
+
+test('a snapshot is written on close and reused; a damaged one is rebuilt from SQLite', async (t) => {
+  let server = await startServer(t);
+  await call(server, 'PUT', '/v1/collections/s', { dimension: DIM, metric: 'l2' });
+  const data = vectors(400);
+  await call(server, 'PUT', '/v1/collections/s/points', { points: data.map((vector, id) => ({ id, vector })) });
+  await call(server, 'POST', '/v1/collections/s/points/delete', { ids: [0, 1, 2] });
+  const expected = await top(server, data[3]);
+  assert.equal(expected[0], '3');
+
+  const indexDir = join(server.dataDir, 'indexes');
+  const damage: [string, () => void][] = [
+    ['intact', () => {}],
+    ['one byte altered', () => {
+      const file = join(indexDir, readdirSync(indexDir).find((f) => f.endsWith('.hnsw'))!);
+      const bytes = readFileSync(file);
+      bytes[200] = bytes[200] ^ 0xff;
+      writeFileSync(file, bytes);
+    }],
+    ['truncated', () => {
+      const file = join(indexDir, readdirSync(indexDir).find((f) => f.endsWith('.hnsw'))!);
+      truncateSync(file, 1000);
+    }],
+    ['manifest garbage', () => {
+      const file = join(indexDir, readdirSync(indexDir).find((f) => f.endsWith('.manifest.json'))!);
+      writeFileSync(file, '{"format": 1, "file": ');
+    }],
+    ['all files gone', () => rmSync(indexDir, { recursive: true, force: true })],
+  ];
+  for (const [name, harm] of damage) {
+    server = await server.restart(() => {
+      assert.ok(readdirSync(indexDir).some((f) => f.endsWith('.hnsw')), `${name}: close wrote a snapshot`);
+      harm();
+    });
+    await waitReady(server);
+    const described = await call(server, 'GET', '/v1/collections/s');
+    assert.equal(described.body.count, 397, name);
+    assert.equal(described.body.stats.index.live, 397, `${name}: index live count`);
+    assert.deepEqual(await top(server, data[3]), expected, `${name}: same results`);
+    assert.ok(!(await top(server, data[0])).includes('0'), `${name}: deleted point stays deleted`);
+    // A change after restart makes the next close write a fresh snapshot.
+    await call(server, 'PUT', '/v1/collections/s/points', { points: [{ id: 399, vector: data[399] }] });
+  }
+});

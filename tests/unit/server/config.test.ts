@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { test } from 'node:test';
+import { ENV_VARS, loadConfig } from '../../../server/config.ts';
+
+test('defaults: loopback, port 7373, ./data, NORMAL', () => {
+  const config = loadConfig({});
+  assert.equal(config.host, '127.0.0.1');
+  assert.equal(config.port, 7373);
+  assert.equal(config.dataDir, resolve('data'));
+  assert.equal(config.synchronous, 'NORMAL');
+  assert.equal(config.bodyLimitBytes, 32 * 1024 * 1024);
+  assert.equal(config.maxK, 1000);
+  assert.ok(Object.isFrozen(config));
+});
+
+test('variables override defaults', () => {
+  const config = loadConfig({ VICINITY_HOST: '0.0.0.0', VICINITY_PORT: '0', VICINITY_DATA_DIR: '/tmp/x', VICINITY_SYNCHRONOUS: 'FULL' });
+  assert.equal(config.host, '0.0.0.0');
+  assert.equal(config.port, 0);
+  assert.equal(config.dataDir, '/tmp/x');
+  assert.equal(config.synchronous, 'FULL');
+});
+
+test('bad values are refused with a message naming the variable', () => {
+  assert.throws(() => loadConfig({ VICINITY_PORT: 'abc' }), /VICINITY_PORT must be an integer from 0 to 65535, got 'abc'/);
+  assert.throws(() => loadConfig({ VICINITY_PORT: '70000' }), /VICINITY_PORT/);
+  assert.throws(() => loadConfig({ VICINITY_PORT: '1.5' }), /VICINITY_PORT/);
+  assert.throws(() => loadConfig({ VICINITY_SYNCHRONOUS: 'OFF' }), /VICINITY_SYNCHRONOUS must be one of NORMAL, FULL/);
+  assert.throws(() => loadConfig({ VICINITY_MAX_K: '0' }), /VICINITY_MAX_K/);
+  assert.throws(() => loadConfig({ VICINITY_PROT: '1' }), /unknown setting VICINITY_PROT/);
+});
+
+test('the README documents every variable with its default', () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+  for (const [name, [fallback]] of Object.entries(ENV_VARS)) {
+    assert.ok(readme.includes(`| \`${name}\` | \`${fallback}\` |`), `README lists ${name} with default ${fallback}`);
+  }
+});
