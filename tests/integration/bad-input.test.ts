@@ -115,3 +115,12 @@ test('every bad input gets a 4xx that says what to change, and stored data is un
   const a = await call(server, 'GET', '/v1/collections/c/points/a');
   assert.deepEqual(a.body.payload, { x: 1 });
 });
+
+test('the default body limit is 32 MiB', async (t) => {
+  const server = await startServer(t);
+  await call(server, 'PUT', '/v1/collections/c', { dimension: 3, metric: 'l2' });
+  const body = `{"points": [${'{"id": 1, "vector": [1, 2, 3]},'.repeat(1_100_000)}{"id": 2, "vector": [1, 2, 3]}]}`;
+  assert.ok(body.length > 32 * 1024 * 1024);
+  expectError(await call(server, 'PUT', '/v1/collections/c/points', body, { 'content-type': 'application/json' }), 413, 'VDB_ERR_REQUEST_TOO_LARGE', /33554432/);
+  assert.equal((await call(server, 'GET', '/v1/collections/c')).body.count, 0);
+});

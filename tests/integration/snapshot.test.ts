@@ -60,3 +60,23 @@ test('a snapshot is written on close and reused; a damaged one is rebuilt from S
     await call(server, 'PUT', '/v1/collections/s/points', { points: [{ id: 399, vector: data[399] }] });
   }
 });
+
+test('/readyz is 503 and searches answer VDB_ERR_NOT_READY while an index is rebuilt', async (t) => {
+  let server = await startServer(t);
+  await call(server, 'PUT', '/v1/collections/s', { dimension: DIM, metric: 'l2', hnsw: { ef_construction: 100 } });
+  const data = vectors(20_000);
+  for (let i = 0; i < data.length; i += 2000) {
+    const points = data.slice(i, i + 2000).map((vector, j) => ({ id: i + j, vector }));
+    assert.equal((await call(server, 'PUT', '/v1/collections/s/points', { points })).status, 200);
+  }
+  server = await server.restart(() => rmSync(join(server.dataDir, 'indexes'), { recursive: true, force: true }));
+  const early = await call(server, 'GET', '/readyz');
+  assert.equal(early.status, 503);
+  assert.equal(early.headers.get('retry-after'), '1');
+  const search = await call(server, 'POST', '/v1/collections/s/search', { vector: data[0], k: 1 });
+  assert.equal(search.status, 503);
+  assert.equal(search.body.code, 'VDB_ERR_NOT_READY');
+  assert.equal((await call(server, 'GET', '/healthz')).status, 200, 'liveness answers while loading');
+  await waitReady(server, 60_000);
+  assert.deepEqual(await top(server, data[0]!).then((ids) => ids[0]), '0');
+});
