@@ -78,5 +78,5 @@ test('/readyz is 503 and searches answer VDB_ERR_NOT_READY while an index is reb
   assert.equal(search.body.code, 'VDB_ERR_NOT_READY');
   assert.equal((await call(server, 'GET', '/healthz')).status, 200, 'liveness answers while loading');
   await waitReady(server, 60_000);
-  assert.deepEqual(await top(server, data[0]!).then((ids) => ids[0]), '0');
+  assert.deepEqual(await top(server, data[0]).then((ids) => ids[0]), '0');
 });
