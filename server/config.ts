@@ -11,6 +11,10 @@ export interface Config {
   snapshotEveryChanges: number;
   snapshotIntervalMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Search replicas (worker threads with a full index copy each); 0 = one per core, capped by memory. */
+  replicas: number;
+  /** Searches queued per replica before new ones are refused with 503. */
+  replicaQueue: number;
   /** Largest internal label; only tests lower it, to reach the limit quickly. */
   maxLabel: number;
 }
@@ -29,6 +33,8 @@ export const ENV_VARS = {
   VICINITY_MAX_K: ['1000', 'largest k a search may ask for'],
   VICINITY_SNAPSHOT_EVERY_CHANGES: ['10000', 'write an index snapshot after this many changed points'],
   VICINITY_SNAPSHOT_INTERVAL_S: ['300', 'or after this many seconds, if anything changed'],
+  VICINITY_REPLICAS: ['0', 'search replicas, each a worker thread with a full copy of every index; 0 = one per core, capped by memory'],
+  VICINITY_REPLICA_QUEUE: ['64', 'searches queued per replica before new ones get 503 with Retry-After'],
   VICINITY_LOG_LEVEL: ['info', 'fatal, error, warn, info, debug, trace or silent'],
 } as const;
 
@@ -72,6 +78,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxK: int(env, 'VICINITY_MAX_K', 1, 100_000),
     snapshotEveryChanges: int(env, 'VICINITY_SNAPSHOT_EVERY_CHANGES', 1, 1e9),
     snapshotIntervalMs: int(env, 'VICINITY_SNAPSHOT_INTERVAL_S', 1, 86_400) * 1000,
+    replicas: int(env, 'VICINITY_REPLICAS', 0, 64),
+    replicaQueue: int(env, 'VICINITY_REPLICA_QUEUE', 1, 100_000),
     logLevel: oneOf(env, 'VICINITY_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     maxLabel: 4294967295,
   });

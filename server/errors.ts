@@ -14,6 +14,7 @@ export const ServerErrors = {
   CollectionConfig: createError('VDB_ERR_COLLECTION_CONFIG', '%s', 422),
   PointNotFound: createError('VDB_ERR_POINT_NOT_FOUND', '%s', 404),
   NotReady: createError('VDB_ERR_NOT_READY', '%s', 503),
+  Overloaded: createError('VDB_ERR_OVERLOADED', '%s', 503),
   Internal: createError('VDB_ERR_INTERNAL', '%s', 500),
 } as const;
 

@@ -14,6 +14,8 @@ export interface PointWrite {
 export interface Change {
   label: number;
   vector: Uint8Array | null;
+  /** The point's id for upserts (deletes do not need it). */
+  id?: string;
 }
 
 export interface Mutation {
@@ -120,7 +122,7 @@ export class PointsRepo {
         if (existing) {
           this.#update.run(p.vector, p.payload, seq, collectionId, p.id);
           if (existing.deleted) revived++;
-          changes.push({ label: existing.label, vector: p.vector });
+          changes.push({ label: existing.label, vector: p.vector, id: p.id });
           continue;
         }
         if (label > this.#maxLabel) {
@@ -129,7 +131,7 @@ export class PointsRepo {
           );
         }
         this.#insert.run(collectionId, p.id, label, p.vector, p.payload, seq);
-        changes.push({ label, vector: p.vector });
+        changes.push({ label, vector: p.vector, id: p.id });
         label++;
         added++;
       }

@@ -1,6 +1,8 @@
+import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { toVector, vectorToBlob } from '../../index/vectors.ts';
+import { readManifest, removeSnapshots } from '../../index/snapshot.ts';
+import { blobToVector, toVector, vectorToBlob } from '../../index/vectors.ts';
 import { CollectionsRepo, type CollectionConfig, type CollectionRecord } from '../../storage/collections.ts';
 import { currentSeq, openDatabase, type Db } from '../../storage/db.ts';
 import { normaliseId } from '../../storage/ids.ts';
@@ -9,15 +11,20 @@ import { parseWhere } from '../../storage/where.ts';
 import type { Config } from '../config.ts';
 import { ServerErrors } from '../errors.ts';
 import type { CollectionRequest, DeleteRequest, ScrollRequest, SearchRequest, UpsertRequest } from '../schemas/index.ts';
-import { CollectionIndex, type Logger } from './collection-index.ts';
+import { CollectionState } from './collection-state.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { prepareSearch, runSearch, type SearchResult } from './search.ts';
+import type { Logger } from './logger.ts';
+import { planSearch } from './planner.ts';
+import type { IndexStats, SearchItem, SearchReply, SnapshotReply } from './protocol.ts';
+import { snapshotName } from './replica-state.ts';
+import { ReplicaSet } from './replicas.ts';
+import { prepareSearch, toResults, type PreparedSearch, type SearchResult } from './search.ts';
 
 const PURGE_CHUNK = 2000;
 
 /**
- * Orchestrates storage and indexes: the single write path (the main thread's SQLite connection,
- * short transactions, acknowledged after commit), then the index update.
+ * Orchestrates storage and indexes. The single write path is the main thread's SQLite connection
+ * (short transactions, acknowledged after commit); each commit is then sent to every replica.
  */
 export class Engine {
   readonly #config: Config;
@@ -25,55 +32,80 @@ export class Engine {
   readonly #db: Db;
   readonly #collections: CollectionsRepo;
   readonly #points: PointsRepo;
-  readonly #indexes = new Map<string, CollectionIndex>();
+  readonly #states = new Map<string, CollectionState>();
   readonly #snapshotDir: string;
+  readonly #replicas: ReplicaSet;
   readonly #timer: NodeJS.Timeout;
+  #replicasReady = false;
   #closed = false;
 
   constructor(config: Config, log: Logger) {
     this.#config = config;
     this.#log = log;
-    this.#db = openDatabase({ path: join(config.dataDir, 'vicinity.db'), synchronous: config.synchronous });
+    const dbPath = join(config.dataDir, 'vicinity.db');
+    this.#db = openDatabase({ path: dbPath, synchronous: config.synchronous });
     this.#collections = new CollectionsRepo(this.#db);
     this.#points = new PointsRepo(this.#db, { maxLabel: config.maxLabel });
     this.#snapshotDir = join(config.dataDir, 'indexes');
+    this.#replicas = new ReplicaSet({
+      count: replicaCount(config, this.#collections.list(), log),
+      maxQueue: config.replicaQueue,
+      data: { dbPath, snapshotDir: this.#snapshotDir },
+      log,
+    });
     for (const record of this.#collections.list()) {
-      const index = this.#newIndex(record);
-      this.#indexes.set(record.name, index);
-      void index.load().catch((err: unknown) => {
-        index.state = 'failed';
-        log.error({ err, collection: record.name }, 'index load failed');
-      });
+      const state = new CollectionState(record);
+      this.#states.set(record.name, state);
+      void this.#loadState(state);
     }
+    this.#replicas.init().then(
+      () => {
+        this.#replicasReady = true;
+        log.info({ replicas: this.#replicas.size }, 'replicas ready');
+      },
+      (err: unknown) => log.error({ err }, 'replicas failed to load'),
+    );
     void this.#purgeDropped();
     this.#timer = setInterval(() => this.#snapshotDue(), Math.min(1000, config.snapshotIntervalMs));
     this.#timer.unref();
   }
 
-  /** True once every index is loaded and caught up. */
+  async #loadState(state: CollectionState): Promise<void> {
+    try {
+      const manifest = await readManifest(this.#snapshotDir, snapshotName(state.record.id));
+      if (manifest.manifest) {
+        state.snapshotSeq = manifest.manifest.seq;
+        state.snapshotBytes = manifest.manifest.bytes;
+      }
+      await state.load(this.#points);
+    } catch (err) {
+      this.#log.error({ err, collection: state.name }, 'collection failed to load');
+    }
+  }
+
+  /** True once every replica and every collection is loaded and caught up. */
   get ready(): boolean {
-    for (const index of this.#indexes.values()) if (index.state !== 'ready') return false;
+    if (!this.#replicasReady) return false;
+    for (const state of this.#states.values()) if (!state.loaded) return false;
     return true;
   }
 
-  #newIndex(record: CollectionRecord): CollectionIndex {
-    return new CollectionIndex({
-      record,
-      snapshotDir: this.#snapshotDir,
-      points: this.#points,
-      currentSeq: () => currentSeq(this.#db),
-      log: this.#log,
-    });
+  #state(name: string): CollectionState {
+    const state = this.#states.get(name);
+    if (!state) throw new ServerErrors.CollectionNotFound(`collection '${name}' does not exist`);
+    return state;
   }
 
-  #index(name: string): CollectionIndex {
-    const index = this.#indexes.get(name);
-    if (!index) throw new ServerErrors.CollectionNotFound(`collection '${name}' does not exist`);
-    return index;
+  #readyState(name: string): CollectionState {
+    const state = this.#state(name);
+    if (!state.loaded || !this.#replicasReady) {
+      throw new ServerErrors.NotReady(`collection '${name}' is loading; retry shortly`);
+    }
+    return state;
   }
 
   /** Creates a collection; `created` is false when an identical one exists. */
-  createCollection(name: string, request: CollectionRequest): { created: boolean; collection: object } {
+  async createCollection(name: string, request: CollectionRequest): Promise<{ created: boolean; collection: object }> {
     const config = normaliseConfig(request);
     const existing = this.#collections.get(name);
     if (existing) {
@@ -82,23 +114,28 @@ export class Engine {
           `collection '${name}' exists with a different configuration: ${JSON.stringify(existing.config)}; drop it first or use another name`,
         );
       }
-      return { created: false, collection: this.describe(name) };
+      return { created: false, collection: await this.describe(name) };
     }
     const record = this.#collections.create(name, config);
-    const index = this.#newIndex(record);
-    index.initEmpty();
-    this.#indexes.set(name, index);
-    return { created: true, collection: this.describe(name) };
+    const state = new CollectionState(record);
+    state.loaded = true;
+    this.#states.set(name, state);
+    this.#replicas.broadcast({ op: 'create', collectionId: record.id, config });
+    return { created: true, collection: await this.describe(name) };
   }
 
-  listCollections(): object[] {
-    return [...this.#indexes.keys()].sort().map((name) => this.describe(name));
+  async listCollections(): Promise<object[]> {
+    return Promise.all([...this.#states.keys()].sort().map((name) => this.describe(name)));
   }
 
-  describe(name: string): object {
-    const index = this.#index(name);
+  async describe(name: string): Promise<object> {
+    const state = this.#state(name);
     const record = this.#collections.get(name)!;
     const { config } = record;
+    const replicas = this.#replicasReady
+      ? await this.#replicas.all<IndexStats>({ op: 'stats', collectionId: record.id })
+      : [];
+    const payloadStats = state.payloads.stats();
     return {
       name,
       dimension: config.dimension,
@@ -107,18 +144,19 @@ export class Engine {
       deleted: record.deletedCount,
       config,
       stats: {
-        index: {
-          state: index.state,
-          live: index.index?.size ?? 0,
-          deleted: index.index?.deletedCount ?? 0,
-          capacity: index.index?.capacity ?? 0,
-          memory_bytes: index.index?.memoryBytes() ?? 0,
+        index: replicas[0] ?? { state: 'loading' },
+        replicas: replicas.length,
+        memory_bytes: {
+          indexes: replicas.reduce((sum, r) => sum + r.memory_bytes, 0),
+          per_replica: replicas[0]?.memory_bytes ?? 0,
+          shared_vectors: state.vectors.bytes,
+          payload_index: payloadStats.approximateBytes,
         },
         snapshot: {
-          seq: index.snapshotSeq,
-          bytes: index.snapshotBytes,
-          changes_since: index.changesSinceSnapshot,
-          age_s: Math.round((Date.now() - index.lastSnapshotAt) / 1000),
+          seq: state.snapshotSeq,
+          bytes: state.snapshotBytes,
+          changes_since: state.changesSinceSnapshot,
+          age_s: Math.round((Date.now() - state.lastSnapshotAt) / 1000),
         },
         vector_store_bytes: record.liveCount * config.dimension * 4,
       },
@@ -126,50 +164,57 @@ export class Engine {
   }
 
   async dropCollection(name: string): Promise<void> {
-    const index = this.#index(name);
-    this.#indexes.delete(name);
-    this.#collections.drop(index.record.id);
-    await index.dispose();
+    const state = this.#state(name);
+    this.#states.delete(name);
+    this.#collections.drop(state.record.id);
+    // Each replica runs the drop after any snapshot it was writing, so the files can go after.
+    await this.#replicas.all({ op: 'drop', collectionId: state.record.id }).catch(() => undefined);
+    await removeSnapshots(this.#snapshotDir, snapshotName(state.record.id));
     void this.#purgeDropped();
   }
 
   upsert(name: string, request: UpsertRequest): { upserted: number } {
-    const index = this.#index(name);
-    const { dimension, metric } = index.record.config;
-    const writes = request.points.map((p, i) => ({
-      id: normaliseId(p.id, `points[${i}].id`),
-      vector: vectorToBlob(toVector(p.vector, { dimension, metric }, `points[${i}].vector`)),
-      payload: p.payload === undefined || p.payload === null ? null : JSON.stringify(p.payload),
-    }));
-    if (writes.length > 0) this.#applied(index, this.#points.upsert(index.record.id, writes));
+    const state = this.#state(name);
+    const { dimension, metric } = state.record.config;
+    const payloads = new Map<string, Record<string, unknown> | null>();
+    const writes = request.points.map((p, i) => {
+      const id = normaliseId(p.id, `points[${i}].id`);
+      payloads.set(id, p.payload ?? null);
+      return {
+        id,
+        vector: vectorToBlob(toVector(p.vector, { dimension, metric }, `points[${i}].vector`)),
+        payload: p.payload === undefined || p.payload === null ? null : JSON.stringify(p.payload),
+      };
+    });
+    if (writes.length > 0) this.#applied(state, this.#points.upsert(state.record.id, writes), payloads);
     return { upserted: request.points.length };
   }
 
   getPoint(name: string, rawId: string, withVector: boolean): PointRow {
-    const index = this.#index(name);
-    const row = this.#points.get(index.record.id, normaliseId(rawId));
+    const state = this.#state(name);
+    const row = this.#points.get(state.record.id, normaliseId(rawId));
     if (!row) throw new ServerErrors.PointNotFound(`point '${rawId}' does not exist in collection '${name}'`);
     return withVector ? row : { ...row, vector: null };
   }
 
   deletePoints(name: string, request: DeleteRequest): { deleted: number } {
-    const index = this.#index(name);
+    const state = this.#state(name);
     if ((request.ids === undefined) === (request.where === undefined)) {
       throw new ServerErrors.RequestInvalid('give either ids or where (not both)');
     }
-    const id = index.record.id;
+    const id = state.record.id;
     const mutation = request.ids
       ? this.#points.deleteIds(id, request.ids.map((raw, i) => normaliseId(raw, `ids[${i}]`)))
       : this.#points.deleteWhere(id, parseWhere(request.where));
-    this.#applied(index, mutation);
+    this.#applied(state, mutation, new Map());
     return { deleted: mutation.changes.length };
   }
 
   scroll(name: string, request: ScrollRequest): { points: PointRow[]; next_cursor: string | null } {
-    const index = this.#index(name);
+    const state = this.#state(name);
     const limit = request.limit ?? 100;
     const where = request.where && Object.keys(request.where).length > 0 ? parseWhere(request.where) : undefined;
-    const rows = this.#points.scroll(index.record.id, {
+    const rows = this.#points.scroll(state.record.id, {
       where,
       limit: limit + 1,
       afterLabel: request.cursor ? decodeCursor(request.cursor) : -1,
@@ -177,35 +222,104 @@ export class Engine {
     });
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
-    return { points: page, next_cursor: more ? encodeCursor(page[page.length - 1].label) : null };
+    return { points: page, next_cursor: more ? encodeCursor(page[page.length - 1]!.label) : null };
   }
 
   async search(name: string, request: SearchRequest): Promise<SearchResult[]> {
-    const index = this.#index(name);
-    const prepared = prepareSearch(index, request, '');
-    await index.whenCurrent();
-    return runSearch(index, this.#points, prepared);
+    const state = this.#readyState(name);
+    const [results] = await this.#search(state, [prepareSearch(state, request, '')]);
+    return results!;
   }
 
+  /** Validates every search first (one bad search fails the batch), then spreads them over the replicas. */
   async searchBatch(name: string, requests: SearchRequest[]): Promise<SearchResult[][]> {
-    const index = this.#index(name);
-    const prepared = requests.map((r, i) => prepareSearch(index, r, `searches[${i}].`));
-    await index.whenCurrent();
-    return prepared.map((p) => runSearch(index, this.#points, p));
+    const state = this.#readyState(name);
+    const prepared = requests.map((r, i) => prepareSearch(state, r, `searches[${i}].`));
+    const slices = Math.min(this.#replicas.size, prepared.length);
+    const size = Math.ceil(prepared.length / slices);
+    const parts = await Promise.all(
+      Array.from({ length: slices }, (_, i) => this.#search(state, prepared.slice(i * size, (i + 1) * size))),
+    );
+    return parts.flat();
   }
 
-  #applied(index: CollectionIndex, mutation: Mutation): void {
-    index.apply(mutation.seq, mutation.changes);
-    if (index.changesSinceSnapshot >= this.#config.snapshotEveryChanges) void index.snapshot();
+  /** Plans each search's filter, runs them as one task on the least busy replica, and fills in ids and payloads. */
+  async #search(state: CollectionState, searches: PreparedSearch[]): Promise<SearchResult[][]> {
+    const plans = searches.map((s) => planSearch(state, this.#points, s.where, s.whereKey));
+    const items: SearchItem[] = [];
+    searches.forEach((s, i) => {
+      const plan = plans[i]!;
+      if (plan.kind !== 'none') items.push({ query: s.query, k: s.k, ef: s.ef, filter: plan.kind === 'filtered' ? plan.filter : null });
+    });
+    const replies =
+      items.length === 0
+        ? []
+        : await this.#replicas.read<SearchReply[]>({
+            op: 'search',
+            collectionId: state.record.id,
+            searches: items,
+            store: plans.some((p) => p.kind === 'filtered') ? state.vectors.segments : [],
+          });
+    let next = 0;
+    return searches.map((s, i) => (plans[i]!.kind === 'none' ? [] : toResults(state, this.#points, s, replies[next++]!)));
+  }
+
+  /** After a commit: update the main thread's payload index and vectors, then send the change to every replica. */
+  #applied(state: CollectionState, mutation: Mutation, payloads: Map<string, Record<string, unknown> | null>): void {
+    const { changes } = mutation;
+    if (changes.length === 0) return;
+    const dim = state.record.config.dimension;
+    const labels = new Uint32Array(changes.length);
+    const deleted = new Uint8Array(changes.length);
+    const vectors = new Float32Array(changes.filter((c) => c.vector).length * dim);
+    let v = 0;
+    changes.forEach((change, i) => {
+      labels[i] = change.label;
+      if (!change.vector) {
+        deleted[i] = 1;
+        state.deleted(change.label);
+        return;
+      }
+      const vector = vectors.subarray(v * dim, (v + 1) * dim);
+      vector.set(blobToVector(change.vector));
+      v++;
+      state.upserted(change.label, vector, payloads.get(change.id!) ?? null);
+    });
+    this.#replicas.broadcast({ op: 'apply', collectionId: state.record.id, seq: mutation.seq, labels, deleted, vectors });
+    state.changesSinceSnapshot += changes.length;
+    if (state.changesSinceSnapshot >= this.#config.snapshotEveryChanges) void this.#snapshot(state);
+  }
+
+  /** Replica 0 writes the snapshot; the others keep serving reads meanwhile. */
+  #snapshot(state: CollectionState): Promise<void> {
+    if (state.snapshotting || !this.#replicasReady) return state.snapshotting ?? Promise.resolve();
+    const changes = state.changesSinceSnapshot;
+    const seq = currentSeq(this.#db);
+    state.snapshotting = this.#replicas
+      .on<SnapshotReply | null>(0, { op: 'snapshot', collectionId: state.record.id, seq })
+      .then(
+        (done) => {
+          if (!done) return;
+          state.snapshotSeq = done.seq;
+          state.snapshotBytes = done.bytes;
+          state.changesSinceSnapshot -= changes;
+          state.lastSnapshotAt = Date.now();
+        },
+        (err: unknown) => this.#log.error({ err, collection: state.name }, 'snapshot failed; will retry'),
+      )
+      .finally(() => {
+        state.snapshotting = null;
+      });
+    return state.snapshotting;
   }
 
   #snapshotDue(): void {
     const now = Date.now();
-    for (const index of this.#indexes.values()) {
+    for (const state of this.#states.values()) {
       const due =
-        index.changesSinceSnapshot >= this.#config.snapshotEveryChanges ||
-        (index.changesSinceSnapshot > 0 && now - index.lastSnapshotAt >= this.#config.snapshotIntervalMs);
-      if (due && !index.saving) void index.snapshot();
+        state.changesSinceSnapshot >= this.#config.snapshotEveryChanges ||
+        (state.changesSinceSnapshot > 0 && now - state.lastSnapshotAt >= this.#config.snapshotIntervalMs);
+      if (due) void this.#snapshot(state);
     }
   }
 
@@ -216,15 +330,41 @@ export class Engine {
     }
   }
 
-  /** Writes snapshots of changed indexes, then closes the database. */
+  /** Test hook: ends one replica's worker, as a crash would. */
+  killReplicaForTest(id: number): Promise<unknown> {
+    return this.#replicas.on(id, { op: 'exit' }).catch(() => undefined);
+  }
+
+  /** Writes snapshots of changed collections, stops the replicas, closes the database. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    const changed = [...this.#indexes.values()].filter((i) => i.state === 'ready' && i.changesSinceSnapshot > 0);
-    await Promise.all(changed.map((index) => index.snapshot()));
+    const changed = [...this.#states.values()].filter((s) => s.loaded && (s.changesSinceSnapshot > 0 || s.snapshotting));
+    await Promise.all(changed.map(async (state) => {
+      await state.snapshotting;
+      if (state.changesSinceSnapshot > 0) await this.#snapshot(state);
+    }));
+    await this.#replicas.close();
     this.#db.close();
   }
+}
+
+/**
+ * Replicas: `VICINITY_REPLICAS`, or one per core, capped so that the replicas' index copies
+ * (estimated from the stored points) stay within half of the machine's memory.
+ */
+function replicaCount(config: Config, collections: CollectionRecord[], log: Logger): number {
+  if (config.replicas > 0) return config.replicas;
+  const cores = availableParallelism();
+  let perReplica = 64 * 1024 * 1024; // an empty worker with its heap
+  for (const { config: c, liveCount, deletedCount } of collections) {
+    perReplica += (liveCount + deletedCount) * (c.dimension * 4 + c.hnsw.m * 2 * 4 * 1.25 + 16);
+  }
+  const byMemory = Math.max(1, Math.floor((0.5 * totalmem()) / perReplica));
+  const count = Math.min(cores, byMemory);
+  log.info({ replicas: count, cores, estimated_bytes_per_replica: Math.round(perReplica) }, 'replica count chosen');
+  return count;
 }
 
 /** Fills in defaults; refuses what this version cannot do. */

@@ -5,13 +5,13 @@ import { collectionBody, collectionParams, type CollectionRequest } from '../sch
 type Params = { name: string };
 
 export function collectionRoutes(app: FastifyInstance, engine: Engine): void {
-  app.get('/v1/collections', () => ({ collections: engine.listCollections() }));
+  app.get('/v1/collections', async () => ({ collections: await engine.listCollections() }));
 
   app.put<{ Params: Params; Body: CollectionRequest }>(
     '/v1/collections/:name',
     { schema: { params: collectionParams, body: collectionBody } },
-    (request, reply) => {
-      const { created, collection } = engine.createCollection(request.params.name, request.body);
+    async (request, reply) => {
+      const { created, collection } = await engine.createCollection(request.params.name, request.body);
       return reply.code(created ? 201 : 200).send(collection);
     },
   );

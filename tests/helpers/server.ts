@@ -12,7 +12,7 @@ export interface TestServer {
   dataDir: string;
   config: Readonly<Config>;
   /** Closes the server (snapshots are written), runs `between`, and starts a new one on the same data directory. */
-  restart(between?: () => void): Promise<TestServer>;
+  restart(between?: () => void, waitForReady?: boolean): Promise<TestServer>;
 }
 
 export interface Answer {
@@ -22,7 +22,7 @@ export interface Answer {
 }
 
 /** Starts the real server on port 0 with a temporary data directory, closed and removed after the test. */
-export async function startServer(t: TestContext, overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startServer(t: TestContext, overrides: Partial<Config> = {}, waitForReady = true): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'vicinity-test-'));
   let current: FastifyInstance | null = null;
   t.after(async () => {
@@ -30,26 +30,27 @@ export async function startServer(t: TestContext, overrides: Partial<Config> = {
     rmSync(dir, { recursive: true, force: true });
   });
   const config = Object.freeze({ ...loadConfig({ VICINITY_LOG_LEVEL: 'silent', VICINITY_PORT: '0' }), dataDir: dir, ...overrides });
-  const open = async (): Promise<TestServer> => {
+  const open = async (waitForReady: boolean): Promise<TestServer> => {
     const app = buildApp(config);
     current = app;
     await app.listen({ host: '127.0.0.1', port: 0 });
     const address = app.server.address();
     if (!address || typeof address === 'string') throw new Error('no address');
+    if (waitForReady) await waitReady({ url: `http://127.0.0.1:${address.port}` });
     return {
       app,
       url: `http://127.0.0.1:${address.port}`,
       dataDir: dir,
       config,
-      restart: async (between?: () => void) => {
+      restart: async (between?: () => void, wait = waitForReady) => {
         await app.close();
         current = null;
         between?.();
-        return open();
+        return open(wait);
       },
     };
   };
-  return open();
+  return open(waitForReady);
 }
 
 /** One HTTP request with a JSON body (or a raw body with its own content type). */

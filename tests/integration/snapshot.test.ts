@@ -69,7 +69,7 @@ test('/readyz is 503 and searches answer VDB_ERR_NOT_READY while an index is reb
     const points = data.slice(i, i + 2000).map((vector, j) => ({ id: i + j, vector }));
     assert.equal((await call(server, 'PUT', '/v1/collections/s/points', { points })).status, 200);
   }
-  server = await server.restart(() => rmSync(join(server.dataDir, 'indexes'), { recursive: true, force: true }));
+  server = await server.restart(() => rmSync(join(server.dataDir, 'indexes'), { recursive: true, force: true }), false);
   const early = await call(server, 'GET', '/readyz');
   assert.equal(early.status, 503);
   assert.equal(early.headers.get('retry-after'), '1');

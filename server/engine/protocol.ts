@@ -1,0 +1,62 @@
+import type { CollectionConfig } from '../../storage/collections.ts';
+
+/** What the main thread gives every replica worker at start. */
+export interface ReplicaData {
+  dbPath: string;
+  snapshotDir: string;
+}
+
+/** The allow-list of a filtered search: a label bitmap (graph walk) or the labels to score exactly. */
+export type SearchFilter = { bitmap: ArrayBuffer | SharedArrayBuffer; count: number } | { labels: Uint32Array };
+
+export interface SearchItem {
+  query: Float32Array;
+  k: number;
+  ef: number;
+  filter: SearchFilter | null;
+}
+
+/** Tasks a replica runs, one at a time, in the order they were sent. */
+export type ReplicaTask =
+  | { op: 'init' }
+  | { op: 'create'; collectionId: number; config: CollectionConfig }
+  | { op: 'drop'; collectionId: number }
+  | {
+      op: 'apply';
+      collectionId: number;
+      seq: number;
+      /** Changed labels; `vectors` holds the live ones' vectors back to back, in order. */
+      labels: Uint32Array;
+      deleted: Uint8Array;
+      vectors: Float32Array;
+    }
+  | {
+      op: 'search';
+      collectionId: number;
+      /** One search, or a slice of a batch: answered in order. */
+      searches: SearchItem[];
+      /** The collection's shared vector segments, for exact scoring. */
+      store: readonly SharedArrayBuffer[];
+    }
+  | { op: 'stats'; collectionId: number }
+  | { op: 'snapshot'; collectionId: number; seq: number }
+  /** Ends the worker: piscina starts a new one, which reloads from snapshots and SQLite. */
+  | { op: 'exit' };
+
+export interface SearchReply {
+  labels: Uint32Array;
+  distances: Float32Array;
+}
+
+export interface IndexStats {
+  state: 'ready' | 'missing';
+  live: number;
+  deleted: number;
+  capacity: number;
+  memory_bytes: number;
+}
+
+export interface SnapshotReply {
+  seq: number;
+  bytes: number;
+}

@@ -1,0 +1,184 @@
+import { HnswIndex } from '../../index/hnsw.ts';
+import { loadSnapshot, writeSnapshot } from '../../index/snapshot.ts';
+import { blobToVector } from '../../index/vectors.ts';
+import { VectorStore } from '../../index/vector-store.ts';
+import type { SearchHit } from '../../index/vector-index.ts';
+import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
+import { currentSeq, openDatabase, type Db } from '../../storage/db.ts';
+import { LabelBitmap } from '../../storage/label-bitmap.ts';
+import { PointsRepo } from '../../storage/points.ts';
+import type { IndexStats, ReplicaData, ReplicaTask, SearchItem, SearchReply, SnapshotReply } from './protocol.ts';
+
+const PAGE = 1024;
+const AFTER_ALL_LABELS = 2 ** 32;
+
+interface Held {
+  config: CollectionConfig;
+  index: HnswIndex;
+  /** Mutations up to this sequence are in the index: older `apply` tasks are skipped. */
+  caughtUp: number;
+}
+
+export function snapshotName(collectionId: number): string {
+  return `c${collectionId}`;
+}
+
+function newIndex(config: CollectionConfig): HnswIndex {
+  return new HnswIndex({
+    dimension: config.dimension,
+    metric: config.metric,
+    m: config.hnsw.m,
+    efConstruction: config.hnsw.ef_construction,
+    efSearch: config.hnsw.ef_search,
+  });
+}
+
+/**
+ * One replica: every collection's HNSW index, in a worker thread. It starts from each verified
+ * snapshot and catches up from SQLite (its own read-only connection), then follows the `apply`
+ * tasks the main thread sends after each commit, in sequence order.
+ */
+export class ReplicaState {
+  readonly #data: ReplicaData;
+  readonly #held = new Map<number, Held>();
+  #db: Db | null = null;
+
+  constructor(data: ReplicaData) {
+    this.#data = data;
+  }
+
+  /** Loads every collection: verified snapshot, tombstones, then the rows changed after it. */
+  async init(): Promise<void> {
+    this.#db = openDatabase({ path: this.#data.dbPath, synchronous: 'NORMAL', readonly: true });
+    const collections = new CollectionsRepo(this.#db);
+    for (const record of collections.list()) {
+      await this.#load(record.id, record.config);
+    }
+  }
+
+  async #load(collectionId: number, config: CollectionConfig): Promise<void> {
+    const db = this.#db!;
+    const points = new PointsRepo(db);
+    const loaded = await loadSnapshot(this.#data.snapshotDir, snapshotName(collectionId), {
+      dimension: config.dimension,
+      metric: config.metric,
+      m: config.hnsw.m,
+      efConstruction: config.hnsw.ef_construction,
+      efSearch: config.hnsw.ef_search,
+    });
+    const index = loaded.index ?? newIndex(config);
+    const from = loaded.index ? loaded.manifest.seq : 0;
+    // One read transaction: the rows read and `caughtUp` describe the same moment.
+    const caughtUp = db.transaction(() => {
+      if (loaded.index) for (const label of points.deletedLabels(collectionId)) index.remove(label);
+      let seq = from;
+      let label = AFTER_ALL_LABELS;
+      for (;;) {
+        const rows = points.changesAfter(collectionId, seq, label, PAGE);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          if (row.vector) index.upsert(row.label, blobToVector(row.vector));
+          else index.remove(row.label);
+          seq = row.seq;
+          label = row.label;
+        }
+      }
+      return currentSeq(db);
+    })();
+    this.#held.set(collectionId, { config, index, caughtUp });
+  }
+
+  async run(task: ReplicaTask): Promise<unknown> {
+    if (!this.#db && task.op !== 'init') await this.init(); // a replaced worker starts over
+    switch (task.op) {
+      case 'init':
+        if (!this.#db) await this.init();
+        return null;
+      case 'create':
+        if (!this.#held.has(task.collectionId)) {
+          this.#held.set(task.collectionId, { config: task.config, index: newIndex(task.config), caughtUp: 0 });
+        }
+        return null;
+      case 'drop':
+        this.#held.delete(task.collectionId);
+        return null;
+      case 'apply':
+        this.#apply(task);
+        return null;
+      case 'search':
+        return this.#search(task);
+      case 'stats':
+        return this.#stats(task.collectionId);
+      case 'snapshot':
+        return this.#snapshot(task.collectionId, task.seq);
+      case 'exit':
+        process.exit(1);
+    }
+  }
+
+  #apply(task: Extract<ReplicaTask, { op: 'apply' }>): void {
+    const held = this.#held.get(task.collectionId);
+    if (!held || task.seq <= held.caughtUp) return;
+    const dim = held.config.dimension;
+    let v = 0;
+    for (let i = 0; i < task.labels.length; i++) {
+      const label = task.labels[i]!;
+      if (task.deleted[i]) held.index.remove(label);
+      else {
+        held.index.upsert(label, task.vectors.subarray(v * dim, (v + 1) * dim));
+        v++;
+      }
+    }
+  }
+
+  #search(task: Extract<ReplicaTask, { op: 'search' }>): SearchReply[] {
+    const held = this.#held.get(task.collectionId);
+    const store = held && task.store.length > 0 ? new VectorStore(held.config.dimension, [...task.store]) : null;
+    return task.searches.map((search) => reply(held ? searchOne(held, store, search) : []));
+  }
+
+  #stats(collectionId: number): IndexStats {
+    const held = this.#held.get(collectionId);
+    if (!held) return { state: 'missing', live: 0, deleted: 0, capacity: 0, memory_bytes: 0 };
+    const { index } = held;
+    return { state: 'ready', live: index.size, deleted: index.deletedCount, capacity: index.capacity, memory_bytes: index.memoryBytes() };
+  }
+
+  async #snapshot(collectionId: number, seq: number): Promise<SnapshotReply | null> {
+    const held = this.#held.get(collectionId);
+    if (!held) return null;
+    const covered = Math.max(seq, held.caughtUp);
+    const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(collectionId), held.index, covered);
+    return { seq: covered, bytes: manifest.bytes };
+  }
+}
+
+function reply(hits: SearchHit[]): SearchReply {
+  const labels = new Uint32Array(hits.length);
+  const distances = new Float32Array(hits.length);
+  hits.forEach((h, i) => {
+    labels[i] = h.label;
+    distances[i] = h.distance;
+  });
+  return { labels, distances };
+}
+
+/** Unfiltered, exact over given labels, or a graph walk with an allow-list that widens ef until k come back. */
+function searchOne(held: Held, store: VectorStore | null, search: SearchItem): SearchHit[] {
+  const { index, config } = held;
+  const { filter, query, k } = search;
+  if (!filter) return index.search(query, k, { ef: search.ef });
+  if (!store) throw new Error('a filtered search needs the vector store');
+  if ('labels' in filter) return store.topK(config.metric, query, filter.labels, k);
+  const bitmap = new LabelBitmap(filter.bitmap);
+  const want = Math.min(k, filter.count);
+  let ef = Math.max(search.ef, k);
+  for (;;) {
+    const hits = index.search(query, k, { ef, filter: (label) => bitmap.has(label) });
+    if (hits.length >= want) return hits;
+    if (ef >= filter.count) break;
+    ef = Math.min(ef * 4, filter.count);
+  }
+  // The graph could not reach k allowed points (a disconnected allow-list): score them all.
+  return store.topK(config.metric, query, bitmap.toArray(), k);
+}

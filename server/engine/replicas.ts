@@ -1,0 +1,145 @@
+import { Piscina } from 'piscina';
+import { ServerErrors } from '../errors.ts';
+import type { Logger } from './logger.ts';
+import type { ReplicaData, ReplicaTask } from './protocol.ts';
+
+const WORKER = new URL('./replica-worker.ts', import.meta.url).href;
+
+/** One replica: a piscina pool of exactly one thread, so tasks run one at a time in the order sent. */
+class Replica {
+  readonly id: number;
+  readonly #pool: Piscina<ReplicaTask, unknown>;
+  /** Tasks sent and not yet settled: writes and reads alike. */
+  pending = 0;
+  /** Reads among them: the queue the overload limit applies to. */
+  reads = 0;
+
+  constructor(id: number, data: ReplicaData) {
+    this.id = id;
+    this.#pool = new Piscina({
+      filename: WORKER,
+      name: 'default',
+      minThreads: 1,
+      maxThreads: 1,
+      concurrentTasksPerWorker: 1,
+      // Tasks must run in the order sent (writes in sequence order, reads after the writes before them);
+      // without this piscina sends a task it could not place to the back of the queue.
+      stricterFIFO: true,
+      idleTimeout: 2 ** 31 - 1,
+      workerData: data,
+    });
+  }
+
+  run<T>(task: ReplicaTask, read = false): Promise<T> {
+    this.pending++;
+    if (read) this.reads++;
+    return (this.#pool.run(task) as Promise<T>).finally(() => {
+      this.pending--;
+      if (read) this.reads--;
+    });
+  }
+
+  get utilization(): number {
+    return this.#pool.utilization;
+  }
+
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}
+
+export interface ReplicaOptions {
+  count: number;
+  /** Reads queued per replica before searches are refused with 503. */
+  maxQueue: number;
+  data: ReplicaData;
+  log: Logger;
+}
+
+/**
+ * Full copies of every index, one per worker. Writes go to every replica in commit order; a read
+ * goes to the least busy one and, queued behind the writes sent before it, sees all of them.
+ */
+export class ReplicaSet {
+  readonly #replicas: Replica[];
+  readonly #maxQueue: number;
+  readonly #log: Logger;
+  #next = 0;
+
+  constructor(options: ReplicaOptions) {
+    if (!Number.isInteger(options.count) || options.count < 1) throw new RangeError('options.count must be a positive integer');
+    this.#replicas = Array.from({ length: options.count }, (_, i) => new Replica(i, options.data));
+    this.#maxQueue = options.maxQueue;
+    this.#log = options.log;
+  }
+
+  get size(): number {
+    return this.#replicas.length;
+  }
+
+  /** Loads every replica; resolves when all are current. */
+  async init(): Promise<void> {
+    await Promise.all(this.#replicas.map((r) => r.run({ op: 'init' })));
+  }
+
+  /** Sends a write (or a create/drop) to every replica. Never refused: it is already committed. */
+  broadcast(task: ReplicaTask): void {
+    for (const replica of this.#replicas) {
+      replica.run(task).catch((err: unknown) => this.#failed(replica, task, err));
+    }
+  }
+
+  /** Runs a read on the least busy replica; 503 when every queue is full. A dead worker's read is retried once. */
+  async read<T>(task: ReplicaTask): Promise<T> {
+    const replica = this.#leastBusy();
+    try {
+      return await replica.run<T>(task, true);
+    } catch (err) {
+      if (!isWorkerExit(err)) throw err;
+      return this.#leastBusy().run<T>(task, true);
+    }
+  }
+
+  /** Runs a task on one particular replica (snapshots are written by replica 0). */
+  on<T>(id: number, task: ReplicaTask): Promise<T> {
+    return this.#replicas[id]!.run<T>(task);
+  }
+
+  /** Runs a task on every replica and collects the answers. */
+  all<T>(task: ReplicaTask): Promise<T[]> {
+    return Promise.all(this.#replicas.map((r) => r.run<T>(task)));
+  }
+
+  queueDepths(): number[] {
+    return this.#replicas.map((r) => r.pending);
+  }
+
+  #leastBusy(): Replica {
+    const n = this.#replicas.length;
+    let best = this.#replicas[this.#next % n]!;
+    for (let i = 1; i < n; i++) {
+      const r = this.#replicas[(this.#next + i) % n]!;
+      if (r.pending < best.pending) best = r;
+    }
+    this.#next++;
+    if (best.reads >= this.#maxQueue) {
+      throw new ServerErrors.Overloaded(`all ${n} search replicas have ${this.#maxQueue} searches queued; retry shortly`);
+    }
+    return best;
+  }
+
+  #failed(replica: Replica, task: ReplicaTask, err: unknown): void {
+    if (isWorkerExit(err)) return; // its replacement reloads from snapshots and SQLite
+    // The replica may hold a partial write: restart it, so it reloads the committed state.
+    this.#log.error({ err, replica: replica.id, op: task.op }, 'replica write failed; restarting the replica');
+    replica.run({ op: 'exit' }).catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#replicas.map((r) => r.close()));
+  }
+}
+
+function isWorkerExit(err: unknown): boolean {
+  return err instanceof Error && /worker exited|terminated|exit code/i.test(err.message);
+}
