@@ -8,6 +8,12 @@ import { healthRoutes } from './routes/health.ts';
 import { pointRoutes } from './routes/points.ts';
 import { searchRoutes } from './routes/search.ts';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    engine: Engine;
+  }
+}
+
 /** Builds the server without listening: the engine opens its data directory and loads indexes in the background. */
 export function buildApp(config: Readonly<Config>): FastifyInstance {
   const app = Fastify({
@@ -19,6 +25,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
     routerOptions: { maxParamLength: 1024 },
   });
   const engine = new Engine(config, app.log);
+  app.decorate('engine', engine);
   installErrors(app, config.bodyLimitBytes);
   installBodies(app);
   healthRoutes(app, engine);

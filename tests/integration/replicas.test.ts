@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import fc from 'fast-check';
+import { matchesWhere, parseWhere } from '../../storage/where.ts';
+import { call, startServer } from '../helpers/server.ts';
+
+const DIM = 8;
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function l2(a: number[], b: number[]): number {
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d += (a[i]! - b[i]!) ** 2;
+  return d;
+}
+
+test('writes interleaved with searches from many clients: every search sees the writes acknowledged before it', async (t) => {
+  const server = await startServer(t, { replicas: 2 });
+  await call(server, 'PUT', '/v1/collections/rw', { dimension: DIM, metric: 'l2', hnsw: { ef_construction: 64 } });
+  const random = rng(3);
+  const clients = Array.from({ length: 8 }, (_, c) => (async () => {
+    for (let i = 0; i < 25; i++) {
+      const id = `c${c}-${i}`;
+      const vector = Array.from({ length: DIM }, () => Math.fround(random() * 10));
+      const up = await call(server, 'PUT', '/v1/collections/rw/points', { points: [{ id, vector, payload: { c } }] });
+      assert.equal(up.status, 200);
+      // Read-your-writes: the point just acknowledged is found, whichever replica answers.
+      const found = await call(server, 'POST', '/v1/collections/rw/search', { vector, k: 3, ef: 64, with_payload: false });
+      assert.equal(found.status, 200);
+      assert.equal(found.body.results[0]?.id, id, `${id} is visible right after its upsert`);
+      const ids = found.body.results.map((r: { id: string }) => r.id);
+      assert.equal(new Set(ids).size, ids.length, 'no duplicated results');
+      if (i % 5 === 4) {
+        const del = await call(server, 'POST', '/v1/collections/rw/points/delete', { ids: [id] });
+        assert.equal(del.body.deleted, 1);
+        const after = await call(server, 'POST', '/v1/collections/rw/search', { vector, k: 3, ef: 64, with_payload: false });
+        assert.ok(!after.body.results.some((r: { id: string }) => r.id === id), `${id} is gone right after its delete`);
+      }
+    }
+  })());
+  await Promise.all(clients);
+  const described = await call(server, 'GET', '/v1/collections/rw');
+  assert.equal(described.body.count, 8 * 20);
+  assert.equal(described.body.stats.replicas, 2);
+  assert.equal(described.body.stats.index.live, 8 * 20);
+});
+
+test('a crashed replica is replaced and reloads without losing acknowledged writes', async (t) => {
+  const server = await startServer(t, { replicas: 2 });
+  await call(server, 'PUT', '/v1/collections/k', { dimension: DIM, metric: 'l2' });
+  const random = rng(5);
+  const points = Array.from({ length: 300 }, (_, id) => ({ id, vector: Array.from({ length: DIM }, () => Math.fround(random())) }));
+  await call(server, 'PUT', '/v1/collections/k/points', { points: points.slice(0, 200) });
+  const { engine } = server.app;
+  await engine.killReplicaForTest(0);
+  // Written while replica 0 is being replaced: its successor must pick these up from SQLite.
+  await call(server, 'PUT', '/v1/collections/k/points', { points: points.slice(200) });
+  await engine.killReplicaForTest(1);
+  for (let round = 0; round < 4; round++) {
+    const res = await call(server, 'POST', '/v1/collections/k/search/batch', {
+      searches: points.map((p) => ({ vector: p.vector, k: 1, ef: 100, with_payload: false })),
+    });
+    assert.equal(res.status, 200);
+    points.forEach((p, i) => assert.equal(res.body.results[i][0]?.id, String(p.id)));
+  }
+  const described = await call(server, 'GET', '/v1/collections/k');
+  assert.equal(described.body.stats.index.live, 300);
+});
+
+test('filtered searches return k whenever k match, all matching, with recall ≥ 0.9 against the exact filtered top-k', async (t) => {
+  const server = await startServer(t, { replicas: 2 });
+  const n = 1500;
+  const random = rng(11);
+  const langs = ['en', 'de', 'fr', 'es'];
+  const points = Array.from({ length: n }, (_, id) => ({
+    id,
+    vector: Array.from({ length: DIM }, () => Math.fround(random())),
+    payload: {
+      bucket: id % 100,
+      lang: langs[id % 4]!,
+      tags: id % 7 === 0 ? ['x', 'y'] : ['z'],
+      ...(id % 3 === 0 ? { flag: id % 2 === 0 } : {}),
+    },
+  }));
+  await call(server, 'PUT', '/v1/collections/f', { dimension: DIM, metric: 'l2' });
+  await call(server, 'PUT', '/v1/collections/f/points', { points });
+
+  const scalar = fc.oneof(fc.integer({ min: 0, max: 99 }), fc.constantFrom(...langs, 'x', 'y', 'z'), fc.boolean());
+  const field = fc.oneof(
+    fc.record({ bucket: fc.oneof(fc.integer({ min: 0, max: 99 }), fc.record({ $lt: fc.integer({ min: 0, max: 100 }) }), fc.record({ $gte: fc.integer({ min: 0, max: 100 }) })) }),
+    fc.record({ lang: fc.oneof(fc.constantFrom(...langs), fc.record({ $ne: fc.constantFrom(...langs) }), fc.record({ $in: fc.array(fc.constantFrom(...langs), { maxLength: 3 }) })) }),
+    fc.record({ tags: fc.oneof(fc.constantFrom('x', 'z'), fc.record({ $nin: fc.array(scalar, { maxLength: 2 }) })) }),
+    fc.record({ flag: fc.oneof(fc.boolean(), fc.record({ $exists: fc.boolean() })) }),
+  );
+  const where = fc.oneof(field, fc.record({ $and: fc.array(field, { minLength: 1, maxLength: 2 }) }), fc.record({ $or: fc.array(field, { minLength: 1, maxLength: 2 }) }), fc.record({ $not: field }));
+
+  await fc.assert(
+    fc.asyncProperty(where, fc.integer({ min: 0, max: n - 1 }), fc.integer({ min: 1, max: 20 }), async (w, q, k) => {
+      const node = parseWhere(w);
+      const query = points[q]!.vector;
+      const matching = points.filter((p) => matchesWhere(node, p.payload));
+      const expected = matching
+        .map((p) => ({ id: String(p.id), d: l2(query, p.vector) }))
+        .sort((a, b) => a.d - b.d || Number(a.id) - Number(b.id))
+        .slice(0, k);
+      const res = await call(server, 'POST', '/v1/collections/f/search', { vector: query, k, ef: 200, where: w });
+      assert.equal(res.status, 200);
+      const got = res.body.results as { id: string; payload: Record<string, unknown> }[];
+      assert.equal(got.length, Math.min(k, matching.length), `k results whenever k match: ${JSON.stringify(w)}`);
+      for (const r of got) assert.ok(matchesWhere(node, r.payload), 'every result matches');
+      // Recall against the exact filtered top-k (graph walks may differ on ties and far tails).
+      const hits = got.filter((r) => expected.some((e) => e.id === r.id)).length;
+      assert.ok(hits >= Math.floor(0.9 * expected.length), `recall ${hits}/${expected.length} for ${JSON.stringify(w)}`);
+    }),
+    { numRuns: 120 },
+  );
+});
+
+test('a full search queue answers 503 with Retry-After', async (t) => {
+  const server = await startServer(t, { replicas: 1, replicaQueue: 2 });
+  await call(server, 'PUT', '/v1/collections/o', { dimension: 64, metric: 'l2', hnsw: { ef_construction: 16 } });
+  const random = rng(9);
+  const points = Array.from({ length: 4000 }, (_, id) => ({ id, vector: Array.from({ length: 64 }, () => random()) }));
+  await call(server, 'PUT', '/v1/collections/o/points', { points });
+  const body = { vector: points[0]!.vector, k: 100, ef: 4000, with_payload: false };
+  const answers = await Promise.all(Array.from({ length: 40 }, () => call(server, 'POST', '/v1/collections/o/search', body)));
+  const refused = answers.filter((a) => a.status === 503);
+  assert.ok(refused.length > 0, 'some searches are refused');
+  assert.ok(answers.some((a) => a.status === 200), 'the queued ones are answered');
+  for (const a of refused) {
+    assert.equal(a.body.code, 'VDB_ERR_OVERLOADED');
+    assert.equal(a.headers.get('retry-after'), '1');
+  }
+});
