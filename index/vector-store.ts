@@ -43,7 +43,7 @@ export class VectorStore {
       this.#segments.push(segment);
       this.#views.push(new Float32Array(segment));
     }
-    this.#views[Math.floor(label / SEGMENT)]!.set(vector, (label % SEGMENT) * this.dimension);
+    this.#views[Math.floor(label / SEGMENT)].set(vector, (label % SEGMENT) * this.dimension);
   }
 
   /** A view of the stored vector (no copy); zeros for a label never set. */
@@ -59,7 +59,7 @@ export class VectorStore {
     const store = this;
     function* candidates() {
       for (let i = 0; i < labels.length; i++) {
-        const label = labels[i]!;
+        const label = labels[i];
         if (label < store.capacity) yield { label, vector: store.get(label) };
       }
     }

@@ -222,13 +222,13 @@ export class Engine {
     });
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
-    return { points: page, next_cursor: more ? encodeCursor(page[page.length - 1]!.label) : null };
+    return { points: page, next_cursor: more ? encodeCursor(page[page.length - 1].label) : null };
   }
 
   async search(name: string, request: SearchRequest): Promise<SearchResult[]> {
     const state = this.#readyState(name);
     const [results] = await this.#search(state, [prepareSearch(state, request, '')]);
-    return results!;
+    return results;
   }
 
   /** Validates every search first (one bad search fails the batch), then spreads them over the replicas. */
@@ -248,7 +248,7 @@ export class Engine {
     const plans = searches.map((s) => planSearch(state, this.#points, s.where, s.whereKey));
     const items: SearchItem[] = [];
     searches.forEach((s, i) => {
-      const plan = plans[i]!;
+      const plan = plans[i];
       if (plan.kind !== 'none') items.push({ query: s.query, k: s.k, ef: s.ef, filter: plan.kind === 'filtered' ? plan.filter : null });
     });
     const replies =
@@ -261,7 +261,7 @@ export class Engine {
             store: plans.some((p) => p.kind === 'filtered') ? state.vectors.segments : [],
           });
     let next = 0;
-    return searches.map((s, i) => (plans[i]!.kind === 'none' ? [] : toResults(state, this.#points, s, replies[next++]!)));
+    return searches.map((s, i) => (plans[i].kind === 'none' ? [] : toResults(state, this.#points, s, replies[next++])));
   }
 
   /** After a commit: update the main thread's payload index and vectors, then send the change to every replica. */
@@ -340,7 +340,7 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    const changed = [...this.#states.values()].filter((s) => s.loaded && (s.changesSinceSnapshot > 0 || s.snapshotting));
+    const changed = [...this.#states.values()].filter((s) => s.loaded && (s.changesSinceSnapshot > 0 || s.snapshotting !== null));
     await Promise.all(changed.map(async (state) => {
       await state.snapshotting;
       if (state.changesSinceSnapshot > 0) await this.#snapshot(state);

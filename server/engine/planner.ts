@@ -30,7 +30,7 @@ const cache = new WeakMap<CollectionState, Map<string, Cached>>();
 export function planSearch(collection: CollectionState, points: PointsRepo, where: WhereNode | null, key: string): Plan {
   if (!where) return { kind: 'all' };
   let plans = cache.get(collection);
-  if (!plans) cache.set(collection, (plans = new Map()));
+  if (!plans) cache.set(collection, (plans = new Map<string, Cached>()));
   const hit = plans.get(key);
   if (hit && hit.version === collection.version) return hit.plan;
 

@@ -122,7 +122,7 @@ export class ReplicaState {
     const dim = held.config.dimension;
     let v = 0;
     for (let i = 0; i < task.labels.length; i++) {
-      const label = task.labels[i]!;
+      const label = task.labels[i];
       if (task.deleted[i]) held.index.remove(label);
       else {
         held.index.upsert(label, task.vectors.subarray(v * dim, (v + 1) * dim));

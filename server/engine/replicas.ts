@@ -102,7 +102,7 @@ export class ReplicaSet {
 
   /** Runs a task on one particular replica (snapshots are written by replica 0). */
   on<T>(id: number, task: ReplicaTask): Promise<T> {
-    return this.#replicas[id]!.run<T>(task);
+    return this.#replicas[id].run<T>(task);
   }
 
   /** Runs a task on every replica and collects the answers. */
@@ -116,9 +116,9 @@ export class ReplicaSet {
 
   #leastBusy(): Replica {
     const n = this.#replicas.length;
-    let best = this.#replicas[this.#next % n]!;
+    let best = this.#replicas[this.#next % n];
     for (let i = 1; i < n; i++) {
-      const r = this.#replicas[(this.#next + i) % n]!;
+      const r = this.#replicas[(this.#next + i) % n];
       if (r.pending < best.pending) best = r;
     }
     this.#next++;

@@ -43,9 +43,9 @@ export function toResults(collection: CollectionState, points: PointsRepo, searc
   const rows = new Map(points.getByLabels(collection.record.id, Array.from(reply.labels)).map((r) => [r.label, r]));
   const results: SearchResult[] = [];
   for (let i = 0; i < reply.labels.length; i++) {
-    const row = rows.get(reply.labels[i]!);
+    const row = rows.get(reply.labels[i]);
     if (!row) continue; // deleted after the search ran
-    const result: SearchResult = { id: row.id, distance: reply.distances[i]! };
+    const result: SearchResult = { id: row.id, distance: reply.distances[i] };
     if (search.withPayload) result.payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
     if (search.withVector && row.vector) result.vector = Array.from(blobToVector(row.vector));
     results.push(result);

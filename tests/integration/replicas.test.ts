@@ -16,7 +16,7 @@ function rng(seed: number): () => number {
 
 function l2(a: number[], b: number[]): number {
   let d = 0;
-  for (let i = 0; i < a.length; i++) d += (a[i]! - b[i]!) ** 2;
+  for (let i = 0; i < a.length; i++) d += (a[i] - b[i]) ** 2;
   return d;
 }
 
@@ -83,7 +83,7 @@ test('filtered searches return k whenever k match, all matching, with recall ≥
     vector: Array.from({ length: DIM }, () => Math.fround(random())),
     payload: {
       bucket: id % 100,
-      lang: langs[id % 4]!,
+      lang: langs[id % 4],
       tags: id % 7 === 0 ? ['x', 'y'] : ['z'],
       ...(id % 3 === 0 ? { flag: id % 2 === 0 } : {}),
     },
@@ -103,7 +103,7 @@ test('filtered searches return k whenever k match, all matching, with recall ≥
   await fc.assert(
     fc.asyncProperty(where, fc.integer({ min: 0, max: n - 1 }), fc.integer({ min: 1, max: 20 }), async (w, q, k) => {
       const node = parseWhere(w);
-      const query = points[q]!.vector;
+      const query = points[q].vector;
       const matching = points.filter((p) => matchesWhere(node, p.payload));
       const expected = matching
         .map((p) => ({ id: String(p.id), d: l2(query, p.vector) }))
@@ -128,7 +128,7 @@ test('a full search queue answers 503 with Retry-After', async (t) => {
   const random = rng(9);
   const points = Array.from({ length: 4000 }, (_, id) => ({ id, vector: Array.from({ length: 64 }, () => random()) }));
   await call(server, 'PUT', '/v1/collections/o/points', { points });
-  const body = { vector: points[0]!.vector, k: 100, ef: 4000, with_payload: false };
+  const body = { vector: points[0].vector, k: 100, ef: 4000, with_payload: false };
   const answers = await Promise.all(Array.from({ length: 40 }, () => call(server, 'POST', '/v1/collections/o/search', body)));
   const refused = answers.filter((a) => a.status === 503);
   assert.ok(refused.length > 0, 'some searches are refused');
