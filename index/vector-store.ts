@@ -56,11 +56,12 @@ export class VectorStore {
 
   /** Exact k nearest among `labels`, closest first (ties by label), with hnswlib's distances. */
   topK(metric: Metric, query: Float32Array, labels: ArrayLike<number>, k: number): SearchHit[] {
-    const store = this;
+    const capacity = this.capacity;
+    const get = (label: number) => this.get(label);
     function* candidates() {
       for (let i = 0; i < labels.length; i++) {
         const label = labels[i];
-        if (label < store.capacity) yield { label, vector: store.get(label) };
+        if (label < capacity) yield { label, vector: get(label) };
       }
     }
     return exactTopK(metric, query, candidates(), k);
