@@ -17,6 +17,8 @@ export class CollectionState {
   readonly record: CollectionRecord;
   readonly payloads = new PayloadIndex();
   readonly vectors: VectorStore;
+  /** Point ids by label, so results without payloads need no SQLite read. */
+  readonly ids: string[] = [];
   loaded = false;
   /** Bumped on every write: plans cached for an older version are stale. */
   version = 0;
@@ -43,6 +45,7 @@ export class CollectionState {
       const rows = points.scroll(this.record.id, { limit: PAGE, afterLabel: after, withVector: true });
       for (const row of rows) {
         this.payloads.set(row.label, row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>));
+        this.ids[row.label] = row.id;
         if (row.vector) this.vectors.set(row.label, blobToVector(row.vector));
         after = row.label;
       }
@@ -56,7 +59,8 @@ export class CollectionState {
   }
 
   /** Records a committed upsert of `label`. */
-  upserted(label: number, vector: Float32Array, payload: Record<string, unknown> | null): void {
+  upserted(label: number, id: string, vector: Float32Array, payload: Record<string, unknown> | null): void {
+    this.ids[label] = id;
     this.payloads.set(label, payload);
     this.vectors.set(label, vector);
     this.version++;

@@ -283,7 +283,7 @@ export class Engine {
       const vector = vectors.subarray(v * dim, (v + 1) * dim);
       vector.set(blobToVector(change.vector));
       v++;
-      state.upserted(change.label, vector, payloads.get(change.id!) ?? null);
+      state.upserted(change.label, change.id!, vector, payloads.get(change.id!) ?? null);
     });
     this.#replicas.broadcast({ op: 'apply', collectionId: state.record.id, seq: mutation.seq, labels, deleted, vectors });
     state.changesSinceSnapshot += changes.length;
