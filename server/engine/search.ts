@@ -41,7 +41,7 @@ export function prepareSearch(collection: CollectionState, request: SearchReques
 /** Turns a replica's labels and distances into results with ids, payloads and vectors. */
 export function toResults(collection: CollectionState, points: PointsRepo, search: PreparedSearch, reply: SearchReply): SearchResult[] {
   if (!search.withPayload && !search.withVector) {
-    return Array.from(reply.labels, (label, i) => ({ id: collection.ids[label]!, distance: reply.distances[i]! }));
+    return Array.from(reply.labels, (label, i) => ({ id: collection.ids[label], distance: reply.distances[i] }));
   }
   const rows = new Map(points.getByLabels(collection.record.id, Array.from(reply.labels)).map((r) => [r.label, r]));
   const results: SearchResult[] = [];
