@@ -17,6 +17,12 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts that run before anything is installed (postinstall): no type information.
+    files: ['**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { globals: { console: 'readonly', process: 'readonly' } },
+  },
+  {
     // Tests read HTTP answers (untyped JSON) field by field and assert on each field.
     files: ['tests/**/*.ts'],
     rules: {

@@ -1,10 +1,11 @@
 import { open, stat } from 'node:fs/promises';
-import hnswlib from 'hnswlib-node';
 import { IndexErrors } from './errors.ts';
+import type { EngineBuild } from './native/engine.ts';
+import { loadHnswlib, type Hnswlib } from './native/load.ts';
 import type { LabelFilter, Metric, SearchHit, VectorIndex } from './vector-index.ts';
 import { assertLabel, MAX_LABEL } from './vectors.ts';
 
-type NativeIndex = InstanceType<typeof hnswlib.HierarchicalNSW>;
+type NativeIndex = InstanceType<Hnswlib['HierarchicalNSW']>;
 
 /** Options of an HNSW index (PAPERS.md §1). */
 export interface HnswOptions {
@@ -19,6 +20,8 @@ export interface HnswOptions {
   seed?: number;
   /** Elements allocated up front (default 1,024); capacity doubles as needed. */
   initialCapacity?: number;
+  /** Which hnswlib-node build to use (default 'auto': AVX2 when this CPU has it and it was built). */
+  engine?: EngineBuild;
 }
 
 const MIN_GROWTH = 1024;
@@ -74,7 +77,7 @@ function checkInt(value: unknown, name: string, min: number, max: number): numbe
   return value;
 }
 
-function checkOptions(o: HnswOptions): Required<HnswOptions> {
+function checkOptions(o: HnswOptions): Required<Omit<HnswOptions, 'engine'>> & Pick<HnswOptions, 'engine'> {
   if (typeof o !== 'object' || o === null) throw new IndexErrors.Options('options must be an object');
   if (o.metric !== 'l2' && o.metric !== 'ip' && o.metric !== 'cosine') {
     throw new IndexErrors.Options("options.metric must be 'l2', 'cosine' or 'ip'");
@@ -87,6 +90,7 @@ function checkOptions(o: HnswOptions): Required<HnswOptions> {
     efSearch: checkInt(o.efSearch, 'efSearch', 1, 10000),
     seed: checkInt(o.seed ?? 100, 'seed', 0, MAX_LABEL),
     initialCapacity: checkInt(o.initialCapacity ?? MIN_GROWTH, 'initialCapacity', 1, MAX_LABEL),
+    engine: o.engine,
   };
 }
 
@@ -126,7 +130,7 @@ export class HnswIndex implements VectorIndex {
     this.metric = o.metric;
     this.m = o.m;
     this.efSearch = o.efSearch;
-    this.#native = new hnswlib.HierarchicalNSW(o.metric, o.dimension);
+    this.#native = new (loadHnswlib(o.engine ?? 'auto').lib.HierarchicalNSW)(o.metric, o.dimension);
     try {
       this.#native.initIndex({
         maxElements: o.initialCapacity,

@@ -1,6 +1,8 @@
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { ResolvedBuild } from '../../index/native/engine.ts';
+import { loadHnswlib } from '../../index/native/load.ts';
 import { readManifest, removeSnapshots } from '../../index/snapshot.ts';
 import { blobToVector, toVector, vectorToBlob } from '../../index/vectors.ts';
 import { CollectionsRepo, type CollectionConfig, type CollectionRecord } from '../../storage/collections.ts';
@@ -50,7 +52,7 @@ export class Engine {
     this.#replicas = new ReplicaSet({
       count: replicaCount(config, this.#collections.list(), log),
       maxQueue: config.replicaQueue,
-      data: { dbPath, snapshotDir: this.#snapshotDir },
+      data: { dbPath, snapshotDir: this.#snapshotDir, engine: engineBuild(config, log) },
       log,
     });
     for (const record of this.#collections.list()) {
@@ -348,6 +350,13 @@ export class Engine {
     await this.#replicas.close();
     this.#db.close();
   }
+}
+
+/** Resolves the hnswlib build once, here, so every replica loads the same one. */
+function engineBuild(config: Config, log: Logger): ResolvedBuild {
+  const loaded = loadHnswlib(config.hnswBuild);
+  log.info({ requested: config.hnswBuild, build: loaded.build, path: loaded.path, reason: loaded.reason }, 'hnswlib build chosen');
+  return loaded.build;
 }
 
 /**

@@ -1,9 +1,12 @@
+import type { ResolvedBuild } from '../../index/native/engine.ts';
 import type { CollectionConfig } from '../../storage/collections.ts';
 
 /** What the main thread gives every replica worker at start. */
 export interface ReplicaData {
   dbPath: string;
   snapshotDir: string;
+  /** The hnswlib build the main thread resolved, so every replica builds the same graph. */
+  engine: ResolvedBuild;
 }
 
 /** The allow-list of a filtered search: a label bitmap (graph walk) or the labels to score exactly. */

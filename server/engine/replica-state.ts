@@ -1,4 +1,5 @@
 import { HnswIndex } from '../../index/hnsw.ts';
+import type { ResolvedBuild } from '../../index/native/engine.ts';
 import { loadSnapshot, writeSnapshot } from '../../index/snapshot.ts';
 import { blobToVector } from '../../index/vectors.ts';
 import { VectorStore } from '../../index/vector-store.ts';
@@ -23,14 +24,15 @@ export function snapshotName(collectionId: number): string {
   return `c${collectionId}`;
 }
 
-function newIndex(config: CollectionConfig): HnswIndex {
-  return new HnswIndex({
+function indexOptions(config: CollectionConfig, engine: ResolvedBuild) {
+  return {
     dimension: config.dimension,
     metric: config.metric,
     m: config.hnsw.m,
     efConstruction: config.hnsw.ef_construction,
     efSearch: config.hnsw.ef_search,
-  });
+    engine,
+  };
 }
 
 /**
@@ -59,14 +61,9 @@ export class ReplicaState {
   async #load(collectionId: number, config: CollectionConfig): Promise<void> {
     const db = this.#db!;
     const points = new PointsRepo(db);
-    const loaded = await loadSnapshot(this.#data.snapshotDir, snapshotName(collectionId), {
-      dimension: config.dimension,
-      metric: config.metric,
-      m: config.hnsw.m,
-      efConstruction: config.hnsw.ef_construction,
-      efSearch: config.hnsw.ef_search,
-    });
-    const index = loaded.index ?? newIndex(config);
+    const options = indexOptions(config, this.#data.engine);
+    const loaded = await loadSnapshot(this.#data.snapshotDir, snapshotName(collectionId), options);
+    const index = loaded.index ?? new HnswIndex(options);
     const from = loaded.index ? loaded.manifest.seq : 0;
     // One read transaction: the rows read and `caughtUp` describe the same moment.
     const caughtUp = db.transaction(() => {
@@ -96,7 +93,8 @@ export class ReplicaState {
         return null;
       case 'create':
         if (!this.#held.has(task.collectionId)) {
-          this.#held.set(task.collectionId, { config: task.config, index: newIndex(task.config), caughtUp: 0 });
+          const index = new HnswIndex(indexOptions(task.config, this.#data.engine));
+          this.#held.set(task.collectionId, { config: task.config, index, caughtUp: 0 });
         }
         return null;
       case 'drop':

@@ -32,12 +32,12 @@ test('topK over a subset of labels equals the brute-force oracle for every metri
     const oracle = new BruteForceIndex({ dimension: 16, metric });
     const subset = new Uint32Array(data.map((_, i) => i).filter((i) => i % 3 === 0));
     data.forEach((v, i) => store.set(i, v));
-    for (const label of subset) oracle.upsert(label, data[label]!);
+    for (const label of subset) oracle.upsert(label, data[label]);
     for (const q of queries) {
       const got = store.topK(metric, q, subset, 10);
       const want = oracle.search(q, 10);
       assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), metric);
-      got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i]!.distance) < 1e-5, metric));
+      got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) < 1e-5, metric));
     }
   }
 });

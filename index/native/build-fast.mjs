@@ -1,0 +1,244 @@
+/**
+ * postinstall: compiles a second copy of hnswlib-node's addon with AVX2+FMA (and, on request, with
+ * -march=native) next to the stock one, which stays untouched. `index/native/engine.ts` picks one at
+ * load time from the CPU's flags. Plain Node ESM with built-ins only: it runs before anything else.
+ *
+ *   VICINITY_HNSW_BUILD unset | auto | avx2   build avx2/addon.node
+ *   VICINITY_HNSW_BUILD=native                 build avx2/ and native/ (safe only on this CPU)
+ *   VICINITY_HNSW_BUILD=stock                  build nothing
+ *
+ * It never fails the install: every problem prints one line and exits 0, and the stock addon is used.
+ * A candidate is installed only after a self-test in a child process (a SIGILL kills the child, not us).
+ */
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SELF = fileURLToPath(import.meta.url);
+const ROOT = resolve(dirname(SELF), '../..');
+const requireFromRoot = createRequire(join(ROOT, 'package.json'));
+
+const VARIANTS = {
+  avx2: { cflags: ['-O3', '-mavx2', '-mfma'], needs: ['avx2', 'fma'] },
+  native: { cflags: ['-O3', '-march=native'], needs: [] },
+};
+
+class Skip extends Error {}
+
+const log = (line) => console.log(`vicinity hnsw: ${line}`);
+
+/** The install dir: `<node_modules>/.cache/vicinity-hnsw-fast`, beside the hnswlib-node that was installed. */
+function locate() {
+  let pkgJson;
+  try {
+    pkgJson = requireFromRoot.resolve('hnswlib-node/package.json');
+  } catch {
+    throw new Skip('hnswlib-node is not installed');
+  }
+  const pkgDir = dirname(pkgJson);
+  return { pkgDir, cacheDir: join(dirname(pkgDir), '.cache', 'vicinity-hnsw-fast') };
+}
+
+function cpuFlags() {
+  let text;
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return null;
+  }
+  const line = text.split('\n').find((l) => /^flags\s*:/.test(l));
+  return line === undefined ? null : line.slice(line.indexOf(':') + 1).trim().split(/\s+/);
+}
+
+/** npm passes its bundled node-gyp to scripts as npm_config_node_gyp; the rest are fallbacks for a manual run. */
+function findNodeGyp() {
+  const candidates = [
+    process.env.npm_config_node_gyp,
+    process.env.npm_execpath && join(dirname(process.env.npm_execpath), '../node_modules/node-gyp/bin/node-gyp.js'),
+    join(dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+  ];
+  try {
+    candidates.push(requireFromRoot.resolve('node-gyp/bin/node-gyp.js'));
+  } catch {
+    // not a dependency
+  }
+  const found = candidates.find((p) => typeof p === 'string' && p !== '' && existsSync(p));
+  if (found === undefined) throw new Skip('node-gyp not found (not run by npm, and none bundled with this node)');
+  return found;
+}
+
+/** hnswlib-node's binding.gyp for Linux, with absolute include paths and the extra flags. */
+function bindingGyp(pkgDir, cflags) {
+  const original = readFileSync(join(pkgDir, 'binding.gyp'), 'utf8');
+  if (!original.includes('"target_name": "addon"') || !original.includes('src/addon.cc')) {
+    throw new Skip(`unexpected ${join(pkgDir, 'binding.gyp')} (hnswlib-node changed layout?)`);
+  }
+  const addonApi = dirname(createRequire(join(pkgDir, 'package.json')).resolve('node-addon-api/package.json'));
+  const target = {
+    target_name: 'addon',
+    sources: ['src/addon.cc'],
+    include_dirs: [addonApi],
+    defines: ['NAPI_DISABLE_CPP_EXCEPTIONS'],
+    'cflags!': ['-fno-exceptions'],
+    'cflags_cc!': ['-fno-exceptions'],
+    // After gyp's own Release flags (-O3 among them) on the compile line.
+    cflags_cc: cflags,
+  };
+  return JSON.stringify({ targets: [target] }, null, 2);
+}
+
+function nodeGypArgs() {
+  const args = ['rebuild', '--release', '--loglevel=warn'];
+  // Outside npm, point node-gyp at the running node's headers instead of letting it download them.
+  const headers = join(dirname(process.execPath), '..');
+  if (!process.env.npm_config_nodedir && existsSync(join(headers, 'include/node/common.gypi'))) {
+    args.push(`--nodedir=${headers}`);
+  }
+  return args;
+}
+
+function lastLines(text, n) {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).slice(-n).join(' | ');
+}
+
+/** The line of a failed node-gyp run that says what went wrong (a compiler error, make, python…). */
+function firstError(text) {
+  const lines = text.split('\n').map((l) => l.trim());
+  const pattern = /(^|\s)(fatal )?error:|not found|No such file or directory|\*\*\*|gyp ERR! (stack Error|find)/i;
+  return lines.find((l) => pattern.test(l)) ?? lastLines(text, 1);
+}
+
+/** Loads the candidate and the stock addon in a child and compares k-NN answers; returns null or why not. */
+function selfTest(candidate) {
+  const r = spawnSync(process.execPath, [SELF, '--self-test', candidate], { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) return `self-test could not run: ${r.error.message}`;
+  if (r.signal) return `self-test killed by ${r.signal}${r.signal === 'SIGILL' ? ' (CPU lacks an instruction the build uses)' : ''}`;
+  if (r.status !== 0) return `self-test failed: ${lastLines(r.stderr || r.stdout, 1)}`;
+  return null;
+}
+
+function build(name, pkgDir, cacheDir, nodeGyp) {
+  const { cflags } = VARIANTS[name];
+  const work = join(cacheDir, `work-${name}`);
+  const outDir = join(cacheDir, name);
+  const logFile = join(cacheDir, `${name}-build.log`);
+  // A failed rebuild must not leave an older binary (another hnswlib-node version, say) selectable.
+  rmSync(outDir, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  mkdirSync(outDir, { recursive: true });
+  try {
+    cpSync(join(pkgDir, 'src'), join(work, 'src'), { recursive: true });
+    writeFileSync(join(work, 'binding.gyp'), bindingGyp(pkgDir, cflags));
+    const started = Date.now();
+    // V=1 puts the compile command line in the log, so the flags can be checked.
+    const r = spawnSync(process.execPath, [nodeGyp, ...nodeGypArgs()], {
+      cwd: work,
+      encoding: 'utf8',
+      env: { ...process.env, V: '1' },
+      timeout: 600_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    writeFileSync(logFile, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ? r.error.message : ''}\n`);
+    if (r.error || r.status !== 0) {
+      const why = r.error ? r.error.message : `node-gyp exited ${r.status ?? r.signal}: ${firstError(`${r.stdout ?? ''}\n${r.stderr ?? ''}`)}`;
+      throw new Skip(`${name} build failed (${why}; log: ${logFile})`);
+    }
+    const built = join(work, 'build', 'Release', 'addon.node');
+    if (!existsSync(built)) throw new Skip(`${name} build produced no addon.node (log: ${logFile})`);
+    const candidate = join(outDir, 'addon.candidate.node');
+    cpSync(built, candidate);
+    const failure = selfTest(candidate);
+    if (failure !== null) {
+      rmSync(candidate, { force: true });
+      throw new Skip(`${name} build discarded: ${failure}`);
+    }
+    // engine.ts refuses a native build on a CPU that lacks any flag of the CPU that built it.
+    writeFileSync(join(outDir, 'build.json'), `${JSON.stringify({ cflags, cpuFlags: cpuFlags() ?? [], builtAt: new Date().toISOString() })}\n`);
+    renameSync(candidate, join(outDir, 'addon.node'));
+    log(`${name} build (${cflags.join(' ')}) installed at ${join(outDir, 'addon.node')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+    if (!existsSync(join(outDir, 'addon.node'))) rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+function main() {
+  const mode = (process.env.VICINITY_HNSW_BUILD ?? '').trim() || 'auto';
+  if (mode === 'stock') return log('VICINITY_HNSW_BUILD=stock: using the stock build only');
+  if (!['auto', 'avx2', 'native'].includes(mode)) {
+    return log(`VICINITY_HNSW_BUILD must be auto, avx2, native or stock, got '${mode}': using the stock build only`);
+  }
+  if (process.platform !== 'linux' || process.arch !== 'x64') {
+    return log(`fast builds are for x86-64 Linux, this is ${process.platform}/${process.arch}: using the stock build`);
+  }
+  const { pkgDir, cacheDir } = locate();
+  const flags = cpuFlags();
+  const nodeGyp = findNodeGyp();
+  const wanted = mode === 'native' ? ['avx2', 'native'] : ['avx2'];
+  for (const name of wanted) {
+    const missing = VARIANTS[name].needs.filter((f) => flags === null || !flags.includes(f));
+    if (missing.length > 0) {
+      log(`CPU lacks ${missing.join(', ')}${flags === null ? ' (no /proc/cpuinfo flags)' : ''}: no ${name} build, using stock`);
+      continue;
+    }
+    try {
+      build(name, pkgDir, cacheDir, nodeGyp);
+    } catch (err) {
+      if (!(err instanceof Skip)) throw err;
+      log(`${err.message}: using the stock build`);
+    }
+  }
+}
+
+/** Child side of selfTest: same seeded data into both addons, exact-search answers must match. */
+function runSelfTest(candidatePath) {
+  const stock = requireFromRoot('hnswlib-node');
+  const fast = createRequire(SELF)(candidatePath);
+  let seed = 12345;
+  const rand = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 4294967296;
+  };
+  const dim = 48;
+  const n = 120;
+  const points = Array.from({ length: n }, () => Array.from({ length: dim }, rand));
+  const queries = Array.from({ length: 10 }, () => Array.from({ length: dim }, rand));
+  const answers = (lib) => {
+    const index = new lib.HierarchicalNSW('l2', dim);
+    index.initIndex(n, 16, 200, 100);
+    points.forEach((p, i) => index.addPoint(p, i));
+    index.setEf(n); // ef ≥ n: the search is exact, so both builds must agree
+    return queries.map((q) => index.searchKnn(q, 10));
+  };
+  const want = answers(stock);
+  const got = answers(fast);
+  for (let q = 0; q < want.length; q++) {
+    const a = want[q];
+    const b = got[q];
+    if (a.neighbors.join() !== b.neighbors.join()) throw new Error(`query ${q}: labels ${b.neighbors} != stock ${a.neighbors}`);
+    for (let i = 0; i < a.distances.length; i++) {
+      if (Math.abs(a.distances[i] - b.distances[i]) > 1e-4 * Math.max(1, a.distances[i])) {
+        throw new Error(`query ${q}: distance ${b.distances[i]} != stock ${a.distances[i]}`);
+      }
+    }
+  }
+}
+
+if (process.argv[2] === '--self-test') {
+  try {
+    runSelfTest(process.argv[3]);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(1);
+  }
+} else {
+  try {
+    main();
+  } catch (err) {
+    log(`fast build skipped (${err instanceof Error ? err.message : String(err)}): using the stock build`);
+  }
+  process.exitCode = 0;
+}

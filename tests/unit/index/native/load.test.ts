@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { selectAddonPath, type EngineBuild } from '../../../../index/native/engine.ts';
+import { loadAddon, loadHnswlib, type Hnswlib } from '../../../../index/native/load.ts';
+
+/** mulberry32: a small seeded PRNG, so the data set is the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const DIM = 64;
+const N = 600;
+const rand = prng(7);
+const centres = Array.from({ length: 12 }, () => Array.from({ length: DIM }, () => rand() * 2 - 1));
+const sample = (): number[] => centres[Math.floor(rand() * centres.length)].map((x) => x + 0.2 * (rand() - 0.5));
+const POINTS = Array.from({ length: N }, sample);
+const QUERIES = Array.from({ length: 40 }, sample);
+
+/** Every query's 10 nearest labels and distances, from an index built with `lib` at ef = N (exact). */
+function answers(lib: Hnswlib, metric: 'l2' | 'ip' | 'cosine'): { neighbors: number[]; distances: number[] }[] {
+  const index = new lib.HierarchicalNSW(metric, DIM);
+  index.initIndex(N, 16, 200, 100);
+  POINTS.forEach((p, i) => index.addPoint(p, i));
+  index.setEf(N);
+  return QUERIES.map((q) => index.searchKnn(q, 10));
+}
+
+for (const requested of ['auto', 'avx2', 'native'] as EngineBuild[]) {
+  test(`'${requested}' loads the selected build and answers exactly as the stock build`, (t) => {
+    const chosen = loadHnswlib(requested);
+    t.diagnostic(`${requested} → ${chosen.build}: ${chosen.reason}`);
+    // The file selected must really load: a silent fall-back here would hide a broken build.
+    assert.equal(chosen.build, selectAddonPath(requested).build);
+    const stock = loadHnswlib('stock');
+    assert.equal(stock.build, 'stock');
+    for (const metric of ['l2', 'ip', 'cosine'] as const) {
+      const want = answers(stock.lib, metric);
+      const got = answers(chosen.lib, metric);
+      for (let q = 0; q < want.length; q++) {
+        assert.deepEqual(got[q].neighbors, want[q].neighbors, `${metric} query ${q}`);
+        got[q].distances.forEach((d, i) => {
+          const w = want[q].distances[i];
+          assert.ok(Math.abs(d - w) <= 1e-5 * Math.max(1, Math.abs(w)), `${metric} query ${q}: ${d} vs ${w}`);
+        });
+      }
+    }
+  });
+}
+
+test('the choice is made once per requested build', () => {
+  assert.equal(loadHnswlib('auto'), loadHnswlib('auto'));
+  assert.equal(loadHnswlib('stock').lib, loadHnswlib('stock').lib);
+});
+
+test('an addon file that will not load falls back to the stock package with the reason', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vicinity-load-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const bogus = path.join(dir, 'addon.node');
+  fs.writeFileSync(bogus, 'not an ELF file');
+  const result = loadAddon({ build: 'avx2', path: bogus, reason: 'CPU has avx2 and fma: AVX2 build' });
+  assert.equal(result.build, 'stock');
+  assert.equal(result.path, null);
+  assert.equal(result.lib, loadHnswlib('stock').lib);
+  assert.ok(result.reason.startsWith(`${bogus} did not load (`), result.reason);
+});
