@@ -5,17 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { call, waitReady } from '../helpers/server.ts';
+import { prng } from '../helpers/random.ts';
 
 const DIM = 16;
 const KILLS = 6;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 interface Running {
   child: ChildProcess;
@@ -63,7 +57,7 @@ test('SIGKILL at random moments loses no acknowledged write', { timeout: 180_000
   await waitReady(running);
   assert.equal((await call(running, 'PUT', '/v1/collections/c', { dimension: DIM, metric: 'l2', hnsw: { ef_construction: 64 } })).status, 201);
 
-  const random = rng(42);
+  const random = prng(42);
   const live = new Map<string, number[]>(); // acknowledged and not deleted
   const deleted = new Set<string>(); // acknowledged deletes
   let next = 0;

@@ -3,27 +3,16 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { matchesWhere, parseWhere } from '../../storage/where.ts';
 import { call, startServer } from '../helpers/server.ts';
+import { l2, prng } from '../helpers/random.ts';
 
 const DIM = 8;
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
-function l2(a: number[], b: number[]): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d += (a[i] - b[i]) ** 2;
-  return d;
-}
 
 test('writes interleaved with searches from many clients: every search sees the writes acknowledged before it', async (t) => {
   const server = await startServer(t, { replicas: 2 });
   await call(server, 'PUT', '/v1/collections/rw', { dimension: DIM, metric: 'l2', hnsw: { ef_construction: 64 } });
-  const random = rng(3);
+  const random = prng(3);
   const clients = Array.from({ length: 8 }, (_, c) => (async () => {
     for (let i = 0; i < 25; i++) {
       const id = `c${c}-${i}`;
@@ -54,7 +43,7 @@ test('writes interleaved with searches from many clients: every search sees the 
 test('a crashed replica is replaced and reloads without losing acknowledged writes', async (t) => {
   const server = await startServer(t, { replicas: 2 });
   await call(server, 'PUT', '/v1/collections/k', { dimension: DIM, metric: 'l2' });
-  const random = rng(5);
+  const random = prng(5);
   const points = Array.from({ length: 300 }, (_, id) => ({ id, vector: Array.from({ length: DIM }, () => Math.fround(random())) }));
   await call(server, 'PUT', '/v1/collections/k/points', { points: points.slice(0, 200) });
   const { engine } = server.app;
@@ -76,7 +65,7 @@ test('a crashed replica is replaced and reloads without losing acknowledged writ
 test('filtered searches return k whenever k match, all matching, with recall ≥ 0.9 against the exact filtered top-k', async (t) => {
   const server = await startServer(t, { replicas: 2 });
   const n = 1500;
-  const random = rng(11);
+  const random = prng(11);
   const langs = ['en', 'de', 'fr', 'es'];
   const points = Array.from({ length: n }, (_, id) => ({
     id,
@@ -125,7 +114,7 @@ test('filtered searches return k whenever k match, all matching, with recall ≥
 test('a full search queue answers 503 with Retry-After', async (t) => {
   const server = await startServer(t, { replicas: 1, replicaQueue: 2 });
   await call(server, 'PUT', '/v1/collections/o', { dimension: 64, metric: 'l2', hnsw: { ef_construction: 16 } });
-  const random = rng(9);
+  const random = prng(9);
   const points = Array.from({ length: 4000 }, (_, id) => ({ id, vector: Array.from({ length: 64 }, () => random()) }));
   await call(server, 'PUT', '/v1/collections/o/points', { points });
   const body = { vector: points[0].vector, k: 100, ef: 4000, with_payload: false };

@@ -2,25 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Packr } from 'msgpackr';
 import { call, startServer, waitReady } from '../helpers/server.ts';
+import { l2, prng } from '../helpers/random.ts';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
-function l2(a: number[], b: number[]): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d += (a[i] - b[i]) ** 2;
-  return d;
-}
 
 const DIM = 8;
 
 function makePoints(n: number, seed = 1) {
-  const r = rng(seed);
+  const r = prng(seed);
   return Array.from({ length: n }, (_, i) => ({
     id: i % 2 === 0 ? i : `p-${i}`,
     vector: Array.from({ length: DIM }, () => Math.fround(r() * 2 - 1)),

@@ -7,18 +7,8 @@ import { BruteForceIndex } from '../../../index/brute-force.ts';
 import { distance } from '../../../index/distance.ts';
 import { HnswIndex, type HnswOptions } from '../../../index/hnsw.ts';
 import type { Metric } from '../../../index/vector-index.ts';
+import { prng } from '../../helpers/random.ts';
 
-/** mulberry32: a small seeded PRNG, so fixtures are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `n` vectors around 30 random centres (Gaussian noise), then `queries` more from the same mix. */
 function clustered(n: number, queries: number, dim: number, seed: number): { data: Float32Array[]; queries: Float32Array[] } {

@@ -12,20 +12,10 @@ import {
   writeSnapshot,
   type SnapshotManifest,
 } from '../../../index/snapshot.ts';
+import { prng } from '../../helpers/random.ts';
 
 const options: HnswOptions = { dimension: 8, metric: 'cosine', m: 12, efConstruction: 64, efSearch: 32 };
 
-/** mulberry32, so the fixture is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const rand = prng(17);
 const vectors = Array.from({ length: 400 }, () => Float32Array.from({ length: 8 }, () => rand() * 2 - 1));

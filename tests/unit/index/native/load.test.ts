@@ -5,18 +5,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { selectAddonPath, type EngineBuild } from '../../../../index/native/engine.ts';
 import { loadAddon, loadHnswlib, type Hnswlib } from '../../../../index/native/load.ts';
+import { prng } from '../../../helpers/random.ts';
 
-/** mulberry32: a small seeded PRNG, so the data set is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DIM = 64;
 const N = 600;
