@@ -19,6 +19,8 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   const app = Fastify({
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
+    // Two log lines per search cost more than the search; requests are logged at debug level below.
+    disableRequestLogging: true,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Point ids are user strings and may be long.
@@ -32,6 +34,10 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   collectionRoutes(app, engine);
   pointRoutes(app, engine);
   searchRoutes(app, engine, config.maxK);
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
+    done();
+  });
   app.addHook('onClose', () => engine.close());
   return app;
 }
