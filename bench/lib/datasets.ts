@@ -1,0 +1,177 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+
+/** `n` row-major vectors of `dim` float32 values. */
+export interface VectorSet {
+  n: number;
+  dim: number;
+  data: Float32Array;
+}
+
+export interface Dataset {
+  /** Used in the report and as part of the ground-truth cache key. */
+  name: string;
+  metric: 'l2';
+  train: VectorSet;
+  queries: VectorSet;
+  /** Where the vectors came from (files or generator parameters). */
+  source: string;
+}
+
+export function row(set: VectorSet, i: number): Float32Array {
+  return set.data.subarray(i * set.dim, (i + 1) * set.dim);
+}
+
+const FASHION_PACKAGE = 'dataset-fashion-mnist';
+const TRAIN_FILE = 'train-images-idx3-ubyte.gz';
+const TEST_FILE = 't10k-images-idx3-ubyte.gz';
+const IDX3_UBYTE_MAGIC = 0x00000803;
+
+function run(cmd: string, args: string[]): { ok: boolean; output: string } {
+  try {
+    const output = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return { ok: true, output };
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? e.message}` };
+  }
+}
+
+/**
+ * Installs a Debian package with apt-get, running `apt-get update` once if the first attempt fails.
+ * Returns an explanation when it cannot.
+ */
+export function aptInstall(pkg: string, log: (line: string) => void): { ok: boolean; why: string } {
+  if (process.getuid?.() !== 0) return { ok: false, why: `not root, cannot apt-get install ${pkg}` };
+  if (!run('sh', ['-c', 'command -v apt-get']).ok) return { ok: false, why: 'apt-get not found' };
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = (): boolean => {
+    try {
+      execFileSync('apt-get', ['install', '-y', '-q', pkg], { stdio: ['ignore', 'ignore', 'pipe'], env });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  log(`installing ${pkg} with apt-get`);
+  if (install()) return { ok: true, why: '' };
+  log(`apt-get install ${pkg} failed; running apt-get update and retrying`);
+  run('apt-get', ['update', '-q']);
+  return install() ? { ok: true, why: '' } : { ok: false, why: `apt-get install -y ${pkg} failed` };
+}
+
+/** The directory holding the Fashion-MNIST IDX files of the Debian package, or null. */
+function fashionDirFromDpkg(): string | null {
+  const listed = run('dpkg', ['-L', FASHION_PACKAGE]);
+  if (!listed.ok) return null;
+  const train = listed.output.split('\n').find((line) => line.endsWith(`/${TRAIN_FILE}`));
+  if (train === undefined) return null;
+  const dir = train.slice(0, -TRAIN_FILE.length - 1);
+  return existsSync(join(dir, TEST_FILE)) ? dir : null;
+}
+
+/** Finds the Fashion-MNIST files, installing `dataset-fashion-mnist` when allowed and missing. */
+export function findFashionMnist(allowInstall: boolean, log: (line: string) => void): string {
+  const found = fashionDirFromDpkg();
+  if (found !== null) return found;
+  if (!allowInstall) throw new Error(`${FASHION_PACKAGE} is not installed (apt-get install -y ${FASHION_PACKAGE})`);
+  const installed = aptInstall(FASHION_PACKAGE, log);
+  if (!installed.ok) throw new Error(`cannot get Fashion-MNIST: ${installed.why}`);
+  const dir = fashionDirFromDpkg();
+  if (dir === null) throw new Error(`${FASHION_PACKAGE} is installed but ${TRAIN_FILE} was not found in it`);
+  return dir;
+}
+
+/**
+ * Parses a gzipped IDX file of uint8 images (magic 0x00000803, big-endian dimensions) into float32
+ * vectors with the raw pixel values 0–255, as ann-benchmarks does. Reads at most `limit` images.
+ */
+export function readIdxImages(path: string, limit: number): VectorSet {
+  const bytes = gunzipSync(readFileSync(path));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.byteLength < 16) throw new Error(`${path}: too short for an IDX header`);
+  const magic = view.getUint32(0, false);
+  if (magic !== IDX3_UBYTE_MAGIC) {
+    throw new Error(`${path}: IDX magic 0x${magic.toString(16).padStart(8, '0')}, expected 0x00000803 (uint8, 3 dims)`);
+  }
+  const count = view.getUint32(4, false);
+  const dim = view.getUint32(8, false) * view.getUint32(12, false);
+  if (bytes.byteLength !== 16 + count * dim) {
+    throw new Error(`${path}: ${bytes.byteLength - 16} pixel bytes, header says ${count} × ${dim}`);
+  }
+  if (limit > count) throw new Error(`${path} has ${count} vectors, ${limit} were asked for`);
+  const data = new Float32Array(limit * dim);
+  const pixels = bytes.subarray(16, 16 + limit * dim);
+  for (let i = 0; i < pixels.length; i++) data[i] = pixels[i]!;
+  return { n: limit, dim, data };
+}
+
+/** fashion-mnist-784-euclidean: the first `train` training images and the first `queries` test images. */
+export function loadFashionMnist(
+  train: number,
+  queries: number,
+  allowInstall: boolean,
+  log: (line: string) => void,
+): Dataset {
+  const dir = findFashionMnist(allowInstall, log);
+  return {
+    name: 'fashion-mnist-784-euclidean',
+    metric: 'l2',
+    train: readIdxImages(join(dir, TRAIN_FILE), train),
+    queries: readIdxImages(join(dir, TEST_FILE), queries),
+    source: `${join(dir, TRAIN_FILE)}, ${join(dir, TEST_FILE)} (Debian ${FASHION_PACKAGE})`,
+  };
+}
+
+/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
+export function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface SyntheticOptions {
+  train: number;
+  queries: number;
+  dim: number;
+  clusters: number;
+  seed: number;
+}
+
+/**
+ * Gaussian clusters (centres uniform in [-10, 10]^dim, unit spread) from a seeded PRNG, so a run is
+ * reproducible; queries are fresh draws from the same mixture, not copies of training points.
+ */
+export function syntheticDataset(opts: SyntheticOptions): Dataset {
+  const random = prng(opts.seed);
+  const gaussian = (): number => {
+    const u = 1 - random();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
+  };
+  const centres = new Float32Array(opts.clusters * opts.dim);
+  for (let i = 0; i < centres.length; i++) centres[i] = random() * 20 - 10;
+  const draw = (n: number): VectorSet => {
+    const data = new Float32Array(n * opts.dim);
+    for (let i = 0; i < n; i++) {
+      const c = Math.floor(random() * opts.clusters) * opts.dim;
+      for (let j = 0; j < opts.dim; j++) data[i * opts.dim + j] = centres[c + j] + gaussian();
+    }
+    return { n, dim: opts.dim, data };
+  };
+  const train = draw(opts.train);
+  const queries = draw(opts.queries);
+  return {
+    name: `synthetic-${opts.dim}d-${opts.clusters}clusters-seed${opts.seed}`,
+    metric: 'l2',
+    train,
+    queries,
+    source: `seeded PRNG (mulberry32, seed ${opts.seed}): ${opts.clusters} Gaussian clusters in ${opts.dim} dimensions`,
+  };
+}

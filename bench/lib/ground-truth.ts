@@ -1,0 +1,143 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { row, type Dataset, type VectorSet } from './datasets.ts';
+
+/** Exact k nearest training rows of every query, closest first. */
+export interface GroundTruth {
+  k: number;
+  /** queries × k row numbers. */
+  ids: Int32Array;
+  /** queries × k squared L2 distances, matching `ids`. */
+  distances: Float64Array;
+}
+
+/** Squared L2 in float64 (exact for Fashion-MNIST's integer pixels), four accumulators for the JIT. */
+export function squaredL2(a: Float32Array, b: Float32Array): number {
+  const n = a.length;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const d0 = a[i] - b[i];
+    const d1 = a[i + 1] - b[i + 1];
+    const d2 = a[i + 2] - b[i + 2];
+    const d3 = a[i + 3] - b[i + 3];
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
+  }
+  for (; i < n; i++) {
+    const d = a[i] - b[i];
+    s0 += d * d;
+  }
+  return s0 + s1 + s2 + s3;
+}
+
+/** Brute force: every query against every training row, keeping the k best by insertion. */
+export function computeGroundTruth(train: VectorSet, queries: VectorSet, k: number): GroundTruth {
+  if (k > train.n) throw new Error(`k = ${k} is more than the ${train.n} training vectors`);
+  const ids = new Int32Array(queries.n * k);
+  const distances = new Float64Array(queries.n * k);
+  const bestIds = new Int32Array(k);
+  const bestDist = new Float64Array(k);
+  for (let q = 0; q < queries.n; q++) {
+    const query = row(queries, q);
+    bestDist.fill(Infinity);
+    bestIds.fill(-1);
+    for (let t = 0; t < train.n; t++) {
+      const d = squaredL2(query, train.data.subarray(t * train.dim, (t + 1) * train.dim));
+      if (d >= bestDist[k - 1]) continue;
+      let j = k - 1;
+      while (j > 0 && bestDist[j - 1] > d) {
+        bestDist[j] = bestDist[j - 1]!;
+        bestIds[j] = bestIds[j - 1]!;
+        j--;
+      }
+      bestDist[j] = d;
+      bestIds[j] = t;
+    }
+    ids.set(bestIds, q * k);
+    distances.set(bestDist, q * k);
+  }
+  return { k, ids, distances };
+}
+
+/** A cheap fingerprint of the vectors (strided FNV-1a over their bytes) to catch a stale cache. */
+function fingerprint(set: VectorSet): string {
+  const bytes = new Uint8Array(set.data.buffer, set.data.byteOffset, set.data.byteLength);
+  const stride = Math.max(1, Math.floor(bytes.length / 65_536));
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i += stride) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
+  return `${set.n}x${set.dim}:${h.toString(16)}`;
+}
+
+interface CacheFile {
+  dataset: string;
+  train: string;
+  queries: string;
+  k: number;
+  ids: number[];
+  distances: number[];
+}
+
+export interface GroundTruthResult {
+  truth: GroundTruth;
+  /** The cache file, or null when caching was off. */
+  cachePath: string | null;
+  cached: boolean;
+  seconds: number;
+}
+
+/**
+ * Exact ground truth, cached in `cacheDir` keyed by (data set, train n, queries n, k) and checked
+ * against a fingerprint of the vectors. `cacheDir` null computes without caching.
+ */
+export function groundTruth(dataset: Dataset, k: number, cacheDir: string | null): GroundTruthResult {
+  const started = performance.now();
+  const key = { dataset: dataset.name, train: fingerprint(dataset.train), queries: fingerprint(dataset.queries), k };
+  const path =
+    cacheDir === null
+      ? null
+      : join(cacheDir, `gt-${dataset.name}-train${dataset.train.n}-queries${dataset.queries.n}-k${k}.json`);
+  if (path !== null && existsSync(path)) {
+    const file = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
+    if (file.dataset === key.dataset && file.train === key.train && file.queries === key.queries && file.k === k) {
+      const truth = { k, ids: Int32Array.from(file.ids), distances: Float64Array.from(file.distances) };
+      return { truth, cachePath: path, cached: true, seconds: (performance.now() - started) / 1000 };
+    }
+  }
+  const truth = computeGroundTruth(dataset.train, dataset.queries, k);
+  if (path !== null && cacheDir !== null) {
+    mkdirSync(cacheDir, { recursive: true });
+    const file: CacheFile = { ...key, ids: Array.from(truth.ids), distances: Array.from(truth.distances) };
+    writeFileSync(`${path}.tmp`, JSON.stringify(file));
+    renameSync(`${path}.tmp`, path);
+  }
+  return { truth, cachePath: path, cached: false, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * Mean recall@k, tie-aware as in ann-benchmarks: a returned row counts when it is distinct, a valid row
+ * number, and its true distance is within the k-th exact distance (so equally distant duplicates of a
+ * true neighbour are not penalised). `results[q]` holds the row numbers returned for query q.
+ */
+export function recall(dataset: Dataset, truth: GroundTruth, results: ArrayLike<number>[]): number {
+  const { k } = truth;
+  let hits = 0;
+  for (let q = 0; q < results.length; q++) {
+    const threshold = truth.distances[q * k + k - 1] * (1 + 1e-6) + 1e-9;
+    const query = row(dataset.queries, q);
+    const seen = new Set<number>();
+    const got = results[q];
+    for (let i = 0; i < Math.min(k, got.length); i++) {
+      const id = got[i];
+      if (!Number.isInteger(id) || id < 0 || id >= dataset.train.n || seen.has(id)) continue;
+      seen.add(id);
+      if (squaredL2(query, row(dataset.train, id)) <= threshold) hits++;
+    }
+  }
+  return hits / (results.length * k);
+}

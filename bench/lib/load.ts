@@ -1,0 +1,223 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { aptInstall } from './datasets.ts';
+import { clockTicks, machineBusySeconds, otherCpu, procCpuSeconds, Samples, statCpuSeconds } from './stats.ts';
+
+export type LoadTool = 'wrk' | 'node:http';
+
+export interface LoadTarget {
+  port: number;
+  path: string;
+  /** The server's pid, whose CPU time is read from /proc around each pass. */
+  serverPid: number;
+}
+
+export interface LoadResult {
+  tool: LoadTool;
+  concurrency: number;
+  requests: number;
+  seconds: number;
+  qps: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Socket errors, timeouts and answers other than 2xx/3xx. */
+  errors: number;
+  /** CPU seconds the load generator used during the pass; null where it could not be read. */
+  loadgenCpuS: number | null;
+  serverCpuS: number | null;
+  /** CPU seconds every other process on the machine used meanwhile (this bench's own idle loop included). */
+  otherCpuS: number | null;
+}
+
+export interface Wrk {
+  path: string;
+  version: string;
+}
+
+/** Finds wrk, installing the Debian package when allowed; null with the reason when it cannot. */
+export function ensureWrk(allowInstall: boolean, log: (line: string) => void): { wrk: Wrk | null; why: string } {
+  const find = (): Wrk | null => {
+    const which = spawnSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' });
+    const path = which.stdout.trim();
+    if (which.status !== 0 || path === '') return null;
+    const probe = spawnSync(path, ['-v'], { encoding: 'utf8' });
+    const version = /wrk\s+(\S+)/.exec(`${probe.stdout}${probe.stderr}`)?.[1] ?? 'unknown';
+    return { path, version };
+  };
+  const found = find();
+  if (found !== null) return { wrk: found, why: '' };
+  if (!allowInstall) return { wrk: null, why: 'wrk not installed (apt install disabled)' };
+  const installed = aptInstall('wrk', log);
+  if (!installed.ok) return { wrk: null, why: installed.why };
+  const after = find();
+  return after === null ? { wrk: null, why: 'wrk installed but not on PATH' } : { wrk: after, why: '' };
+}
+
+// Cycles through the bodies file (one JSON body per line); done() prints the numbers as JSON and the
+// wrk process's own /proc stat line (all its threads' CPU time), since the process is gone afterwards.
+const WRK_SCRIPT = `
+local bodies = {}
+local n = 0
+local i = 0
+local headers = { ["Content-Type"] = "application/json" }
+
+function init(args)
+  for line in io.lines(args[1]) do
+    n = n + 1
+    bodies[n] = line
+  end
+end
+
+function request()
+  i = i % n + 1
+  return wrk.format("POST", nil, headers, bodies[i])
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK_JSON {"requests":%d,"duration_us":%d,"errors":%d,"status_errors":%d,"p50_us":%d,"p99_us":%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99)))
+  local f = io.open("/proc/self/stat", "r")
+  if f then
+    io.write("WRK_STAT " .. f:read("*l") .. "\\n")
+    f:close()
+  end
+end
+`;
+
+/** Writes the Lua script into `dir` once; returns its path. */
+export function writeWrkScript(dir: string): string {
+  const path = join(dir, 'cycle-bodies.lua');
+  writeFileSync(path, WRK_SCRIPT);
+  return path;
+}
+
+interface WrkNumbers {
+  requests: number;
+  duration_us: number;
+  errors: number;
+  status_errors: number;
+  p50_us: number;
+  p99_us: number;
+}
+
+/** One wrk pass: one thread, `concurrency` keep-alive connections, whole seconds. */
+export async function runWrk(
+  wrk: Wrk,
+  script: string,
+  bodiesFile: string,
+  target: LoadTarget,
+  concurrency: number,
+  durationS: number,
+): Promise<LoadResult> {
+  const seconds = Math.max(1, Math.round(durationS));
+  const args = ['-t1', `-c${concurrency}`, `-d${seconds}s`, '--latency', '-s', script];
+  args.push(`http://127.0.0.1:${target.port}${target.path}`, '--', bodiesFile);
+  const serverBefore = procCpuSeconds(target.serverPid, clockTicks());
+  const busyBefore = machineBusySeconds();
+  const child = spawn(wrk.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c) => resolve(c));
+  });
+  const serverAfter = procCpuSeconds(target.serverPid, clockTicks());
+  const busyAfter = machineBusySeconds();
+  const json = /^WRK_JSON (.*)$/m.exec(out)?.[1];
+  if (code !== 0 || json === undefined) throw new Error(`wrk ${args.join(' ')} failed (exit ${code}):\n${out}`);
+  const numbers = JSON.parse(json) as WrkNumbers;
+  const stat = /^WRK_STAT (.*)$/m.exec(out)?.[1];
+  const loadgenCpuS = stat === undefined ? null : statCpuSeconds(stat, clockTicks());
+  const serverCpuS = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore;
+  return {
+    tool: 'wrk',
+    concurrency,
+    requests: numbers.requests,
+    seconds: numbers.duration_us / 1e6,
+    qps: numbers.requests / (numbers.duration_us / 1e6),
+    p50Ms: numbers.p50_us / 1000,
+    p99Ms: numbers.p99_us / 1000,
+    errors: numbers.errors,
+    loadgenCpuS,
+    serverCpuS,
+    otherCpuS: otherCpu(busyBefore, busyAfter, [loadgenCpuS, serverCpuS]),
+  };
+}
+
+/**
+ * The fallback generator: `concurrency` request loops over keep-alive `node:http` connections, cycling
+ * through pre-encoded bodies. It costs ≈0.1 ms of CPU per request (STACK.md), so on a small machine it
+ * competes with the server: its CPU is reported with the result.
+ */
+export async function runNodeLoad(
+  bodies: Buffer[],
+  target: LoadTarget,
+  concurrency: number,
+  durationS: number,
+): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const samples = new Samples();
+  let next = 0;
+  let errors = 0;
+  const send = (body: Buffer): Promise<number> =>
+    new Promise((resolve) => {
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: target.port,
+          method: 'POST',
+          path: target.path,
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', () => resolve(0));
+        },
+      );
+      req.on('error', () => resolve(0));
+      req.end(body);
+    });
+  const serverBefore = procCpuSeconds(target.serverPid, clockTicks());
+  const busyBefore = machineBusySeconds();
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const deadline = started + durationS * 1000;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const body = bodies[next++ % bodies.length];
+      const t0 = performance.now();
+      const status = await send(body);
+      samples.push(performance.now() - t0);
+      if (status < 200 || status >= 400) errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const serverAfter = procCpuSeconds(target.serverPid, clockTicks());
+  const busyAfter = machineBusySeconds();
+  agent.destroy();
+  const loadgenCpuS = (cpu.user + cpu.system) / 1e6;
+  const serverCpuS = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore;
+  const [p50Ms, p99Ms] = samples.percentiles(50, 99);
+  return {
+    tool: 'node:http',
+    concurrency,
+    requests: samples.count,
+    seconds,
+    qps: samples.count / seconds,
+    p50Ms: p50Ms,
+    p99Ms: p99Ms,
+    errors,
+    loadgenCpuS,
+    serverCpuS,
+    otherCpuS: otherCpu(busyBefore, busyAfter, [loadgenCpuS, serverCpuS]),
+  };
+}
