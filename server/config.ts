@@ -15,6 +15,8 @@ export interface Config {
   replicas: number;
   /** Searches queued per replica before new ones are refused with 503. */
   replicaQueue: number;
+  /** Points the replicas may lag behind acknowledged writes before upserts wait for them. */
+  maxIndexBacklog: number;
   /** hnswlib-node build: auto picks the AVX2+FMA build when it was built and this CPU has both. */
   hnswBuild: 'auto' | 'stock' | 'avx2' | 'native';
   /** Largest internal label; only tests lower it, to reach the limit quickly. */
@@ -37,6 +39,7 @@ export const ENV_VARS = {
   VICINITY_SNAPSHOT_INTERVAL_S: ['300', 'or after this many seconds, if anything changed'],
   VICINITY_REPLICAS: ['0', 'search replicas, each a worker thread with a full copy of every index; 0 = one per core, capped by memory'],
   VICINITY_REPLICA_QUEUE: ['64', 'searches queued per replica before new ones get 503 with Retry-After'],
+  VICINITY_MAX_INDEX_BACKLOG: ['2000', 'points the replicas may lag behind acknowledged writes before a write waits for them to catch up'],
   VICINITY_HNSW_BUILD: ['auto', 'hnswlib build: auto, stock, avx2 or native (native only if installed with VICINITY_HNSW_BUILD=native)'],
   VICINITY_LOG_LEVEL: ['info', 'fatal, error, warn, info, debug, trace or silent'],
 } as const;
@@ -83,6 +86,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     snapshotIntervalMs: int(env, 'VICINITY_SNAPSHOT_INTERVAL_S', 1, 86_400) * 1000,
     replicas: int(env, 'VICINITY_REPLICAS', 0, 64),
     replicaQueue: int(env, 'VICINITY_REPLICA_QUEUE', 1, 100_000),
+    maxIndexBacklog: int(env, 'VICINITY_MAX_INDEX_BACKLOG', 0, 10_000_000),
     hnswBuild: oneOf(env, 'VICINITY_HNSW_BUILD', ['auto', 'stock', 'avx2', 'native'] as const),
     logLevel: oneOf(env, 'VICINITY_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     maxLabel: 4294967295,

@@ -56,6 +56,7 @@ export class PointsRepo {
   readonly #readNextLabel;
   readonly #get;
   readonly #getByLabels;
+  readonly #getByLabelsNoVector;
   readonly #changesAfter;
   readonly #deletedLabels;
 
@@ -86,6 +87,10 @@ export class PointsRepo {
     this.#readNextLabel = db.prepare<[number], number>('SELECT next_label FROM collections WHERE id = ?').pluck();
     this.#get = db.prepare<[number, string], PointRow>(
       'SELECT id, label, vector, payload FROM points WHERE collection_id = ? AND id = ? AND deleted = 0',
+    );
+    this.#getByLabelsNoVector = db.prepare<[number, string], PointRow>(
+      `SELECT id, label, NULL AS vector, payload FROM points
+       WHERE collection_id = ? AND label IN (SELECT value FROM json_each(?)) AND deleted = 0`,
     );
     this.#getByLabels = db.prepare<[number, string], PointRow>(
       `SELECT id, label, vector, payload FROM points
@@ -175,9 +180,9 @@ export class PointsRepo {
   }
 
   /** Live points with the given labels, in no particular order. */
-  getByLabels(collectionId: number, labels: readonly number[]): PointRow[] {
+  getByLabels(collectionId: number, labels: readonly number[], withVector = true): PointRow[] {
     if (labels.length === 0) return [];
-    return this.#getByLabels.all(collectionId, JSON.stringify(labels));
+    return (withVector ? this.#getByLabels : this.#getByLabelsNoVector).all(collectionId, JSON.stringify(labels));
   }
 
   /** Labels of live points matching `where`. */

@@ -175,7 +175,7 @@ export class Engine {
     void this.#purgeDropped();
   }
 
-  upsert(name: string, request: UpsertRequest): { upserted: number } {
+  async upsert(name: string, request: UpsertRequest): Promise<{ upserted: number }> {
     const state = this.#state(name);
     const { dimension, metric } = state.record.config;
     const payloads = new Map<string, Record<string, unknown> | null>();
@@ -189,6 +189,7 @@ export class Engine {
       };
     });
     if (writes.length > 0) this.#applied(state, this.#points.upsert(state.record.id, writes), payloads);
+    await this.#replicas.whenBacklogAtMost(this.#config.maxIndexBacklog);
     return { upserted: request.points.length };
   }
 
@@ -199,7 +200,7 @@ export class Engine {
     return withVector ? row : { ...row, vector: null };
   }
 
-  deletePoints(name: string, request: DeleteRequest): { deleted: number } {
+  async deletePoints(name: string, request: DeleteRequest): Promise<{ deleted: number }> {
     const state = this.#state(name);
     if ((request.ids === undefined) === (request.where === undefined)) {
       throw new ServerErrors.RequestInvalid('give either ids or where (not both)');
@@ -209,6 +210,7 @@ export class Engine {
       ? this.#points.deleteIds(id, request.ids.map((raw, i) => normaliseId(raw, `ids[${i}]`)))
       : this.#points.deleteWhere(id, parseWhere(request.where));
     this.#applied(state, mutation, new Map());
+    await this.#replicas.whenBacklogAtMost(this.#config.maxIndexBacklog);
     return { deleted: mutation.changes.length };
   }
 
@@ -330,6 +332,11 @@ export class Engine {
     for (const id of this.#collections.droppedIds()) {
       while (!this.#closed && !this.#collections.purgeDropped(id, PURGE_CHUNK)) await yieldToLoop();
     }
+  }
+
+  /** Points written but not yet in every replica's index. */
+  get indexBacklog(): number {
+    return this.#replicas.backlog;
   }
 
   /** Test hook: ends one replica's worker, as a crash would. */

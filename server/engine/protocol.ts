@@ -22,6 +22,8 @@ export interface SearchItem {
 /** Tasks a replica runs, one at a time, in the order they were sent. */
 export type ReplicaTask =
   | { op: 'init' }
+  /** Does nothing: done once everything sent before it is. */
+  | { op: 'barrier' }
   | { op: 'create'; collectionId: number; config: CollectionConfig }
   | { op: 'drop'; collectionId: number }
   | {

@@ -86,10 +86,10 @@ export class ReplicaState {
   }
 
   async run(task: ReplicaTask): Promise<unknown> {
-    if (!this.#db && task.op !== 'init') await this.init(); // a replaced worker starts over
+    if (!this.#db) await this.init(); // first task, or a replaced worker starting over
     switch (task.op) {
       case 'init':
-        if (!this.#db) await this.init();
+      case 'barrier':
         return null;
       case 'create':
         if (!this.#held.has(task.collectionId)) {

@@ -13,6 +13,8 @@ class Replica {
   pending = 0;
   /** Reads among them: the queue the overload limit applies to. */
   reads = 0;
+  /** Points sent in writes not yet applied. */
+  backlog = 0;
 
   constructor(id: number, data: ReplicaData) {
     this.id = id;
@@ -31,10 +33,13 @@ class Replica {
   }
 
   run<T>(task: ReplicaTask, read = false): Promise<T> {
+    const points = task.op === 'apply' ? task.labels.length : 0;
     this.pending++;
+    this.backlog += points;
     if (read) this.reads++;
     return (this.#pool.run(task) as Promise<T>).finally(() => {
       this.pending--;
+      this.backlog -= points;
       if (read) this.reads--;
     });
   }
@@ -86,6 +91,19 @@ export class ReplicaSet {
   broadcast(task: ReplicaTask): void {
     for (const replica of this.#replicas) {
       replica.run(task).catch((err: unknown) => this.#failed(replica, task, err));
+    }
+  }
+
+  /** Points written but not yet in every replica's index. */
+  get backlog(): number {
+    return Math.max(...this.#replicas.map((r) => r.backlog));
+  }
+
+  /** Resolves once every replica is at most `limit` points behind the writes sent to it. */
+  async whenBacklogAtMost(limit: number): Promise<void> {
+    for (const replica of this.#replicas) {
+      // Its queue is FIFO: once a no-op sent now is done, everything sent before it is applied.
+      if (replica.backlog > limit) await replica.run({ op: 'barrier' }).catch(() => undefined);
     }
   }
 

@@ -43,7 +43,7 @@ export function toResults(collection: CollectionState, points: PointsRepo, searc
   if (!search.withPayload && !search.withVector) {
     return Array.from(reply.labels, (label, i) => ({ id: collection.ids[label], distance: reply.distances[i] }));
   }
-  const rows = new Map(points.getByLabels(collection.record.id, Array.from(reply.labels)).map((r) => [r.label, r]));
+  const rows = new Map(points.getByLabels(collection.record.id, Array.from(reply.labels), search.withVector).map((r) => [r.label, r]));
   const results: SearchResult[] = [];
   for (let i = 0; i < reply.labels.length; i++) {
     const row = rows.get(reply.labels[i]);

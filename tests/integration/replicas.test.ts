@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { matchesWhere, parseWhere } from '../../storage/where.ts';
 import { call, startServer } from '../helpers/server.ts';
-import { l2, prng } from '../helpers/random.ts';
+import { l2, prng, randomVectors } from '../helpers/random.ts';
 
 const DIM = 8;
 
@@ -125,5 +125,16 @@ test('a full search queue answers 503 with Retry-After', async (t) => {
   for (const a of refused) {
     assert.equal(a.body.code, 'VDB_ERR_OVERLOADED');
     assert.equal(a.headers.get('retry-after'), '1');
+  }
+});
+
+test('a writer is slowed to the indexing rate once the replicas lag behind', async (t) => {
+  const server = await startServer(t, { replicas: 2, maxIndexBacklog: 300 });
+  await call(server, 'PUT', '/v1/collections/b', { dimension: 32, metric: 'l2' });
+  const data = randomVectors(4000, 32, 21);
+  for (let i = 0; i < data.length; i += 500) {
+    const points = data.slice(i, i + 500).map((vector, j) => ({ id: i + j, vector }));
+    assert.equal((await call(server, 'PUT', '/v1/collections/b/points', { points })).status, 200);
+    assert.ok(server.app.engine.indexBacklog <= 300, `backlog ${server.app.engine.indexBacklog} after an acknowledged write`);
   }
 });
