@@ -329,8 +329,12 @@ export class Engine {
 
   /** Deletes the points of dropped collections in short transactions, yielding between them. */
   async #purgeDropped(): Promise<void> {
-    for (const id of this.#collections.droppedIds()) {
-      while (!this.#closed && !this.#collections.purgeDropped(id, PURGE_CHUNK)) await yieldToLoop();
+    try {
+      for (const id of this.#collections.droppedIds()) {
+        while (!this.#closed && !this.#collections.purgeDropped(id, PURGE_CHUNK)) await yieldToLoop();
+      }
+    } catch (err) {
+      this.#log.error({ err }, 'purging a dropped collection failed; it is retried at the next start');
     }
   }
 
