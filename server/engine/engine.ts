@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises';
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -68,6 +69,7 @@ export class Engine {
       (err: unknown) => log.error({ err }, 'replicas failed to load'),
     );
     void this.#purgeDropped();
+    void this.#removeOrphanSnapshots();
     this.#timer = setInterval(() => this.#snapshotDue(), Math.min(1000, config.snapshotIntervalMs));
     this.#timer.unref();
   }
@@ -325,6 +327,18 @@ export class Engine {
         (state.changesSinceSnapshot > 0 && now - state.lastSnapshotAt >= this.#config.snapshotIntervalMs);
       if (due) void this.#snapshot(state);
     }
+  }
+
+  /** Removes snapshot files of collections that no longer exist (a crash between drop and cleanup). */
+  async #removeOrphanSnapshots(): Promise<void> {
+    const files = await readdir(this.#snapshotDir).catch(() => [] as string[]);
+    const live = new Set([...this.#states.values()].map((s) => snapshotName(s.record.id)));
+    const names = new Set<string>();
+    for (const file of files) {
+      const match = /^(c\d+)[-.]/.exec(file);
+      if (match && !live.has(match[1])) names.add(match[1]);
+    }
+    for (const name of names) await removeSnapshots(this.#snapshotDir, name).catch(() => undefined);
   }
 
   /** Deletes the points of dropped collections in short transactions, yielding between them. */

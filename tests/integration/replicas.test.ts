@@ -138,3 +138,18 @@ test('a writer is slowed to the indexing rate once the replicas lag behind', asy
     assert.ok(server.app.engine.indexBacklog <= 300, `backlog ${server.app.engine.indexBacklog} after an acknowledged write`);
   }
 });
+
+test('a filter the payload index cannot answer (long strings) is answered from SQLite', async (t) => {
+  const server = await startServer(t);
+  await call(server, 'PUT', '/v1/collections/long', { dimension: DIM, metric: 'l2' });
+  const long = (i: number) => `chunk ${i} `.padEnd(400, 'x');
+  const points = randomVectors(300, DIM, 31).map((vector, id) => ({ id, vector, payload: { text: long(id % 3), n: id } }));
+  await call(server, 'PUT', '/v1/collections/long/points', { points });
+  const res = await call(server, 'POST', '/v1/collections/long/search', { vector: points[0].vector, k: 5, where: { text: long(1) } });
+  assert.equal(res.status, 200);
+  assert.equal(res.body.results.length, 5);
+  for (const r of res.body.results) assert.equal(Number(r.id) % 3, 1);
+  const range = await call(server, 'POST', '/v1/collections/long/search', { vector: points[0].vector, k: 300, where: { text: { $gt: long(1) } } });
+  assert.deepEqual(new Set(range.body.results.map((r: { id: string }) => Number(r.id) % 3)), new Set([2]));
+  assert.equal(range.body.results.length, 100);
+});

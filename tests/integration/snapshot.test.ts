@@ -80,3 +80,27 @@ test('/readyz is 503 and searches answer VDB_ERR_NOT_READY while an index is reb
   await waitReady(server, 60_000);
   assert.deepEqual(await top(server, data[0]).then((ids) => ids[0]), '0');
 });
+
+test('snapshot files of a dropped collection are removed, even after a crash between drop and cleanup', async (t) => {
+  let server = await startServer(t);
+  await call(server, 'PUT', '/v1/collections/gone', { dimension: DIM, metric: 'l2' });
+  await call(server, 'PUT', '/v1/collections/kept', { dimension: DIM, metric: 'l2' });
+  const points = vectors(50).map((vector, id) => ({ id, vector }));
+  await call(server, 'PUT', '/v1/collections/gone/points', { points });
+  await call(server, 'PUT', '/v1/collections/kept/points', { points });
+  const indexDir = join(server.dataDir, 'indexes');
+  let orphan: string[] = [];
+  server = await server.restart(() => {
+    orphan = readdirSync(indexDir).filter((f) => f.startsWith('c1'));
+    assert.ok(orphan.length >= 2, 'close wrote snapshots of both');
+  });
+  assert.equal((await call(server, 'DELETE', '/v1/collections/gone')).status, 200);
+  assert.ok(!readdirSync(indexDir).some((f) => f.startsWith('c1')), 'drop removes the files');
+  // Simulate a crash between the drop's commit and the file cleanup: put the files back.
+  server = await server.restart(() => {
+    for (const f of orphan) writeFileSync(join(indexDir, f), 'stale');
+  });
+  for (let i = 0; i < 50 && readdirSync(indexDir).some((f) => f.startsWith('c1')); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!readdirSync(indexDir).some((f) => f.startsWith('c1')), 'start-up removes orphaned snapshot files');
+  assert.equal((await call(server, 'GET', '/v1/collections/kept')).body.count, 50);
+});
