@@ -1,6 +1,7 @@
 import createError from '@fastify/error';
 import { IndexErrors } from '../index/errors.ts';
 import { StorageErrors } from '../storage/errors.ts';
+import { ImportErrors } from './import/errors.ts';
 
 /** Errors of the server layer. Codes are never reused once retired. */
 export const ServerErrors = {
@@ -22,7 +23,7 @@ type ErrorTable = Record<string, new (message: string) => Error & { code: string
 
 /** Every error code the server can answer with, and its HTTP status. */
 export function errorCatalogue(): { code: string; status: number }[] {
-  const tables: ErrorTable[] = [ServerErrors, StorageErrors, IndexErrors];
+  const tables: ErrorTable[] = [ServerErrors, StorageErrors, IndexErrors, ImportErrors];
   return tables.flatMap((table) =>
     Object.values(table).map((E) => {
       const e = new E('x');

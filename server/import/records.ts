@@ -1,0 +1,181 @@
+import { toVector, bytesToFloats, type VectorRules } from '../../index/vectors.ts';
+import type { Metric } from '../../index/vector-index.ts';
+import { normaliseId } from '../../storage/ids.ts';
+import { ImportErrors } from './errors.ts';
+
+/** The body formats of `POST /v1/collections/{name}/import?format=`. */
+export const IMPORT_FORMATS = ['npy', 'fvecs', 'ndjson', 'msgpack'] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
+
+const METRICS: readonly Metric[] = ['l2', 'cosine', 'ip'];
+const MAX_DIMENSION = 4096;
+/** Default cap on the whole body (DESIGN: imports of any size up to 64 GiB). */
+export const DEFAULT_MAX_BYTES = 64 * 2 ** 30;
+/** Default cap on the record count: index labels are uint32. */
+export const DEFAULT_MAX_RECORDS = 2 ** 32 - 1;
+/** Default cap on one NDJSON line or MessagePack record, so a body without separators cannot exhaust memory. */
+export const DEFAULT_MAX_RECORD_BYTES = 16 * 2 ** 20;
+export const DEFAULT_BATCH_SIZE = 1024;
+const MAX_BATCH_SIZE = 65536;
+
+/** What `parseImport` is given; omitted fields take the defaults above. */
+export interface ImportOptionsInput {
+  format: ImportFormat;
+  dimension: number;
+  metric: Metric;
+  /** `.npy`/`.fvecs` row r gets the id `idOffset + r`. */
+  idOffset?: number;
+  maxBytes?: number;
+  maxRecords?: number;
+  /** Cap on one NDJSON line or one MessagePack record, in bytes. */
+  maxRecordBytes?: number;
+  batchSize?: number;
+  /** The body's length when known (Content-Length): gives `.fvecs` its total up front. */
+  contentLength?: number | null;
+}
+
+/** Validated, complete and frozen import options. */
+export type ImportOptions = Readonly<Required<ImportOptionsInput>>;
+
+/**
+ * One batch of parsed records. `firstRecord` is the 0-based index of the first one in the body
+ * (for `.npy`/`.fvecs` its row). `vectors` holds `ids.length × dimension` float32 values, each
+ * vector checked with `toVector`'s rules; `payloads` are JSON text of an object, or null.
+ */
+export interface ImportBatch {
+  firstRecord: number;
+  ids: string[];
+  vectors: Float32Array;
+  payloads: (string | null)[];
+  /** The number of records in the whole body, when known (`.npy` header, `.fvecs` with a content length). */
+  totalRecords: number | null;
+  /** Body bytes read when the batch was made (depends on chunking; for progress only). */
+  bytesRead: number;
+}
+
+/** Where parsers put each valid record; the vector is owned by the callee only for the call. */
+export interface RecordSink {
+  add(id: string, vector: Float32Array, payload: string | null): void;
+  /** The body's record count, as soon as a parser knows it (`.npy` header, `.fvecs` content length); `where` names the source. */
+  setTotal(total: number, where: string): void;
+}
+
+/** An incremental parser of one format: chunks of any size, split anywhere. */
+export interface FormatParser {
+  push(chunk: Uint8Array): void;
+  /** The body ended: throws if it ended inside a header or a record. */
+  end(): void;
+}
+
+/** Validates options with exact messages (`VDB_ERR_IMPORT_OPTIONS`) and fills in the defaults. */
+export function importOptions(o: ImportOptionsInput): ImportOptions {
+  if (!IMPORT_FORMATS.includes(o.format)) fail(`options.format must be one of ${IMPORT_FORMATS.join(', ')}`);
+  if (!isInt(o.dimension, 1, MAX_DIMENSION)) fail(`options.dimension must be an integer from 1 to ${MAX_DIMENSION}`);
+  if (!METRICS.includes(o.metric)) fail(`options.metric must be one of ${METRICS.join(', ')}`);
+  const idOffset = o.idOffset ?? 0;
+  if (!isInt(idOffset, 0, Number.MAX_SAFE_INTEGER)) fail('options.idOffset must be a non-negative safe integer');
+  const maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
+  if (!isInt(maxBytes, 1, Number.MAX_SAFE_INTEGER)) fail('options.maxBytes must be a positive safe integer');
+  const maxRecords = o.maxRecords ?? DEFAULT_MAX_RECORDS;
+  if (!isInt(maxRecords, 1, Number.MAX_SAFE_INTEGER)) fail('options.maxRecords must be a positive safe integer');
+  const maxRecordBytes = o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  if (!isInt(maxRecordBytes, 64, 2 ** 30)) fail('options.maxRecordBytes must be an integer from 64 to 1073741824');
+  const batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!isInt(batchSize, 1, MAX_BATCH_SIZE)) fail(`options.batchSize must be an integer from 1 to ${MAX_BATCH_SIZE}`);
+  const contentLength = o.contentLength ?? null;
+  if (contentLength !== null && !isInt(contentLength, 0, Number.MAX_SAFE_INTEGER)) {
+    fail('options.contentLength must be a non-negative safe integer or null');
+  }
+  return Object.freeze({
+    format: o.format, dimension: o.dimension, metric: o.metric, idOffset, maxBytes, maxRecords, maxRecordBytes, batchSize, contentLength,
+  });
+}
+
+function isInt(v: unknown, min: number, max: number): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+}
+
+function fail(message: string): never {
+  throw new ImportErrors.Options(message);
+}
+
+/** `VDB_ERR_IMPORT_FORMAT` (400) saying where: `formatError('line 3', 'invalid JSON')` → `line 3: invalid JSON`. */
+export function formatError(where: string, problem: string): Error {
+  return new ImportErrors.Format(`${where}: ${problem}`);
+}
+
+/** `VDB_ERR_IMPORT_TOO_LARGE` (413) saying where and which cap. */
+export function tooLarge(where: string, problem: string): Error {
+  return new ImportErrors.TooLarge(`${where}: ${problem}`);
+}
+
+/** The id of `.npy`/`.fvecs` row `row`, checked with the id rules. */
+export function rowId(idOffset: number, row: number): string {
+  return normaliseId(idOffset + row, `row ${row}: id`);
+}
+
+const FIELDS = new Set(['id', 'vector', 'payload']);
+
+/**
+ * Checks one decoded NDJSON or MessagePack record `{id, vector, payload?}` and hands it to `sink`.
+ * Vectors may be number arrays, Float32Array/Float64Array, or raw little-endian float32 bytes.
+ * `kind` names what a record must be in messages: `an object` (JSON), `a map` (MessagePack).
+ */
+export function addRecord(value: unknown, where: string, rules: VectorRules, sink: RecordSink, kind = 'an object'): void {
+  if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) {
+    throw formatError(where, `expected ${kind} {id, vector, payload}, got ${describe(value)}`);
+  }
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!FIELDS.has(key)) throw formatError(where, `unknown field ${JSON.stringify(key)}: records have id, vector and payload`);
+  }
+  if (record.id === undefined) throw formatError(where, 'id is missing');
+  const id = normaliseId(record.id, `${where}: id`);
+  const raw = record.vector;
+  if (raw === undefined) throw formatError(where, 'vector is missing');
+  let values: ArrayLike<number>;
+  if (Array.isArray(raw) || raw instanceof Float32Array || raw instanceof Float64Array) values = raw as ArrayLike<number>;
+  else if (raw instanceof Uint8Array) values = bytesToFloats(raw, `${where}: vector`);
+  else throw formatError(where, `vector must be an array of numbers, got ${describe(raw)}`);
+  const vector = toVector(values, rules, `${where}: vector`);
+  sink.add(id, vector, payloadText(record.payload, where));
+}
+
+/** The payload as JSON text: an object, or null when null or absent. */
+function payloadText(payload: unknown, where: string): string | null {
+  if (payload === undefined || payload === null) return null;
+  if (typeof payload !== 'object' || Array.isArray(payload) || Object.getPrototypeOf(payload) !== Object.prototype) {
+    throw formatError(where, `payload must be an object or null, got ${describe(payload)}`);
+  }
+  checkJson(payload, where, 'payload', 0);
+  return JSON.stringify(payload);
+}
+
+const MAX_DEPTH = 64;
+
+/** Refuses what JSON cannot hold (MessagePack binary, timestamps, non-finite numbers) and deep nesting. */
+function checkJson(value: unknown, where: string, path: string, depth: number): void {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw formatError(where, `${path} is ${value}, which JSON cannot hold`);
+    return;
+  }
+  if (depth >= MAX_DEPTH) throw formatError(where, `${path} is nested more than ${MAX_DEPTH} levels deep`);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) checkJson(value[i], where, `${path}[${i}]`, depth + 1);
+    return;
+  }
+  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const [k, v] of Object.entries(value)) checkJson(v, where, `${path}.${k}`, depth + 1);
+    return;
+  }
+  throw formatError(where, `${path} is ${describe(value)}, which JSON cannot hold`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Uint8Array) return 'binary data';
+  if (typeof value === 'object') return value.constructor?.name ?? 'an object';
+  return typeof value;
+}
