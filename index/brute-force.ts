@@ -9,7 +9,7 @@ const MIN_SLOTS = 64;
  * The k best hits seen so far: a binary max-heap on (distance, label), so the worst kept hit is at
  * the root and a better candidate replaces it in O(log k).
  */
-class TopK {
+export class TopK {
   readonly #k: number;
   readonly #dist: number[] = [];
   readonly #label: number[] = [];

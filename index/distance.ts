@@ -30,21 +30,50 @@ export function squaredL2(a: Float32Array, b: Float32Array): number {
   return sum;
 }
 
-/** Σ (qᵢ − data[offset + i])²: scores a vector held in a slab without making a view of it. */
+/**
+ * Σ (qᵢ − data[offset + i])²: scores a vector held in a slab without making a view of it. Four
+ * independent sums: measured 1.3× faster than one on 784-d (the exact path of filtered search).
+ */
 export function squaredL2At(q: Float32Array, data: Float32Array, offset: number): number {
-  let sum = 0;
-  for (let i = 0; i < q.length; i++) {
-    const d = q[i] - data[offset + i];
-    sum += d * d;
+  const n = q.length;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const a = q[i] - data[offset + i];
+    const b = q[i + 1] - data[offset + i + 1];
+    const c = q[i + 2] - data[offset + i + 2];
+    const d = q[i + 3] - data[offset + i + 3];
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
   }
-  return sum;
+  for (; i < n; i++) {
+    const a = q[i] - data[offset + i];
+    s0 += a * a;
+  }
+  return s0 + s1 + s2 + s3;
 }
 
-/** Σ qᵢ·data[offset + i]. */
+/** Σ qᵢ·data[offset + i], with four independent sums like `squaredL2At`. */
 export function dotAt(q: Float32Array, data: Float32Array, offset: number): number {
-  let sum = 0;
-  for (let i = 0; i < q.length; i++) sum += q[i] * data[offset + i];
-  return sum;
+  const n = q.length;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += q[i] * data[offset + i];
+    s1 += q[i + 1] * data[offset + i + 1];
+    s2 += q[i + 2] * data[offset + i + 2];
+    s3 += q[i + 3] * data[offset + i + 3];
+  }
+  for (; i < n; i++) s0 += q[i] * data[offset + i];
+  return s0 + s1 + s2 + s3;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { exactTopK } from './brute-force.ts';
+import { TopK } from './brute-force.ts';
+import { dotAt, normalized, squaredL2At } from './distance.ts';
 import type { Metric, SearchHit } from './vector-index.ts';
 
 /** Labels per segment: one SharedArrayBuffer of SEGMENT × dimension float32 values. */
@@ -11,14 +12,17 @@ export const SEGMENT = 16_384;
  */
 export class VectorStore {
   readonly dimension: number;
+  /** Under cosine, vectors are stored normalised (as hnswlib does), so scoring is one dot product. */
+  readonly metric: Metric;
   readonly #segments: SharedArrayBuffer[];
   readonly #views: Float32Array[];
 
-  constructor(dimension: number, segments: SharedArrayBuffer[] = []) {
+  constructor(dimension: number, metric: Metric, segments: SharedArrayBuffer[] = []) {
     if (!Number.isInteger(dimension) || dimension < 1 || dimension > 4096) {
       throw new RangeError('dimension must be an integer from 1 to 4096');
     }
     this.dimension = dimension;
+    this.metric = metric;
     this.#segments = [...segments];
     this.#views = segments.map((s) => new Float32Array(s));
   }
@@ -43,10 +47,11 @@ export class VectorStore {
       this.#segments.push(segment);
       this.#views.push(new Float32Array(segment));
     }
-    this.#views[Math.floor(label / SEGMENT)].set(vector, (label % SEGMENT) * this.dimension);
+    const stored = this.metric === 'cosine' ? normalized(vector) : vector;
+    this.#views[Math.floor(label / SEGMENT)].set(stored, (label % SEGMENT) * this.dimension);
   }
 
-  /** A view of the stored vector (no copy); zeros for a label never set. */
+  /** A view of the stored vector (no copy; normalised under cosine); zeros for a label never set. */
   get(label: number): Float32Array {
     const view = this.#views[Math.floor(label / SEGMENT)];
     if (!view) throw new RangeError(`label ${label} is beyond the store's ${this.capacity} labels`);
@@ -54,16 +59,23 @@ export class VectorStore {
     return view.subarray(at, at + this.dimension);
   }
 
-  /** Exact k nearest among `labels`, closest first (ties by label), with hnswlib's distances. */
-  topK(metric: Metric, query: Float32Array, labels: ArrayLike<number>, k: number): SearchHit[] {
-    const capacity = this.capacity;
-    const get = (label: number) => this.get(label);
-    function* candidates() {
-      for (let i = 0; i < labels.length; i++) {
-        const label = labels[i];
-        if (label < capacity) yield { label, vector: get(label) };
-      }
+  /**
+   * Exact k nearest among `labels`, closest first (ties by label), with hnswlib's distances:
+   * squared L2, 1 − dot, or 1 − cos. Scores each vector in place in its segment: no views, no copies.
+   */
+  topK(query: Float32Array, labels: ArrayLike<number>, k: number): SearchHit[] {
+    const top = new TopK(k);
+    if (k < 1) return [];
+    const dim = this.dimension;
+    const q = this.metric === 'cosine' ? normalized(query) : query;
+    const l2 = this.metric === 'l2';
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i];
+      const view = this.#views[Math.floor(label / SEGMENT)];
+      if (!view) continue;
+      const offset = (label % SEGMENT) * dim;
+      top.push(label, l2 ? squaredL2At(q, view, offset) : 1 - dotAt(q, view, offset));
     }
-    return exactTopK(metric, query, candidates(), k);
+    return top.result();
   }
 }

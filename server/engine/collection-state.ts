@@ -30,7 +30,7 @@ export class CollectionState {
 
   constructor(record: CollectionRecord) {
     this.record = record;
-    this.vectors = new VectorStore(record.config.dimension);
+    this.vectors = new VectorStore(record.config.dimension, record.config.metric);
   }
 
   get name(): string {

@@ -131,7 +131,7 @@ export class ReplicaState {
 
   #search(task: Extract<ReplicaTask, { op: 'search' }>): SearchReply[] {
     const held = this.#held.get(task.collectionId);
-    const store = held && task.store.length > 0 ? new VectorStore(held.config.dimension, [...task.store]) : null;
+    const store = held && task.store.length > 0 ? new VectorStore(held.config.dimension, held.config.metric, [...task.store]) : null;
     return task.searches.map((search) => reply(held ? searchOne(held, store, search) : []));
   }
 
@@ -163,11 +163,11 @@ function reply(hits: SearchHit[]): SearchReply {
 
 /** Unfiltered, exact over given labels, or a graph walk with an allow-list that widens ef until k come back. */
 function searchOne(held: Held, store: VectorStore | null, search: SearchItem): SearchHit[] {
-  const { index, config } = held;
+  const { index } = held;
   const { filter, query, k } = search;
   if (!filter) return index.search(query, k, { ef: search.ef });
   if (!store) throw new Error('a filtered search needs the vector store');
-  if ('labels' in filter) return store.topK(config.metric, query, filter.labels, k);
+  if ('labels' in filter) return store.topK(query, filter.labels, k);
   const bitmap = new LabelBitmap(filter.bitmap);
   const want = Math.min(k, filter.count);
   let ef = Math.max(search.ef, k);
@@ -178,5 +178,5 @@ function searchOne(held: Held, store: VectorStore | null, search: SearchItem): S
     ef = Math.min(ef * 4, filter.count);
   }
   // The graph could not reach k allowed points (a disconnected allow-list): score them all.
-  return store.topK(config.metric, query, bitmap.toArray(), k);
+  return store.topK(query, bitmap.toArray(), k);
 }

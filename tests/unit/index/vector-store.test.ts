@@ -11,30 +11,30 @@ function vectors(n: number, dim: number, seed: number): Float32Array[] {
 }
 
 test('vectors set in one store are read, without copies, by another store over the same segments', () => {
-  const store = new VectorStore(4);
+  const store = new VectorStore(4, 'l2');
   store.set(0, new Float32Array([1, 2, 3, 4]));
   store.set(SEGMENT + 5, new Float32Array([5, 6, 7, 8]));
   assert.equal(store.segments.length, 2);
   assert.equal(store.capacity, 2 * SEGMENT);
-  const reader = new VectorStore(4, [...store.segments]);
+  const reader = new VectorStore(4, 'l2', [...store.segments]);
   assert.deepEqual(Array.from(reader.get(SEGMENT + 5)), [5, 6, 7, 8]);
   store.set(0, new Float32Array([9, 9, 9, 9]));
   assert.deepEqual(Array.from(reader.get(0)), [9, 9, 9, 9], 'shared, not copied');
   assert.throws(() => reader.get(2 * SEGMENT), RangeError);
-  assert.throws(() => new VectorStore(0), RangeError);
+  assert.throws(() => new VectorStore(0, 'l2'), RangeError);
 });
 
 test('topK over a subset of labels equals the brute-force oracle for every metric', () => {
   const data = vectors(500, 16, 7);
   const queries = vectors(20, 16, 8);
   for (const metric of ['l2', 'ip', 'cosine'] as Metric[]) {
-    const store = new VectorStore(16);
+    const store = new VectorStore(16, metric);
     const oracle = new BruteForceIndex({ dimension: 16, metric });
     const subset = new Uint32Array(data.map((_, i) => i).filter((i) => i % 3 === 0));
     data.forEach((v, i) => store.set(i, v));
     for (const label of subset) oracle.upsert(label, data[label]);
     for (const q of queries) {
-      const got = store.topK(metric, q, subset, 10);
+      const got = store.topK(q, subset, 10);
       const want = oracle.search(q, 10);
       assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), metric);
       got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) < 1e-5, metric));
