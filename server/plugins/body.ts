@@ -47,7 +47,11 @@ function toJsonValue(value: unknown, path: (string | number)[]): unknown {
           throw new IndexErrors.VectorNotFinite(`${describe(path)}[${i}] is ${v}: values must be finite numbers`);
         }
       }
-      return Array.isArray(values) ? values : Array.from(values as ArrayLike<number>);
+      if (Array.isArray(values)) return values;
+      // A plain loop: Array.from on a typed array is ~10× slower (it goes through the iterator).
+      const out = new Array<number>(values.length);
+      for (let i = 0; i < values.length; i++) out[i] = values[i] as number;
+      return out;
     }
   }
   if (Array.isArray(value)) return value.map((v, i) => toJsonValue(v, [...path, i]));
