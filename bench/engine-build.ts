@@ -10,6 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { intList, positiveInt } from './lib/args.ts';
 import { loadFashionMnist, row, syntheticDataset } from './lib/datasets.ts';
 import { groundTruth, recall, type GroundTruth } from './lib/ground-truth.ts';
 import { describeCommand, describeMachine } from './lib/report.ts';
@@ -34,12 +35,6 @@ const USAGE = `usage: node --import tsx bench/engine-build.ts [flags]
 Builds are timed in chunks of 1,000 points and searches in whole passes, alternating between builds so
 that other load on the machine hits them alike; QPS is the median pass (the best pass is in the JSON).`;
 
-function positiveInt(name: string, text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got '${text}'`);
-  return value;
-}
-
 function options() {
   const { values } = parseArgs({
     options: {
@@ -62,7 +57,7 @@ function options() {
     train: positiveInt('train', values.train ?? (smoke ? '2000' : '20000')),
     queries: positiveInt('queries', values.queries ?? (smoke ? '100' : '1000')),
     dim: positiveInt('dim', values.dim ?? (smoke ? '64' : '784')),
-    efs: values.ef.split(',').map((e) => positiveInt('ef', e.trim())),
+    efs: intList('ef', values.ef),
     rounds: positiveInt('rounds', values.rounds ?? (smoke ? '1' : '11')),
   };
 }

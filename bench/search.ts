@@ -5,28 +5,19 @@
  *   npm run bench:smoke                       tiny synthetic set, node:http only (CI)
  *   node --import tsx bench/search.ts --help  flags
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { intList, positiveInt, positiveSeconds, serverEnv } from './lib/args.ts';
 import { checkResults } from './lib/checks.ts';
 import { loadFashionMnist, row, syntheticDataset, type Dataset } from './lib/datasets.ts';
 import { groundTruth, type GroundTruth } from './lib/ground-truth.ts';
-import { ensureWrk, runNodeLoad, runWrk, writeWrkScript, type LoadTarget, type Wrk } from './lib/load.ts';
-import {
-  buildRaw,
-  ENGINES,
-  loadEngine,
-  queryArrays,
-  searchRaw,
-  type Engine,
-  type EngineRequest,
-  type HnswParams,
-  type SearchPass,
-} from './lib/raw-hnsw.ts';
+import { ensureWrk, jsonBodies, runNodeLoad, runWrk, type LoadTarget, type Wrk } from './lib/load.ts';
+import { ENGINES, loadEngine, rawSweep, type EngineRequest, type HnswParams } from './lib/raw-hnsw.ts';
 import { describeCommand, describeMachine, formatReport, writeReport, type BenchReport, type EfResult } from './lib/report.ts';
-import { HttpClient, ServerProcess } from './lib/server.ts';
+import { HttpClient, withServer, type ServerProcess } from './lib/server.ts';
 import { procRssBytes } from './lib/stats.ts';
 import { COLLECTION, createCollection, recallOverHttp, SEARCH_PATH, searchBody, uploadPoints } from './lib/vicinity.ts';
 
@@ -50,16 +41,6 @@ const USAGE = `usage: node --import tsx bench/search.ts [flags]
   --server-env K=V     another setting for the server, e.g. VICINITY_REPLICAS=1 (repeatable)
   --server-log LEVEL   the server's VICINITY_LOG_LEVEL (default warn)`;
 
-function positiveInt(name: string, text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got '${text}'`);
-  return value;
-}
-
-function intList(name: string, text: string): number[] {
-  return text.split(',').map((part) => positiveInt(name, part.trim()));
-}
-
 function options() {
   const { values } = parseArgs({
     options: {
@@ -81,22 +62,15 @@ function options() {
   const smoke = values.smoke;
   const engine = values.engine as EngineRequest;
   if (!ENGINES.includes(engine)) throw new Error(`--engine must be one of ${ENGINES.join(', ')}, got '${values.engine}'`);
-  const serverEnv: Record<string, string> = {};
-  for (const pair of values['server-env']) {
-    const match = /^(VICINITY_[A-Z0-9_]+)=(.*)$/.exec(pair);
-    if (match === null) throw new Error(`--server-env takes VICINITY_NAME=value, got '${pair}'`);
-    serverEnv[match[1]] = match[2]!;
-  }
-  serverEnv.VICINITY_HNSW_BUILD ??= engine;
-  const duration = Number(values.duration ?? (smoke ? '1' : '10'));
-  if (!Number.isFinite(duration) || duration <= 0) throw new Error(`--duration must be a positive number of seconds, got '${values.duration}'`);
+  const env = serverEnv(values['server-env']);
+  env.VICINITY_HNSW_BUILD ??= engine;
   return {
     help: values.help,
     smoke,
     train: positiveInt('train', values.train ?? (smoke ? '2000' : '60000')),
     queries: positiveInt('queries', values.queries ?? (smoke ? '100' : '1000')),
     efs: intList('ef', values.ef),
-    durationS: duration,
+    durationS: positiveSeconds('duration', values.duration ?? (smoke ? '1' : '10')),
     concurrency: intList('concurrency', values.concurrency),
     batch: positiveInt('batch', values.batch),
     // Smoke mode runs in CI on every commit: no apt, no wrk.
@@ -104,7 +78,7 @@ function options() {
     allowInstall: !smoke && !values['no-install'],
     serverLogLevel: values['server-log'],
     engine,
-    serverEnv,
+    serverEnv: env,
   };
 }
 
@@ -115,20 +89,6 @@ const log = (line: string): void => console.error(`[bench] ${line}`);
 function loadDataset(o: Options): Dataset {
   if (o.smoke) return syntheticDataset({ train: o.train, queries: o.queries, dim: 32, clusters: 20, seed: 42 });
   return loadFashionMnist(o.train, o.queries, o.allowInstall, log);
-}
-
-/** (a) raw hnswlib-node: build, then every ef; the index is dropped when this returns. */
-function benchRaw(engine: Engine, dataset: Dataset, truth: GroundTruth, o: Options) {
-  log(`raw hnswlib (${engine.build}): building ${dataset.train.n} vectors`);
-  const { index, ...build } = buildRaw(engine, dataset, HNSW);
-  log(`raw hnswlib: ${Math.round(build.rate)} vectors/s`);
-  const queries = queryArrays(dataset);
-  const passes: SearchPass[] = [];
-  for (const ef of o.efs) {
-    passes.push(searchRaw(index, dataset, truth, queries, ef, o.durationS));
-    log(`raw hnswlib ef=${ef}: recall ${passes.at(-1)!.recall.toFixed(4)}, ${Math.round(passes.at(-1)!.qps)} QPS`);
-  }
-  return { build, passes };
 }
 
 /** (b) Vicinity over HTTP: create, upload, then per ef recall, a warm-up (once) and the load passes. */
@@ -148,27 +108,24 @@ async function benchVicinity(
     report.vicinity.upload = await uploadPoints(client, dataset, o.batch);
     log(`upload: ${Math.round(report.vicinity.upload.rate)} vectors/s`);
     const target: LoadTarget = { port: server.port, path: SEARCH_PATH, serverPid: server.pid };
-    const script = wrk === null ? '' : writeWrkScript(workDir);
     for (const result of report.efs) {
-      const bodies: string[] = [];
-      for (let q = 0; q < dataset.queries.n; q++) bodies.push(searchBody(row(dataset.queries, q), K, result.ef));
+      const texts: string[] = [];
+      for (let q = 0; q < dataset.queries.n; q++) texts.push(searchBody(row(dataset.queries, q), K, result.ef));
+      const bodies = jsonBodies(`search-ef${result.ef}`, texts);
       server.assertAlive();
       result.http = await recallOverHttp(client, dataset, truth, bodies, result.ef);
       log(`Vicinity ef=${result.ef}: recall ${result.http.recall.toFixed(4)}`);
-      const bodiesFile = join(workDir, `bodies-ef${result.ef}.txt`);
-      if (wrk !== null) writeFileSync(bodiesFile, `${bodies.join('\n')}\n`);
-      const buffers = bodies.map((b) => Buffer.from(b));
       if (result === report.efs[0]) {
         // Untimed: the server's JIT and caches warm up here, not in the first reported pass.
-        const warm = await runNodeLoad(buffers, target, 1, Math.min(2, o.durationS));
+        const warm = await runNodeLoad(bodies, target, 1, Math.min(2, o.durationS));
         log(`warm-up: ${warm.requests} requests, ${warm.errors} errors`);
         if (warm.errors > 0) throw new Error(`warm-up searches failed: ${warm.errors} errors`);
       }
       for (const c of o.concurrency) {
         const load =
           wrk === null
-            ? await runNodeLoad(buffers, target, c, o.durationS)
-            : await runWrk(wrk, script, bodiesFile, target, c, o.durationS);
+            ? await runNodeLoad(bodies, target, c, o.durationS)
+            : await runWrk(wrk, workDir, bodies, target, c, o.durationS);
         result.loads.push(load);
         server.assertAlive();
         log(`Vicinity ef=${result.ef} c=${c}: ${Math.round(load.qps)} QPS, p99 ${load.p99Ms.toFixed(2)} ms, ${load.errors} errors`);
@@ -198,7 +155,7 @@ async function main(): Promise<number> {
   const gt = groundTruth(dataset, K, o.smoke ? null : OUT_DIR);
   log(`ground truth ${gt.cached ? 'loaded' : 'computed'} in ${gt.seconds.toFixed(1)} s`);
   const engine = await loadEngine(o.engine);
-  const raw = benchRaw(engine, dataset, gt.truth, o);
+  const raw = await rawSweep(engine, dataset, gt.truth, HNSW, { efs: o.efs, durationS: o.durationS, minRequests: 0 }, log);
 
   let wrk: Wrk | null = null;
   let loadToolNote = o.smoke ? 'smoke mode: node:http fallback only' : '--no-wrk: node:http fallback';
@@ -231,39 +188,15 @@ async function main(): Promise<number> {
   };
 
   const workDir = mkdtempSync(join(tmpdir(), 'vicinity-bench-load-'));
-  let server: ServerProcess | null = null;
-  const interrupted = (): void => {
-    server?.child.kill('SIGKILL');
-    rmSync(workDir, { recursive: true, force: true });
-    if (server !== null) rmSync(server.dataDir, { recursive: true, force: true });
-    process.exit(130);
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
-  try {
-    const t0 = performance.now();
-    server = await ServerProcess.start({ cwd: ROOT, logLevel: o.serverLogLevel, env: o.serverEnv, readyTimeoutMs: 60_000 });
-    report.vicinity.startMs = performance.now() - t0;
+  const removeWorkDir = (): void => rmSync(workDir, { recursive: true, force: true });
+  const serverOptions = { cwd: ROOT, logLevel: o.serverLogLevel, env: o.serverEnv, readyTimeoutMs: 60_000 };
+  const run = await withServer(serverOptions, removeWorkDir, async (server) => {
     log(`server ready on port ${server.port} (pid ${server.pid})`);
     await benchVicinity(server, dataset, gt.truth, o, wrk, workDir, report);
-  } catch (err) {
-    report.vicinity.failure = (err as Error).message;
-    if (server !== null) console.error(`--- server output (tail) ---\n${server.log.slice(-4000)}`);
-  } finally {
-    if (server !== null) {
-      const stopped = await server.stop();
-      report.vicinity.stopMs = stopped.ms;
-      report.vicinity.exitCode = stopped.code;
-      if (stopped.early && report.vicinity.failure === null) {
-        report.vicinity.failure = `server exited on its own before SIGTERM (code ${stopped.code}, signal ${stopped.signal})`;
-        console.error(`--- server output (tail) ---\n${server.log.slice(-4000)}`);
-      }
-      if (stopped.code !== 0) log(`server exit: code ${stopped.code}, signal ${stopped.signal}`);
-    }
-    rmSync(workDir, { recursive: true, force: true });
-    process.removeListener('SIGINT', interrupted);
-    process.removeListener('SIGTERM', interrupted);
-  }
+  });
+  removeWorkDir();
+  Object.assign(report.vicinity, { startMs: run.startMs, stopMs: run.stopMs, exitCode: run.exitCode, failure: run.failure });
+  if (run.exitCode !== undefined && run.exitCode !== 0) log(`server exit code ${run.exitCode}`);
 
   report.checks = checkResults(report, o.smoke);
   console.log(formatReport(report));

@@ -36,9 +36,13 @@ export function squaredL2(a: Float32Array, b: Float32Array): number {
   return s0 + s1 + s2 + s3;
 }
 
-/** Brute force: every query against every training row, keeping the k best by insertion. */
-export function computeGroundTruth(train: VectorSet, queries: VectorSet, k: number): GroundTruth {
-  if (k > train.n) throw new Error(`k = ${k} is more than the ${train.n} training vectors`);
+/**
+ * Brute force: every query against every training row (or only the row numbers in `rows`, for a
+ * filter's ground truth), keeping the k best by insertion.
+ */
+export function computeGroundTruth(train: VectorSet, queries: VectorSet, k: number, rows?: ArrayLike<number>): GroundTruth {
+  const candidates = rows === undefined ? train.n : rows.length;
+  if (k > candidates) throw new Error(`k = ${k} is more than the ${candidates} candidate vectors`);
   const ids = new Int32Array(queries.n * k);
   const distances = new Float64Array(queries.n * k);
   const bestIds = new Int32Array(k);
@@ -47,7 +51,8 @@ export function computeGroundTruth(train: VectorSet, queries: VectorSet, k: numb
     const query = row(queries, q);
     bestDist.fill(Infinity);
     bestIds.fill(-1);
-    for (let t = 0; t < train.n; t++) {
+    for (let c = 0; c < candidates; c++) {
+      const t = rows === undefined ? c : rows[c];
       const d = squaredL2(query, train.data.subarray(t * train.dim, (t + 1) * train.dim));
       if (d >= bestDist[k - 1]) continue;
       let j = k - 1;
@@ -65,19 +70,30 @@ export function computeGroundTruth(train: VectorSet, queries: VectorSet, k: numb
   return { k, ids, distances };
 }
 
-/** A cheap fingerprint of the vectors (strided FNV-1a over their bytes) to catch a stale cache. */
-function fingerprint(set: VectorSet): string {
-  const bytes = new Uint8Array(set.data.buffer, set.data.byteOffset, set.data.byteLength);
+/** A cheap fingerprint of bytes (strided FNV-1a) to catch a stale cache. */
+function fnv(bytes: Uint8Array): string {
   const stride = Math.max(1, Math.floor(bytes.length / 65_536));
   let h = 0x811c9dc5;
   for (let i = 0; i < bytes.length; i += stride) h = Math.imul(h ^ bytes[i], 0x01000193) >>> 0;
-  return `${set.n}x${set.dim}:${h.toString(16)}`;
+  return h.toString(16);
+}
+
+function fingerprint(set: VectorSet): string {
+  return `${set.n}x${set.dim}:${fnv(new Uint8Array(set.data.buffer, set.data.byteOffset, set.data.byteLength))}`;
+}
+
+/** The candidate rows of a filter's ground truth: its name (part of the cache file name) and row numbers. */
+export interface RowSubset {
+  name: string;
+  rows: Int32Array;
 }
 
 interface CacheFile {
   dataset: string;
   train: string;
   queries: string;
+  /** Fingerprint of the subset's rows; '' for all rows. */
+  rows?: string;
   k: number;
   ids: number[];
   distances: number[];
@@ -92,24 +108,27 @@ export interface GroundTruthResult {
 }
 
 /**
- * Exact ground truth, cached in `cacheDir` keyed by (data set, train n, queries n, k) and checked
- * against a fingerprint of the vectors. `cacheDir` null computes without caching.
+ * Exact ground truth, cached in `cacheDir` keyed by (data set, train n, queries n, k, subset) and checked
+ * against a fingerprint of the vectors (and of the subset's rows). `cacheDir` null computes without caching.
  */
-export function groundTruth(dataset: Dataset, k: number, cacheDir: string | null): GroundTruthResult {
+export function groundTruth(dataset: Dataset, k: number, cacheDir: string | null, subset?: RowSubset): GroundTruthResult {
   const started = performance.now();
-  const key = { dataset: dataset.name, train: fingerprint(dataset.train), queries: fingerprint(dataset.queries), k };
+  const rows = subset === undefined ? '' : `${subset.rows.length}:${fnv(new Uint8Array(subset.rows.buffer, subset.rows.byteOffset, subset.rows.byteLength))}`;
+  const key = { dataset: dataset.name, train: fingerprint(dataset.train), queries: fingerprint(dataset.queries), rows, k };
+  const suffix = subset === undefined ? '' : `-${subset.name}`;
   const path =
     cacheDir === null
       ? null
-      : join(cacheDir, `gt-${dataset.name}-train${dataset.train.n}-queries${dataset.queries.n}-k${k}.json`);
+      : join(cacheDir, `gt-${dataset.name}-train${dataset.train.n}-queries${dataset.queries.n}-k${k}${suffix}.json`);
   if (path !== null && existsSync(path)) {
     const file = JSON.parse(readFileSync(path, 'utf8')) as CacheFile;
-    if (file.dataset === key.dataset && file.train === key.train && file.queries === key.queries && file.k === k) {
+    const sameRows = (file.rows ?? '') === rows;
+    if (file.dataset === key.dataset && file.train === key.train && file.queries === key.queries && sameRows && file.k === k) {
       const truth = { k, ids: Int32Array.from(file.ids), distances: Float64Array.from(file.distances) };
       return { truth, cachePath: path, cached: true, seconds: (performance.now() - started) / 1000 };
     }
   }
-  const truth = computeGroundTruth(dataset.train, dataset.queries, k);
+  const truth = computeGroundTruth(dataset.train, dataset.queries, k, subset?.rows);
   if (path !== null && cacheDir !== null) {
     mkdirSync(cacheDir, { recursive: true });
     const file: CacheFile = { ...key, ids: Array.from(truth.ids), distances: Array.from(truth.distances) };

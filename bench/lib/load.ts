@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { aptInstall } from './datasets.ts';
@@ -12,6 +12,22 @@ export interface LoadTarget {
   path: string;
   /** The server's pid, whose CPU time is read from /proc around each pass. */
   serverPid: number;
+}
+
+/** Pre-encoded request bodies of one kind, sent in turn; `name` names wrk's files, so it is unique per set. */
+export interface BodySet {
+  name: string;
+  method: 'POST' | 'PUT';
+  contentType: string;
+  bodies: Buffer[];
+}
+
+export const JSON_TYPE = 'application/json';
+export const MSGPACK_TYPE = 'application/msgpack';
+
+/** JSON texts as a POST body set. */
+export function jsonBodies(name: string, bodies: string[]): BodySet {
+  return { name, method: 'POST', contentType: JSON_TYPE, bodies: bodies.map((b) => Buffer.from(b)) };
 }
 
 export interface LoadResult {
@@ -55,24 +71,32 @@ export function ensureWrk(allowInstall: boolean, log: (line: string) => void): {
   return after === null ? { wrk: null, why: 'wrk installed but not on PATH' } : { wrk: after, why: '' };
 }
 
-// Cycles through the bodies file (one JSON body per line); done() prints the numbers as JSON and the
-// wrk process's own /proc stat line (all its threads' CPU time), since the process is gone afterwards.
+// Reads the bodies (one binary file, cut by a file of lengths, so MessagePack works as well as JSON),
+// formats every request once in init() and cycles through them; done() prints the numbers as JSON and
+// the wrk process's own /proc stat line (all its threads' CPU time), since the process is gone afterwards.
 const WRK_SCRIPT = `
-local bodies = {}
+local requests = {}
 local n = 0
 local i = 0
-local headers = { ["Content-Type"] = "application/json" }
 
 function init(args)
-  for line in io.lines(args[1]) do
+  local lengths = {}
+  for line in io.lines(args[1] .. ".len") do lengths[#lengths + 1] = tonumber(line) end
+  local f = assert(io.open(args[1] .. ".bin", "rb"))
+  local data = f:read("*a")
+  f:close()
+  local headers = { ["Content-Type"] = args[2] }
+  local at = 1
+  for _, len in ipairs(lengths) do
     n = n + 1
-    bodies[n] = line
+    requests[n] = wrk.format(args[3], nil, headers, string.sub(data, at, at + len - 1))
+    at = at + len
   end
 end
 
 function request()
   i = i % n + 1
-  return wrk.format("POST", nil, headers, bodies[i])
+  return requests[i]
 end
 
 function done(summary, latency, requests)
@@ -89,10 +113,24 @@ end
 `;
 
 /** Writes the Lua script into `dir` once; returns its path. */
-export function writeWrkScript(dir: string): string {
+function wrkScript(dir: string): string {
   const path = join(dir, 'cycle-bodies.lua');
-  writeFileSync(path, WRK_SCRIPT);
+  if (!existsSync(path)) writeFileSync(path, WRK_SCRIPT);
   return path;
+}
+
+const written = new WeakMap<BodySet, string>();
+
+/** Writes a body set as `<dir>/<name>.bin` (the bodies back to back) and `.len` (their lengths); returns the stem. */
+function wrkBodies(dir: string, set: BodySet): string {
+  let stem = written.get(set);
+  if (stem === undefined) {
+    stem = join(dir, set.name);
+    writeFileSync(`${stem}.bin`, Buffer.concat(set.bodies));
+    writeFileSync(`${stem}.len`, `${set.bodies.map((b) => b.length).join('\n')}\n`);
+    written.set(set, stem);
+  }
+  return stem;
 }
 
 interface WrkNumbers {
@@ -104,18 +142,21 @@ interface WrkNumbers {
   p99_us: number;
 }
 
-/** One wrk pass: one thread, `concurrency` keep-alive connections, whole seconds. */
+/**
+ * One wrk pass: one thread, `concurrency` keep-alive connections, whole seconds (rounded up). The
+ * script and body files are written into `workDir` on first use.
+ */
 export async function runWrk(
   wrk: Wrk,
-  script: string,
-  bodiesFile: string,
+  workDir: string,
+  set: BodySet,
   target: LoadTarget,
   concurrency: number,
   durationS: number,
 ): Promise<LoadResult> {
-  const seconds = Math.max(1, Math.round(durationS));
-  const args = ['-t1', `-c${concurrency}`, `-d${seconds}s`, '--latency', '-s', script];
-  args.push(`http://127.0.0.1:${target.port}${target.path}`, '--', bodiesFile);
+  const seconds = Math.max(1, Math.ceil(durationS - 1e-9));
+  const args = ['-t1', `-c${concurrency}`, `-d${seconds}s`, '--latency', '-s', wrkScript(workDir)];
+  args.push(`http://127.0.0.1:${target.port}${target.path}`, '--', wrkBodies(workDir, set), set.contentType, set.method);
   const serverBefore = procCpuSeconds(target.serverPid, clockTicks());
   const busyBefore = machineBusySeconds();
   const child = spawn(wrk.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -151,18 +192,22 @@ export async function runWrk(
 
 /**
  * The fallback generator: `concurrency` request loops over keep-alive `node:http` connections, cycling
- * through pre-encoded bodies. It costs ≈0.1 ms of CPU per request (STACK.md), so on a small machine it
- * competes with the server: its CPU is reported with the result.
+ * through pre-encoded bodies for `durationS` and until `minRequests` have been answered. It costs
+ * ≈0.1 ms of CPU per request (STACK.md), so on a small machine it competes with the server: its CPU
+ * is reported with the result.
  */
 export async function runNodeLoad(
-  bodies: Buffer[],
+  set: BodySet,
   target: LoadTarget,
   concurrency: number,
   durationS: number,
+  minRequests = 0,
 ): Promise<LoadResult> {
+  const { bodies } = set;
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const samples = new Samples();
   let next = 0;
+  let sent = 0;
   let errors = 0;
   const send = (body: Buffer): Promise<number> =>
     new Promise((resolve) => {
@@ -170,10 +215,10 @@ export async function runNodeLoad(
         {
           host: '127.0.0.1',
           port: target.port,
-          method: 'POST',
+          method: set.method,
           path: target.path,
           agent,
-          headers: { 'content-type': 'application/json', 'content-length': body.length },
+          headers: { 'content-type': set.contentType, 'content-length': body.length },
         },
         (res) => {
           res.resume();
@@ -190,7 +235,8 @@ export async function runNodeLoad(
   const started = performance.now();
   const deadline = started + durationS * 1000;
   const loop = async (): Promise<void> => {
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline || sent < minRequests) {
+      sent++;
       const body = bodies[next++ % bodies.length];
       const t0 = performance.now();
       const status = await send(body);

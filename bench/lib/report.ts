@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
@@ -36,6 +37,17 @@ export function describeMachine(root: string, wrkVersion: string | null): Machin
     wrk: wrkVersion,
     loadAverage: Math.round(loadavg()[0] * 100) / 100,
   };
+}
+
+/** The commit the server ran, and the server-side files changed since it (others may be editing them). */
+export function describeRevision(root: string): string {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const changed = git('status', '--porcelain', '--', 'server', 'index', 'storage').split('\n').filter(Boolean).map((l) => l.slice(3));
+    return `${git('rev-parse', '--short', 'HEAD')}${changed.length === 0 ? '' : ` + uncommitted ${changed.join(', ')}`}`;
+  } catch {
+    return 'unknown (no git)';
+  }
 }
 
 /** The command as typed (`npm run …` when run through npm) and as executed. */
@@ -85,10 +97,14 @@ export interface BenchReport {
   checks: Check[];
 }
 
-const fixed = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '—');
-const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
+export const fixed = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+export const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
 
-function table(header: string[], rows: string[][], rightAligned: boolean[]): string {
+/** CPU seconds of a pass and the cores they amount to. */
+export const cpu = (s: number | null, seconds: number): string => (s === null ? 'n/a' : `${fixed(s, 1)} s (${fixed(s / seconds, 2)} cores)`);
+
+/** A plain-text table; `rightAligned[i]` for numeric columns. */
+export function table(header: string[], rows: string[][], rightAligned: boolean[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]): string =>
     cells.map((c, i) => (rightAligned[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
@@ -126,7 +142,6 @@ export function formatReport(r: BenchReport): string {
   const header = ['ef', 'system', 'conc', 'recall@10', 'QPS', 'p50 ms', 'p99 ms', 'vs raw', 'loadgen CPU', 'server CPU', 'other CPU', 'errors'];
   const right = [true, false, true, true, true, true, true, true, true, true, true, true];
   const rows: string[][] = [];
-  const cpu = (s: number | null, seconds: number): string => (s === null ? 'n/a' : `${fixed(s, 1)} s (${fixed(s / seconds, 2)} cores)`);
   for (const e of r.efs) {
     const raw = e.raw;
     rows.push([String(e.ef), 'raw hnswlib', '1', fixed(raw.recall, 4), int(raw.qps), fixed(raw.p50Ms, 3), fixed(raw.p99Ms, 3), '1.00', '—', '—', cpu(raw.otherCpuS, raw.seconds), '0']);

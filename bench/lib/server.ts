@@ -34,11 +34,11 @@ export class HttpClient {
     this.agent = new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  request(method: string, path: string, body?: string | Buffer): Promise<HttpAnswer> {
+  request(method: string, path: string, body?: string | Buffer, contentType = 'application/json'): Promise<HttpAnswer> {
     return new Promise((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = {};
       if (body !== undefined) {
-        headers['content-type'] = 'application/json';
+        headers['content-type'] = contentType;
         headers['content-length'] = Buffer.byteLength(body);
       }
       const req = http.request({ host: '127.0.0.1', port: this.port, method, path, headers, agent: this.agent }, (res) => {
@@ -177,4 +177,54 @@ export class ServerProcess {
     rmSync(this.dataDir, { recursive: true, force: true });
     return { ms: performance.now() - started, code: this.exited?.code ?? null, signal: this.exited?.signal ?? null, early };
   }
+}
+
+export interface ServerRun {
+  startMs: number;
+  /** SIGTERM → exit; null when it never started. */
+  stopMs: number | null;
+  /** The exit code after SIGTERM; null when killed by a signal, undefined when never started. */
+  exitCode?: number | null;
+  /** Why the run failed (the server's or the bench's error), or null. */
+  failure: string | null;
+}
+
+/**
+ * Starts a server, runs `body` against it and stops it. A failure — of the start, of `body`, or the
+ * server exiting on its own — is returned, not thrown, with the server's last output on stderr.
+ * SIGINT/SIGTERM kill the server, run `cleanup` and exit 130.
+ */
+export async function withServer(opts: ServerOptions, cleanup: () => void, body: (server: ServerProcess) => Promise<void>): Promise<ServerRun> {
+  const run: ServerRun = { startMs: NaN, stopMs: null, failure: null };
+  let server: ServerProcess | null = null;
+  const interrupted = (): void => {
+    server?.child.kill('SIGKILL');
+    if (server !== null) rmSync(server.dataDir, { recursive: true, force: true });
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  try {
+    const t0 = performance.now();
+    server = await ServerProcess.start(opts);
+    run.startMs = performance.now() - t0;
+    await body(server);
+  } catch (err) {
+    run.failure = (err as Error).message;
+    if (server !== null) console.error(`--- server output (tail) ---\n${server.log.slice(-4000)}`);
+  } finally {
+    if (server !== null) {
+      const stopped = await server.stop();
+      run.stopMs = stopped.ms;
+      run.exitCode = stopped.code;
+      if (stopped.early && run.failure === null) {
+        run.failure = `server exited on its own before SIGTERM (code ${stopped.code}, signal ${stopped.signal})`;
+        console.error(`--- server output (tail) ---\n${server.log.slice(-4000)}`);
+      }
+    }
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
+  }
+  return run;
 }

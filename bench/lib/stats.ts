@@ -97,3 +97,62 @@ export function otherCpu(before: number | null, after: number | null, own: (numb
   if (before === null || after === null || own.some((x) => x === null)) return null;
   return Math.max(0, after - before - own.reduce<number>((sum, x) => sum + (x ?? 0), 0));
 }
+
+/** How a bench copes with a shared machine: wait for quiet before a pass, rerun a disturbed one. */
+export interface QuietRules {
+  /** A pass during which other processes used more than this many cores is disturbed. */
+  disturbedCores: number;
+  /** Reruns of a disturbed pass; the least disturbed run is kept. */
+  maxReruns: number;
+  /** Longest wait, before a pass, for the other processes to go below `disturbedCores`. */
+  waitS: number;
+}
+
+export const NO_QUIET: QuietRules = { disturbedCores: Infinity, maxReruns: 0, waitS: 0 };
+
+/** Cores the other processes used during a pass; 0 where unknown. */
+export function disturbance(pass: { otherCpuS: number | null; seconds: number }): number {
+  return pass.otherCpuS === null ? 0 : pass.otherCpuS / pass.seconds;
+}
+
+/**
+ * Waits, in half-second windows, until everything but this process and `pids` uses less than
+ * `rules.disturbedCores`, or `rules.waitS` has passed; returns the seconds waited.
+ */
+export async function waitForQuiet(pids: number[], rules: QuietRules): Promise<number> {
+  const started = performance.now();
+  while ((performance.now() - started) / 1000 < rules.waitS) {
+    const meter = startCpuMeter(pids);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const window = meter();
+    if (disturbance(window) < rules.disturbedCores) break;
+  }
+  return (performance.now() - started) / 1000;
+}
+
+export interface CpuReading {
+  seconds: number;
+  /** CPU seconds of this process, of each watched pid, and of everything else on the machine. */
+  selfCpuS: number;
+  pidsCpuS: (number | null)[];
+  otherCpuS: number | null;
+}
+
+/** Starts measuring CPU time of this process, of `pids` and of the rest of the machine; call the result to read. */
+export function startCpuMeter(pids: number[]): () => CpuReading {
+  const busyBefore = machineBusySeconds();
+  const pidsBefore = pids.map((pid) => procCpuSeconds(pid, clockTicks()));
+  const selfBefore = process.cpuUsage();
+  const started = performance.now();
+  return () => {
+    const self = process.cpuUsage(selfBefore);
+    const selfCpuS = (self.user + self.system) / 1e6;
+    const pidsCpuS = pids.map((pid, i) => {
+      const now = procCpuSeconds(pid, clockTicks());
+      const before = pidsBefore[i];
+      return now === null || before === null ? null : now - before;
+    });
+    const otherCpuS = otherCpu(busyBefore, machineBusySeconds(), [selfCpuS, ...pidsCpuS]);
+    return { seconds: (performance.now() - started) / 1000, selfCpuS, pidsCpuS, otherCpuS };
+  };
+}

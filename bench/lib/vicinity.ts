@@ -1,5 +1,7 @@
+import { Packr } from 'msgpackr';
 import { row, type Dataset } from './datasets.ts';
 import { recall, squaredL2, type GroundTruth } from './ground-truth.ts';
+import type { BodySet } from './load.ts';
 import type { HnswParams } from './raw-hnsw.ts';
 import { Samples } from './stats.ts';
 import type { HttpClient } from './server.ts';
@@ -35,9 +37,25 @@ function vectorJson(v: Float32Array): string {
   return JSON.stringify(Array.from(v));
 }
 
+export interface SearchOptions {
+  /** A `where` filter, as JSON text. */
+  where?: string;
+  /** Default false: the benchmark measures search, not payload reads. */
+  withPayload?: boolean;
+}
+
 /** The request body of one search; bodies are pre-generated so the load generators only send bytes. */
-export function searchBody(vector: Float32Array, k: number, ef: number): string {
-  return `{"vector":${vectorJson(vector)},"k":${k},"ef":${ef},"with_payload":false}`;
+export function searchBody(vector: Float32Array, k: number, ef: number, opts: SearchOptions = {}): string {
+  const where = opts.where === undefined ? '' : `,"where":${opts.where}`;
+  return `{"vector":${vectorJson(vector)},"k":${k},"ef":${ef}${where},"with_payload":${opts.withPayload ?? false}}`;
+}
+
+// As the README says a client should: the vector travels as a typed array, not 784 numbers.
+const packr = new Packr({ moreTypes: true, useRecords: false });
+
+/** The same search as MessagePack, the vector packed as a Float32Array (moreTypes). */
+export function searchBodyMsgpack(vector: Float32Array, k: number, ef: number): Buffer {
+  return packr.pack({ vector: vector.slice(), k, ef, with_payload: false });
 }
 
 export interface Upload {
@@ -56,15 +74,23 @@ export interface Upload {
   count: number;
 }
 
-/** Upserts every training vector (id = row number), `batch` per request, one request at a time. */
-export async function uploadPoints(client: HttpClient, dataset: Dataset, batch: number): Promise<Upload> {
+/** Upserts every training vector (id = row number, with `payload(row)` if given), `batch` per request, one at a time. */
+export async function uploadPoints(
+  client: HttpClient,
+  dataset: Dataset,
+  batch: number,
+  payload?: (row: number) => Record<string, unknown>,
+): Promise<Upload> {
   const { train } = dataset;
   const times: number[] = [];
   const started = performance.now();
   for (let from = 0; from < train.n; from += batch) {
     const to = Math.min(train.n, from + batch);
     const points: string[] = [];
-    for (let i = from; i < to; i++) points.push(`{"id":${i},"vector":${vectorJson(row(train, i))}}`);
+    for (let i = from; i < to; i++) {
+      const extra = payload === undefined ? '' : `,"payload":${JSON.stringify(payload(i))}`;
+      points.push(`{"id":${i},"vector":${vectorJson(row(train, i))}${extra}}`);
+    }
     const t0 = performance.now();
     const answer = await client.request('PUT', `/v1/collections/${COLLECTION}/points`, `{"points":[${points.join(',')}]}`);
     times.push(performance.now() - t0);
@@ -104,40 +130,68 @@ export interface HttpRecall {
   recall: number;
   /** Largest |server distance − exact distance| / max(1, exact) over all results: a wrong metric shows here. */
   maxDistanceError: number;
-  /** Results with fewer than k hits. */
+  /** Results with fewer than k hits (the truth's k: fewer when fewer points pass a filter). */
   shortAnswers: number;
+  /** Results per answer. */
+  minResults: number;
+  meanResults: number;
+  /** Results that fail the filter (counted as misses). */
+  violations: number;
   /** Median and 99th percentile of the server's own `took_ms`, one request at a time. */
   tookP50Ms: number;
   tookP99Ms: number;
 }
 
-/** Every query once over one keep-alive connection, for recall@k and a check of the reported distances. */
+/**
+ * Every query once over one keep-alive connection, for recall@k and a check of the reported distances.
+ * `bodies[q]` searches query q; `passes(row)` says whether a row passes the search's filter.
+ */
 export async function recallOverHttp(
   client: HttpClient,
   dataset: Dataset,
   truth: GroundTruth,
-  bodies: string[],
+  bodies: BodySet,
   ef: number,
+  passes: (row: number) => boolean = () => true,
 ): Promise<HttpRecall> {
   const found: number[][] = [];
   let maxDistanceError = 0;
   let shortAnswers = 0;
+  let violations = 0;
+  let totalResults = 0;
+  let minResults = Infinity;
   const took = new Samples();
-  for (let q = 0; q < bodies.length; q++) {
-    const answer = await client.request('POST', SEARCH_PATH, bodies[q]);
-    if (answer.status !== 200) throw new Error(`search (ef ${ef}, query ${q}) answered ${answer.status}: ${answer.body.slice(0, 500)}`);
+  for (let q = 0; q < bodies.bodies.length; q++) {
+    const answer = await client.request(bodies.method, SEARCH_PATH, bodies.bodies[q], bodies.contentType);
+    if (answer.status !== 200) throw new Error(`search (${bodies.name}, query ${q}) answered ${answer.status}: ${answer.body.slice(0, 500)}`);
     const { results, took_ms } = JSON.parse(answer.body) as SearchAnswer;
     if (took_ms !== undefined) took.push(took_ms);
     if (results.length < truth.k) shortAnswers++;
+    totalResults += results.length;
+    minResults = Math.min(minResults, results.length);
     const ids = results.map((r) => (/^\d+$/.test(r.id) ? Number(r.id) : -1));
     for (let i = 0; i < results.length; i++) {
       const id = ids[i];
       if (id < 0 || id >= dataset.train.n) continue;
+      if (!passes(id)) {
+        violations++;
+        ids[i] = -1;
+      }
       const exact = squaredL2(row(dataset.queries, q), row(dataset.train, id));
       maxDistanceError = Math.max(maxDistanceError, Math.abs(results[i].distance - exact) / Math.max(1, exact));
     }
     found.push(ids);
   }
   const [tookP50Ms, tookP99Ms] = took.percentiles(50, 99);
-  return { ef, recall: recall(dataset, truth, found), maxDistanceError, shortAnswers, tookP50Ms, tookP99Ms };
+  return {
+    ef,
+    recall: recall(dataset, truth, found),
+    maxDistanceError,
+    shortAnswers,
+    minResults,
+    meanResults: totalResults / bodies.bodies.length,
+    violations,
+    tookP50Ms,
+    tookP99Ms,
+  };
 }

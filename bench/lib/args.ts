@@ -1,0 +1,32 @@
+/** Command-line values shared by the benchmarks' flag parsers; each error names the flag. */
+
+export function positiveInt(name: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer, got '${text}'`);
+  return value;
+}
+
+export function nonNegativeInt(name: string, text: string): number {
+  return text === '0' ? 0 : positiveInt(name, text);
+}
+
+export function intList(name: string, text: string): number[] {
+  return text.split(',').map((part) => positiveInt(name, part.trim()));
+}
+
+export function positiveSeconds(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number of seconds, got '${text}'`);
+  return value;
+}
+
+/** `--server-env VICINITY_NAME=value` pairs as an object; the server refuses unknown names itself. */
+export function serverEnv(pairs: string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const match = /^(VICINITY_[A-Z0-9_]+)=(.*)$/.exec(pair);
+    if (match === null) throw new Error(`--server-env takes VICINITY_NAME=value, got '${pair}'`);
+    env[match[1]] = match[2]!;
+  }
+  return env;
+}
