@@ -85,7 +85,19 @@ export class ReplicaState {
     this.#held.set(collectionId, { config, index, caughtUp });
   }
 
-  async run(task: ReplicaTask): Promise<unknown> {
+  #last: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs tasks strictly one after another, in arrival order, even when the main thread has sent
+   * the next one already (it does, so the worker never idles waiting for the hand-off).
+   */
+  run(task: ReplicaTask): Promise<unknown> {
+    const result = this.#last.then(() => this.#run(task));
+    this.#last = result.catch(() => undefined);
+    return result;
+  }
+
+  async #run(task: ReplicaTask): Promise<unknown> {
     if (!this.#db) await this.init(); // first task, or a replaced worker starting over
     switch (task.op) {
       case 'init':

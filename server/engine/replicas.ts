@@ -23,7 +23,8 @@ class Replica {
       name: 'default',
       minThreads: 1,
       maxThreads: 1,
-      concurrentTasksPerWorker: 1,
+      // Up to four in the worker: the next task is there when one ends (the worker runs them in order).
+      concurrentTasksPerWorker: 4,
       // Tasks must run in the order sent (writes in sequence order, reads after the writes before them);
       // without this piscina sends a task it could not place to the back of the queue.
       stricterFIFO: true,
