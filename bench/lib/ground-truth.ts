@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { row, type Dataset, type VectorSet } from './datasets.ts';
+import { squaredL2At } from '../../index/distance.ts';
 
 /** Exact k nearest training rows of every query, closest first. */
 export interface GroundTruth {
@@ -11,29 +12,9 @@ export interface GroundTruth {
   distances: Float64Array;
 }
 
-/** Squared L2 in float64 (exact for Fashion-MNIST's integer pixels), four accumulators for the JIT. */
+/** Squared L2 (index/distance.ts's in-place version, exact for Fashion-MNIST's integer pixels). */
 export function squaredL2(a: Float32Array, b: Float32Array): number {
-  const n = a.length;
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
-    const d0 = a[i] - b[i];
-    const d1 = a[i + 1] - b[i + 1];
-    const d2 = a[i + 2] - b[i + 2];
-    const d3 = a[i + 3] - b[i + 3];
-    s0 += d0 * d0;
-    s1 += d1 * d1;
-    s2 += d2 * d2;
-    s3 += d3 * d3;
-  }
-  for (; i < n; i++) {
-    const d = a[i] - b[i];
-    s0 += d * d;
-  }
-  return s0 + s1 + s2 + s3;
+  return squaredL2At(a, b, 0);
 }
 
 /**
