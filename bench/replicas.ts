@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { intList, nonNegativeInt, positiveInt, positiveSeconds, serverEnv } from './lib/args.ts';
+import { runCli, intList, nonNegativeInt, positiveInt, positiveSeconds, serverEnv } from './lib/args.ts';
 import { loadFashionMnist, syntheticDataset, type Dataset } from './lib/datasets.ts';
 import { filteredTruths, withQueries } from './lib/filters.ts';
 import { groundTruth } from './lib/ground-truth.ts';
@@ -144,18 +144,7 @@ function chooseEfs(passes: SearchPass[]): ChosenEf[] {
   });
 }
 
-async function main(): Promise<number> {
-  let o: Options;
-  try {
-    o = options();
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (o.help) {
-    console.log(USAGE);
-    return 0;
-  }
+async function main(o: Options): Promise<number> {
   const started = new Date().toISOString();
   const dataset = loadDataset(o);
   log(`${dataset.name}: ${dataset.train.n} × ${dataset.train.dim}, ${dataset.queries.n} queries`);
@@ -239,10 +228,4 @@ async function main(): Promise<number> {
   return report.server.failure === null && report.checks.every((c) => c.ok) ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runCli(options, USAGE, main);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { intList, positiveInt, positiveSeconds, serverEnv } from './lib/args.ts';
+import { runCli, intList, positiveInt, positiveSeconds, serverEnv } from './lib/args.ts';
 import { checkResults } from './lib/checks.ts';
 import { loadFashionMnist, row, syntheticDataset, type Dataset } from './lib/datasets.ts';
 import { groundTruth, type GroundTruth } from './lib/ground-truth.ts';
@@ -137,18 +137,7 @@ async function benchVicinity(
   }
 }
 
-async function main(): Promise<number> {
-  let o: Options;
-  try {
-    o = options();
-  } catch (err) {
-    console.error(`${(err as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (o.help) {
-    console.log(USAGE);
-    return 0;
-  }
+async function main(o: Options): Promise<number> {
   const started = new Date().toISOString();
   const dataset = loadDataset(o);
   log(`${dataset.name}: ${dataset.train.n} × ${dataset.train.dim}, ${dataset.queries.n} queries`);
@@ -204,10 +193,4 @@ async function main(): Promise<number> {
   return report.vicinity.failure === null && report.checks.every((c) => c.ok) ? 0 : 1;
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runCli(options, USAGE, main);

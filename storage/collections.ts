@@ -75,11 +75,6 @@ export class CollectionsRepo {
     return row && toRecord(row);
   }
 
-  getById(id: number): CollectionRecord | undefined {
-    const row = this.#byId.get(id);
-    return row && toRecord(row);
-  }
-
   list(): CollectionRecord[] {
     return this.#list.all().map(toRecord);
   }

@@ -194,14 +194,6 @@ export class PointsRepo {
       .all(collectionId, ...params) as number[];
   }
 
-  /** Labels and stored vectors of live points matching `where`: the exact path of filtered search. */
-  matchingVectors(collectionId: number, where: WhereNode): { label: number; vector: Buffer }[] {
-    const { sql, params } = compileWhere(where, 'payload');
-    return this.#db
-      .prepare(`SELECT label, vector FROM points WHERE collection_id = ? AND deleted = 0 AND (${sql})`)
-      .all(collectionId, ...params) as { label: number; vector: Buffer }[];
-  }
-
   /** Live points matching `where` (all when undefined), ordered by label, after `afterLabel`. */
   scroll(
     collectionId: number,

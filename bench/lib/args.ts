@@ -30,3 +30,28 @@ export function serverEnv(pairs: string[]): Record<string, string> {
   }
   return env;
 }
+
+/**
+ * Runs a benchmark's command line: parses the flags (exit 2 with the usage on a bad one), prints the
+ * usage for --help, runs the body and exits with its code (1 on an exception).
+ */
+export function runCli<O extends { help: boolean }>(parse: () => O, usage: string, body: (options: O) => Promise<number>): void {
+  let options: O;
+  try {
+    options = parse();
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${usage}`);
+    process.exit(2);
+  }
+  if (options.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  body(options).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

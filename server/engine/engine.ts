@@ -3,6 +3,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ResolvedBuild } from '../../index/native/engine.ts';
+import { hnswBytesPerPoint } from '../../index/hnsw.ts';
 import { loadHnswlib } from '../../index/native/load.ts';
 import { readManifest, removeSnapshots } from '../../index/snapshot.ts';
 import { blobToVector, toVector, vectorToBlob } from '../../index/vectors.ts';
@@ -393,7 +394,8 @@ function replicaCount(config: Config, collections: CollectionRecord[], log: Logg
   const cores = availableParallelism();
   let perReplica = 64 * 1024 * 1024; // an empty worker with its heap
   for (const { config: c, liveCount, deletedCount } of collections) {
-    perReplica += (liveCount + deletedCount) * (c.dimension * 4 + c.hnsw.m * 2 * 4 * 1.25 + 16);
+    const { slot, upper } = hnswBytesPerPoint(c.dimension, c.hnsw.m);
+    perReplica += (liveCount + deletedCount) * (slot + upper);
   }
   const byMemory = Math.max(1, Math.floor((0.5 * totalmem()) / perReplica));
   const count = Math.min(cores, byMemory);

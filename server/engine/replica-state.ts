@@ -18,6 +18,8 @@ interface Held {
   index: HnswIndex;
   /** Mutations up to this sequence are in the index: older `apply` tasks are skipped. */
   caughtUp: number;
+  /** The main thread's shared vectors, for exact scoring (set by the first filtered search). */
+  store: VectorStore | null;
 }
 
 export function snapshotName(collectionId: number): string {
@@ -82,7 +84,7 @@ export class ReplicaState {
       }
       return currentSeq(db);
     })();
-    this.#held.set(collectionId, { config, index, caughtUp });
+    this.#held.set(collectionId, { config, index, caughtUp, store: null });
   }
 
   #last: Promise<unknown> = Promise.resolve();
@@ -106,7 +108,7 @@ export class ReplicaState {
       case 'create':
         if (!this.#held.has(task.collectionId)) {
           const index = new HnswIndex(indexOptions(task.config, this.#data.engine));
-          this.#held.set(task.collectionId, { config: task.config, index, caughtUp: 0 });
+          this.#held.set(task.collectionId, { config: task.config, index, caughtUp: 0, store: null });
         }
         return null;
       case 'drop':
@@ -143,8 +145,12 @@ export class ReplicaState {
 
   #search(task: Extract<ReplicaTask, { op: 'search' }>): SearchReply[] {
     const held = this.#held.get(task.collectionId);
-    const store = held && task.store.length > 0 ? new VectorStore(held.config.dimension, held.config.metric, [...task.store]) : null;
-    return task.searches.map((search) => reply(held ? searchOne(held, store, search) : []));
+    if (!held) return task.searches.map(() => reply([]));
+    // Segments only grow: the views are rebuilt when the main thread has added one, not per search.
+    if (task.store.length > (held.store?.segments.length ?? 0)) {
+      held.store = new VectorStore(held.config.dimension, held.config.metric, [...task.store]);
+    }
+    return task.searches.map((search) => reply(searchOne(held, search)));
   }
 
   #stats(collectionId: number): IndexStats {
@@ -174,8 +180,8 @@ function reply(hits: SearchHit[]): SearchReply {
 }
 
 /** Unfiltered, exact over given labels, or a graph walk with an allow-list that widens ef until k come back. */
-function searchOne(held: Held, store: VectorStore | null, search: SearchItem): SearchHit[] {
-  const { index } = held;
+function searchOne(held: Held, search: SearchItem): SearchHit[] {
+  const { index, store } = held;
   const { filter, query, k } = search;
   if (!filter) return index.search(query, k, { ef: search.ef });
   if (!store) throw new Error('a filtered search needs the vector store');

@@ -45,10 +45,6 @@ class Replica {
     });
   }
 
-  get utilization(): number {
-    return this.#pool.utilization;
-  }
-
   close(): Promise<void> {
     return this.#pool.close();
   }
@@ -127,10 +123,6 @@ export class ReplicaSet {
   /** Runs a task on every replica and collects the answers. */
   all<T>(task: ReplicaTask): Promise<T[]> {
     return Promise.all(this.#replicas.map((r) => r.run<T>(task)));
-  }
-
-  queueDepths(): number[] {
-    return this.#replicas.map((r) => r.pending);
   }
 
   #leastBusy(): Replica {
