@@ -198,6 +198,19 @@ export class HnswIndex implements VectorIndex {
     }
   }
 
+  /** Makes room for `extra` more elements at once (one resize instead of repeated doubling). */
+  reserve(extra: number): void {
+    const want = Math.min(MAX_LABEL, this.#stored + extra);
+    if (want <= this.#capacity) return;
+    this.#assertWritable();
+    try {
+      this.#native.resizeIndex(want);
+    } catch (err) {
+      throw nativeError(err, `resizeIndex to ${want}`);
+    }
+    this.#capacity = want;
+  }
+
   remove(label: number): boolean {
     assertLabel(label);
     this.#assertWritable();

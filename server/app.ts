@@ -5,6 +5,7 @@ import { installBodies } from './plugins/body.ts';
 import { installErrors } from './plugins/errors.ts';
 import { collectionRoutes } from './routes/collections.ts';
 import { healthRoutes } from './routes/health.ts';
+import { importRoutes } from './routes/import.ts';
 import { pointRoutes } from './routes/points.ts';
 import { searchRoutes } from './routes/search.ts';
 
@@ -34,6 +35,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   collectionRoutes(app, engine);
   pointRoutes(app, engine);
   searchRoutes(app, engine, config.maxK);
+  importRoutes(app, engine);
   app.addHook('onResponse', (request, reply, done) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
     done();

@@ -19,6 +19,10 @@ export interface Config {
   maxIndexBacklog: number;
   /** hnswlib-node build: auto picks the AVX2+FMA build when it was built and this CPU has both. */
   hnswBuild: 'auto' | 'stock' | 'avx2' | 'native';
+  /** Caps of one import body: bytes, records, and bytes of one NDJSON line or MessagePack record. */
+  importMaxBytes: number;
+  importMaxRecords: number;
+  importMaxRecordBytes: number;
   /** Largest internal label; only tests lower it, to reach the limit quickly. */
   maxLabel: number;
 }
@@ -41,6 +45,9 @@ export const ENV_VARS = {
   VICINITY_REPLICA_QUEUE: ['64', 'searches queued per replica before new ones get 503 with Retry-After'],
   VICINITY_MAX_INDEX_BACKLOG: ['2000', 'points the replicas may lag behind acknowledged writes before a write waits for them to catch up'],
   VICINITY_HNSW_BUILD: ['auto', 'hnswlib build: auto, stock, avx2 or native (native only if installed with VICINITY_HNSW_BUILD=native)'],
+  VICINITY_IMPORT_MAX_BYTES: [String(64 * 1024 * MiB), 'largest import body, in bytes'],
+  VICINITY_IMPORT_MAX_RECORDS: ['100000000', 'most records in one import'],
+  VICINITY_IMPORT_MAX_RECORD_BYTES: [String(16 * MiB), 'largest NDJSON line or MessagePack record in an import'],
   VICINITY_LOG_LEVEL: ['info', 'fatal, error, warn, info, debug, trace or silent'],
 } as const;
 
@@ -89,6 +96,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxIndexBacklog: int(env, 'VICINITY_MAX_INDEX_BACKLOG', 0, 10_000_000),
     hnswBuild: oneOf(env, 'VICINITY_HNSW_BUILD', ['auto', 'stock', 'avx2', 'native'] as const),
     logLevel: oneOf(env, 'VICINITY_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    importMaxBytes: int(env, 'VICINITY_IMPORT_MAX_BYTES', 1024, Number.MAX_SAFE_INTEGER),
+    importMaxRecords: int(env, 'VICINITY_IMPORT_MAX_RECORDS', 1, 4294967295),
+    importMaxRecordBytes: int(env, 'VICINITY_IMPORT_MAX_RECORD_BYTES', 1024, 1024 * MiB),
     maxLabel: 4294967295,
   });
 }

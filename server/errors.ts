@@ -17,6 +17,13 @@ export const ServerErrors = {
   NotReady: createError('VDB_ERR_NOT_READY', '%s', 503),
   Overloaded: createError('VDB_ERR_OVERLOADED', '%s', 503),
   Internal: createError('VDB_ERR_INTERNAL', '%s', 500),
+  JobNotFound: createError('VDB_ERR_JOB_NOT_FOUND', '%s', 404),
+  /** The job already finished (done, failed or cancelled) or is past the point of cancelling. */
+  JobFinished: createError('VDB_ERR_JOB_FINISHED', '%s', 409),
+  /** Stored on a job cancelled by `DELETE /v1/jobs/{id}`. */
+  JobCancelled: createError('VDB_ERR_JOB_CANCELLED', '%s', 409),
+  /** Stored on a job the server stopped in the middle of (it left nothing behind). */
+  JobInterrupted: createError('VDB_ERR_JOB_INTERRUPTED', '%s', 500),
 } as const;
 
 type ErrorTable = Record<string, new (message: string) => Error & { code: string; statusCode?: number }>;

@@ -7,4 +7,6 @@ export const StorageErrors = {
   Cursor: createError('VDB_ERR_CURSOR_INVALID', '%s', 400),
   LabelsExhausted: createError('VDB_ERR_LABELS_EXHAUSTED', '%s', 422),
   Options: createError('VDB_ERR_STORAGE_OPTIONS', '%s', 500),
+  /** The collection an operation was working on was dropped meanwhile. */
+  Gone: createError('VDB_ERR_COLLECTION_GONE', '%s', 409),
 } as const;

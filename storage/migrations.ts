@@ -36,6 +36,37 @@ const MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX points_label ON points (collection_id, label);
   CREATE INDEX points_seq ON points (collection_id, seq, label);
   `,
+  `
+  -- Background work (imports; later rebuilds). A job that was not finished when the process
+  -- stopped is failed at the next start; \`committed_seq\` marks an import whose points committed.
+  CREATE TABLE jobs (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    collection_id INTEGER NOT NULL,
+    collection    TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    detail        TEXT NOT NULL,
+    total         INTEGER,
+    processed     INTEGER NOT NULL DEFAULT 0,
+    committed_seq INTEGER,
+    error         TEXT,
+    created_at    INTEGER NOT NULL,
+    finished_at   INTEGER
+  ) STRICT;
+
+  -- Records of an import, invisible until one commit copies them into points. \`label\` is the
+  -- point's existing label, or one reserved from the collection's next_label while staging.
+  CREATE TABLE import_rows (
+    job_id  TEXT NOT NULL,
+    row     INTEGER NOT NULL,
+    id      TEXT NOT NULL,
+    label   INTEGER NOT NULL,
+    vector  BLOB NOT NULL,
+    payload TEXT,
+    PRIMARY KEY (job_id, row)
+  ) STRICT;
+  CREATE UNIQUE INDEX import_rows_id ON import_rows (job_id, id);
+  `,
 ];
 
 export function migrate(db: Db): void {

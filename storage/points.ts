@@ -215,6 +215,16 @@ export class PointsRepo {
     return this.#changesAfter.all(collectionId, seq, label, limit);
   }
 
+  /** Live points last written at `seq` (one import's commit), by label after `afterLabel`. */
+  rowsAtSeq(collectionId: number, seq: number, afterLabel: number, limit: number): PointRow[] {
+    return this.#db
+      .prepare<[number, number, number, number], PointRow>(
+        `SELECT id, label, vector, payload FROM points
+         WHERE collection_id = ? AND seq = ? AND label > ? AND deleted = 0 ORDER BY label LIMIT ?`,
+      )
+      .all(collectionId, seq, afterLabel, limit);
+  }
+
   /** Labels of every tombstone of the collection. */
   deletedLabels(collectionId: number): number[] {
     return this.#deletedLabels.all(collectionId).map((r) => r.label);

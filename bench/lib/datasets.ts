@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { prng } from '../../index/build-order.ts';
 
 /** `n` row-major vectors of `dim` float32 values. */
 export interface VectorSet {
@@ -125,17 +126,7 @@ export function loadFashionMnist(
   };
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 export interface SyntheticOptions {
   train: number;
@@ -146,25 +137,33 @@ export interface SyntheticOptions {
 }
 
 /**
- * Gaussian clusters (centres uniform in [-10, 10]^dim, unit spread) from a seeded PRNG, so a run is
- * reproducible; queries are fresh draws from the same mixture, not copies of training points.
+ * A seeded Gaussian mixture (centres uniform in [-10, 10]^dim, unit spread): each call of the result
+ * draws the next `n` vectors, so a large set can be written a chunk at a time.
  */
-export function syntheticDataset(opts: SyntheticOptions): Dataset {
-  const random = prng(opts.seed);
+export function gaussianMixture(dim: number, clusters: number, seed: number): (n: number) => VectorSet {
+  const random = prng(seed);
   const gaussian = (): number => {
     const u = 1 - random();
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
   };
-  const centres = new Float32Array(opts.clusters * opts.dim);
+  const centres = new Float32Array(clusters * dim);
   for (let i = 0; i < centres.length; i++) centres[i] = random() * 20 - 10;
-  const draw = (n: number): VectorSet => {
-    const data = new Float32Array(n * opts.dim);
+  return (n: number): VectorSet => {
+    const data = new Float32Array(n * dim);
     for (let i = 0; i < n; i++) {
-      const c = Math.floor(random() * opts.clusters) * opts.dim;
-      for (let j = 0; j < opts.dim; j++) data[i * opts.dim + j] = centres[c + j] + gaussian();
+      const c = Math.floor(random() * clusters) * dim;
+      for (let j = 0; j < dim; j++) data[i * dim + j] = centres[c + j] + gaussian();
     }
-    return { n, dim: opts.dim, data };
+    return { n, dim, data };
   };
+}
+
+/**
+ * Gaussian clusters from a seeded PRNG (see gaussianMixture), so a run is reproducible; queries are
+ * fresh draws from the same mixture, not copies of training points.
+ */
+export function syntheticDataset(opts: SyntheticOptions): Dataset {
+  const draw = gaussianMixture(opts.dim, opts.clusters, opts.seed);
   const train = draw(opts.train);
   const queries = draw(opts.queries);
   return {

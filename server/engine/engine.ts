@@ -20,8 +20,10 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import type { Logger } from './logger.ts';
 import { planSearch } from './planner.ts';
 import type { IndexStats, SearchItem, SearchReply, SnapshotReply } from './protocol.ts';
-import { snapshotName } from './replica-state.ts';
+import { snapshotName } from './load-index.ts';
+import { Imports } from './imports.ts';
 import { ReplicaSet } from './replicas.ts';
+import { WriteGate } from './write-gate.ts';
 import { prepareSearch, toResults, type PreparedSearch, type SearchResult } from './search.ts';
 
 const PURGE_CHUNK = 2000;
@@ -40,6 +42,8 @@ export class Engine {
   readonly #snapshotDir: string;
   readonly #replicas: ReplicaSet;
   readonly #timer: NodeJS.Timeout;
+  readonly #gate = new WriteGate();
+  readonly imports: Imports;
   #replicasReady = false;
   #closed = false;
 
@@ -51,11 +55,12 @@ export class Engine {
     this.#collections = new CollectionsRepo(this.#db);
     this.#points = new PointsRepo(this.#db, { maxLabel: config.maxLabel });
     this.#snapshotDir = join(config.dataDir, 'indexes');
-    this.#replicas = new ReplicaSet({
-      count: replicaCount(config, this.#collections.list(), log),
-      maxQueue: config.replicaQueue,
-      data: { dbPath, snapshotDir: this.#snapshotDir, engine: engineBuild(config, log) },
-      log,
+    const data = { dbPath, snapshotDir: this.#snapshotDir, engine: engineBuild(config, log) };
+    this.#replicas = new ReplicaSet({ count: replicaCount(config, this.#collections.list(), log), maxQueue: config.replicaQueue, data, log });
+    this.imports = new Imports({
+      config, log, db: this.#db, points: this.#points, gate: this.#gate, replicas: this.#replicas, data,
+      readyState: (name) => this.#readyState(name),
+      stateById: (id) => [...this.#states.values()].find((s) => s.record.id === id),
     });
     for (const record of this.#collections.list()) {
       const state = new CollectionState(record);
@@ -112,6 +117,7 @@ export class Engine {
   /** Creates a collection; `created` is false when an identical one exists. */
   async createCollection(name: string, request: CollectionRequest): Promise<{ created: boolean; collection: object }> {
     const config = normaliseConfig(request);
+    await this.#gate.pass();
     const existing = this.#collections.get(name);
     if (existing) {
       if (JSON.stringify(existing.config) !== JSON.stringify(config)) {
@@ -170,6 +176,7 @@ export class Engine {
 
   async dropCollection(name: string): Promise<void> {
     const state = this.#state(name);
+    await this.#gate.pass();
     this.#states.delete(name);
     this.#collections.drop(state.record.id);
     // Each replica runs the drop after any snapshot it was writing, so the files can go after.
@@ -191,6 +198,7 @@ export class Engine {
         payload: p.payload === undefined || p.payload === null ? null : JSON.stringify(p.payload),
       };
     });
+    await this.#gate.pass();
     if (writes.length > 0) this.#applied(state, this.#points.upsert(state.record.id, writes), payloads);
     await this.#replicas.whenBacklogAtMost(this.#config.maxIndexBacklog);
     return { upserted: request.points.length };
@@ -209,6 +217,7 @@ export class Engine {
       throw new ServerErrors.RequestInvalid('give either ids or where (not both)');
     }
     const id = state.record.id;
+    await this.#gate.pass();
     const mutation = request.ids
       ? this.#points.deleteIds(id, request.ids.map((raw, i) => normaliseId(raw, `ids[${i}]`)))
       : this.#points.deleteWhere(id, parseWhere(request.where));
@@ -346,7 +355,11 @@ export class Engine {
   async #purgeDropped(): Promise<void> {
     try {
       for (const id of this.#collections.droppedIds()) {
-        while (!this.#closed && !this.#collections.purgeDropped(id, PURGE_CHUNK)) await yieldToLoop();
+        for (;;) {
+          await this.#gate.pass();
+          if (this.#closed || this.#collections.purgeDropped(id, PURGE_CHUNK)) break;
+          await yieldToLoop();
+        }
       }
     } catch (err) {
       this.#log.error({ err }, 'purging a dropped collection failed; it is retried at the next start');
@@ -368,6 +381,7 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    await this.imports.close();
     const changed = [...this.#states.values()].filter((s) => s.loaded && (s.changesSinceSnapshot > 0 || s.snapshotting !== null));
     await Promise.all(changed.map(async (state) => {
       await state.snapshotting;

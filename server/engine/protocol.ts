@@ -26,6 +26,8 @@ export type ReplicaTask =
   | { op: 'barrier' }
   | { op: 'create'; collectionId: number; config: CollectionConfig }
   | { op: 'drop'; collectionId: number }
+  /** Replaces the collection's index with its snapshot plus the rows changed after it. */
+  | { op: 'reload'; collectionId: number; config: CollectionConfig }
   | {
       op: 'apply';
       collectionId: number;

@@ -1,17 +1,12 @@
 import { HnswIndex } from '../../index/hnsw.ts';
-import type { ResolvedBuild } from '../../index/native/engine.ts';
-import { loadSnapshot, writeSnapshot } from '../../index/snapshot.ts';
-import { blobToVector } from '../../index/vectors.ts';
+import { writeSnapshot } from '../../index/snapshot.ts';
 import { VectorStore } from '../../index/vector-store.ts';
 import type { SearchHit } from '../../index/vector-index.ts';
 import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
-import { currentSeq, openDatabase, type Db } from '../../storage/db.ts';
+import { openDatabase, type Db } from '../../storage/db.ts';
 import { LabelBitmap } from '../../storage/label-bitmap.ts';
-import { PointsRepo } from '../../storage/points.ts';
+import { indexOptions, loadIndex, snapshotName } from './load-index.ts';
 import type { IndexStats, ReplicaData, ReplicaTask, SearchItem, SearchReply, SnapshotReply } from './protocol.ts';
-
-const PAGE = 1024;
-const AFTER_ALL_LABELS = 2 ** 32;
 
 interface Held {
   config: CollectionConfig;
@@ -20,21 +15,6 @@ interface Held {
   caughtUp: number;
   /** The main thread's shared vectors, for exact scoring (set by the first filtered search). */
   store: VectorStore | null;
-}
-
-export function snapshotName(collectionId: number): string {
-  return `c${collectionId}`;
-}
-
-function indexOptions(config: CollectionConfig, engine: ResolvedBuild) {
-  return {
-    dimension: config.dimension,
-    metric: config.metric,
-    m: config.hnsw.m,
-    efConstruction: config.hnsw.ef_construction,
-    efSearch: config.hnsw.ef_search,
-    engine,
-  };
 }
 
 /**
@@ -61,29 +41,7 @@ export class ReplicaState {
   }
 
   async #load(collectionId: number, config: CollectionConfig): Promise<void> {
-    const db = this.#db!;
-    const points = new PointsRepo(db);
-    const options = indexOptions(config, this.#data.engine);
-    const loaded = await loadSnapshot(this.#data.snapshotDir, snapshotName(collectionId), options);
-    const index = loaded.index ?? new HnswIndex(options);
-    const from = loaded.index ? loaded.manifest.seq : 0;
-    // One read transaction: the rows read and `caughtUp` describe the same moment.
-    const caughtUp = db.transaction(() => {
-      if (loaded.index) for (const label of points.deletedLabels(collectionId)) index.remove(label);
-      let seq = from;
-      let label = AFTER_ALL_LABELS;
-      for (;;) {
-        const rows = points.changesAfter(collectionId, seq, label, PAGE);
-        if (rows.length === 0) break;
-        for (const row of rows) {
-          if (row.vector) index.upsert(row.label, blobToVector(row.vector));
-          else index.remove(row.label);
-          seq = row.seq;
-          label = row.label;
-        }
-      }
-      return currentSeq(db);
-    })();
+    const { index, caughtUp } = await loadIndex(this.#db!, this.#data.snapshotDir, collectionId, config, this.#data.engine);
     this.#held.set(collectionId, { config, index, caughtUp, store: null });
   }
 
@@ -110,6 +68,10 @@ export class ReplicaState {
           const index = new HnswIndex(indexOptions(task.config, this.#data.engine));
           this.#held.set(task.collectionId, { config: task.config, index, caughtUp: 0, store: null });
         }
+        return null;
+      case 'reload':
+        // An import built a new index and wrote it as the snapshot: load it, catch up, swap.
+        await this.#load(task.collectionId, task.config);
         return null;
       case 'drop':
         this.#held.delete(task.collectionId);

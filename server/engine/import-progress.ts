@@ -1,0 +1,102 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { blobToVector } from '../../index/vectors.ts';
+import type { JobError, JobRecord, JobState } from '../../storage/jobs.ts';
+import type { PointsRepo } from '../../storage/points.ts';
+import type { ImportCommit } from '../../storage/staging.ts';
+import type { BuildProgress } from './build-state.ts';
+import type { CollectionState } from './collection-state.ts';
+
+const PAGE = 1000;
+const SLICE_MS = 8;
+
+export type Phase = 'staging' | 'queued' | 'building' | 'committing' | 'loading';
+
+/** What the main thread knows of a job in progress (the table has its state at each change). */
+export interface LiveJob {
+  phase: Phase;
+  /** When the phase began (ms). */
+  since: number;
+  processed: number;
+  total: number | null;
+  /** Shared with the build worker: records built, and the cancel flag. */
+  progress: BuildProgress;
+  cancel: boolean;
+  /** Settles when the job's build has finished, one way or the other. */
+  settled?: Promise<void>;
+}
+
+/** The job as `GET /v1/jobs/{id}` shows it. */
+export interface JobView {
+  id: string;
+  kind: string;
+  collection: string;
+  state: JobState;
+  phase: Phase | null;
+  processed: number;
+  total: number | null;
+  /** Records per second in the current phase (over the whole job once finished). */
+  rate: number;
+  eta_s: number | null;
+  error?: JobError;
+  created_at: string;
+  finished_at: string | null;
+  seconds: number;
+  [detail: string]: unknown;
+}
+
+export function jobView(job: JobRecord, live: LiveJob | undefined): JobView {
+  const now = Date.now();
+  const end = job.finishedAt ?? now;
+  const view: JobView = {
+    ...job.detail,
+    id: job.id,
+    kind: job.kind,
+    collection: job.collection,
+    state: job.state,
+    phase: live?.phase ?? null,
+    processed: job.processed,
+    total: job.total,
+    rate: 0,
+    eta_s: null,
+    created_at: new Date(job.createdAt).toISOString(),
+    finished_at: job.finishedAt === null ? null : new Date(job.finishedAt).toISOString(),
+    seconds: Math.round(end - job.createdAt) / 1000,
+  };
+  if (job.error) view.error = job.error;
+  if (live) {
+    const processed = live.phase === 'building' ? live.progress.processed : live.processed;
+    const seconds = (now - live.since) / 1000;
+    view.processed = processed;
+    view.total = live.total;
+    view.rate = seconds > 0 ? Math.round(processed / seconds) : 0;
+    view.eta_s = live.total !== null && view.rate > 0 ? Math.ceil((live.total - processed) / view.rate) : null;
+    if (live.phase === 'queued') view.eta_s = null;
+  } else if (job.state === 'done') {
+    view.rate = view.seconds > 0 ? Math.round(job.processed / view.seconds) : 0;
+    view.eta_s = 0;
+  }
+  return view;
+}
+
+/**
+ * Brings the main thread's copy (ids, payload index, shared vectors) up to an import's commit:
+ * reads the rows it wrote, in slices, yielding to the event loop between them. Later writes to
+ * the same points applied meanwhile win: their rows no longer carry the commit's sequence.
+ */
+export async function ingestCommit(state: CollectionState, points: PointsRepo, commit: ImportCommit): Promise<void> {
+  let after = -1;
+  let sliceStart = performance.now();
+  for (;;) {
+    const rows = points.rowsAtSeq(state.record.id, commit.seq, after, PAGE);
+    for (const row of rows) {
+      const payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
+      state.upserted(row.label, row.id, blobToVector(row.vector!), payload);
+      after = row.label;
+    }
+    if (rows.length < PAGE) return;
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await yieldToLoop();
+      sliceStart = performance.now();
+    }
+  }
+}

@@ -1,0 +1,274 @@
+import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { Piscina } from 'piscina';
+import type { BuildOrder } from '../../index/build-order.ts';
+import { vectorToBlob } from '../../index/vectors.ts';
+import type { Db } from '../../storage/db.ts';
+import { JobsRepo, type JobError, type JobRecord } from '../../storage/jobs.ts';
+import { StagingRepo } from '../../storage/staging.ts';
+import type { Config } from '../config.ts';
+import { ServerErrors } from '../errors.ts';
+import { parseImport } from '../import/parse.ts';
+import type { ImportFormat } from '../import/records.ts';
+import { BuildProgress, type BuildReply, type BuildTask, type FinishReply } from './build-state.ts';
+import type { CollectionState } from './collection-state.ts';
+import { ingestCommit, jobView, type JobView, type LiveJob } from './import-progress.ts';
+import type { Logger } from './logger.ts';
+import type { ReplicaData } from './protocol.ts';
+import type { ReplicaSet } from './replicas.ts';
+import type { WriteGate } from './write-gate.ts';
+import type { ImportCommit } from '../../storage/staging.ts';
+import type { PointsRepo } from '../../storage/points.ts';
+
+const WORKER = new URL('./build-worker.ts', import.meta.url).href;
+const PURGE_CHUNK = 2000;
+
+export interface ImportRequest {
+  format: ImportFormat;
+  idOffset: number;
+  order?: BuildOrder;
+  seed?: number;
+  contentLength: number | null;
+}
+
+/** What the engine lends the imports: its connection, write gate, states and replicas. */
+export interface ImportHost {
+  config: Config;
+  log: Logger;
+  db: Db;
+  points: PointsRepo;
+  gate: WriteGate;
+  replicas: ReplicaSet;
+  data: ReplicaData;
+  /** The loaded state of a collection by name (throws 404 / 503). */
+  readyState(name: string): CollectionState;
+  /** The state of a live collection by internal id, or undefined once dropped. */
+  stateById(id: number): CollectionState | undefined;
+}
+
+/**
+ * Bulk imports: the body streams into staging (invisible) with the parsers' caps; once it is all
+ * in and valid the job is queued, and one build at a time runs in the build worker: build, commit
+ * (other writes held back), then the main thread's state, the snapshot and the replicas catch up.
+ */
+export class Imports {
+  readonly #host: ImportHost;
+  readonly #jobs: JobsRepo;
+  readonly #staging: StagingRepo;
+  readonly #pool: Piscina<BuildTask, BuildReply>;
+  readonly #live = new Map<string, LiveJob>();
+  readonly #queue: string[] = [];
+  #running = false;
+  #closed = false;
+
+  constructor(host: ImportHost) {
+    this.#host = host;
+    this.#jobs = new JobsRepo(host.db);
+    this.#staging = new StagingRepo(host.db, { maxLabel: host.config.maxLabel });
+    const settled = this.#jobs.settleInterrupted();
+    if (settled.done.length + settled.failed.length > 0) host.log.warn(settled, 'jobs interrupted by the last stop settled');
+    this.#pool = new Piscina({ filename: WORKER, minThreads: 0, maxThreads: 1, idleTimeout: 60_000, workerData: host.data });
+    void this.#purgeAll(this.#staging.jobsWithRows());
+  }
+
+  /** Streams a body into staging; resolves once it is all staged and the job is queued. */
+  async receive(name: string, request: ImportRequest, body: AsyncIterable<Uint8Array>): Promise<{ job_id: string; records: number; bytes: number }> {
+    const { config } = this.#host;
+    const state = this.#host.readyState(name);
+    const { dimension, metric, build_order } = state.record.config;
+    const collectionId = state.record.id;
+    const detail = { format: request.format, id_offset: request.idOffset, build_order: request.order ?? build_order, seed: request.seed ?? 1, records: 0, bytes: 0 };
+    await this.#host.gate.pass();
+    const job = this.#jobs.create({ id: randomUUID(), kind: 'import', collectionId, collection: name, detail });
+    const live: LiveJob = { phase: 'staging', since: Date.now(), processed: 0, total: null, progress: new BuildProgress(), cancel: false };
+    this.#live.set(job.id, live);
+    const dedupe = request.format === 'ndjson' || request.format === 'msgpack';
+    try {
+      const batches = parseImport(body, {
+        format: request.format, dimension, metric, idOffset: request.idOffset, contentLength: request.contentLength,
+        maxBytes: config.importMaxBytes, maxRecords: config.importMaxRecords, maxRecordBytes: config.importMaxRecordBytes,
+      });
+      for (;;) {
+        const next = await batches.next();
+        if (next.done) {
+          detail.records = next.value.records;
+          detail.bytes = next.value.bytes;
+          break;
+        }
+        const batch = next.value;
+        if (live.cancel) throw new ServerErrors.JobCancelled('the import was cancelled while its body was being received');
+        if (this.#host.stateById(collectionId) !== state) throw new ServerErrors.CollectionNotFound(`collection '${name}' was dropped during the import`);
+        const writes = batch.ids.map((id, i) => ({
+          row: batch.firstRecord + i, id, payload: batch.payloads[i],
+          vector: vectorToBlob(batch.vectors.subarray(i * dimension, (i + 1) * dimension)),
+        }));
+        await this.#host.gate.pass();
+        this.#staging.stage(job.id, collectionId, writes, dedupe);
+        live.processed += writes.length;
+        live.total = batch.totalRecords;
+      }
+    } catch (err) {
+      await this.#finishFailed(job.id, err, live.cancel);
+      throw err;
+    }
+    await this.#host.gate.pass();
+    const staged = this.#staging.count(job.id);
+    this.#jobs.update(job.id, { state: 'queued', total: staged, processed: 0, detail });
+    Object.assign(live, { phase: 'queued', since: Date.now(), processed: 0, total: staged });
+    this.#queue.push(job.id);
+    void this.#drain();
+    return { job_id: job.id, records: detail.records, bytes: detail.bytes };
+  }
+
+  get(id: string): JobView {
+    const job = this.#jobs.get(id);
+    if (!job) throw new ServerErrors.JobNotFound(`job '${id}' does not exist`);
+    return jobView(job, this.#live.get(id));
+  }
+
+  list(limit: number): JobView[] {
+    return this.#jobs.list(limit).map((job) => jobView(job, this.#live.get(job.id)));
+  }
+
+  /** Cancels a job that has not committed; 409 once it has (or has finished). */
+  async cancel(id: string): Promise<JobView> {
+    const job = this.#jobs.get(id);
+    if (!job) throw new ServerErrors.JobNotFound(`job '${id}' does not exist`);
+    const live = this.#live.get(id);
+    if (!live || live.phase === 'committing' || live.phase === 'loading') {
+      throw new ServerErrors.JobFinished(`job '${id}' is ${live ? 'committed' : job.state}; it can no longer be cancelled`);
+    }
+    live.cancel = true;
+    live.progress.cancel();
+    const queued = this.#queue.indexOf(id);
+    if (queued >= 0) {
+      this.#queue.splice(queued, 1);
+      await this.#finishFailed(id, new ServerErrors.JobCancelled('the import was cancelled before its build started'), true);
+    } else {
+      await live.settled?.catch(() => undefined);
+    }
+    return this.get(id);
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (let id = this.#queue.shift(); id !== undefined && !this.#closed; id = this.#queue.shift()) {
+        const live = this.#live.get(id)!;
+        live.settled = this.#build(this.#jobs.get(id)!, live);
+        await live.settled.catch(() => undefined);
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #task<T>(task: BuildTask): Promise<T> {
+    const reply = await this.#pool.run(task);
+    if (reply.error) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
+    return reply.value as T;
+  }
+
+  async #build(job: JobRecord, live: LiveJob): Promise<void> {
+    const host = this.#host;
+    const state = host.stateById(job.collectionId);
+    const records = live.total ?? 0;
+    let commit: ImportCommit;
+    try {
+      if (!state) throw new ServerErrors.CollectionNotFound(`collection '${job.collection}' was dropped during the import`);
+      Object.assign(live, { phase: 'building', since: Date.now() });
+      await host.gate.pass();
+      this.#jobs.update(job.id, { state: 'running' });
+      if (records > 0) {
+        const { build_order, seed } = job.detail as { build_order: BuildOrder; seed: number };
+        await this.#task({
+          op: 'build', jobId: job.id, collectionId: job.collectionId, config: state.record.config,
+          order: build_order, seed, progress: live.progress.buffer,
+        });
+      }
+      if (live.cancel) throw new ServerErrors.JobCancelled('the import was cancelled during its build');
+      Object.assign(live, { phase: 'committing', since: Date.now() });
+      commit = await host.gate.hold(() => this.#task<ImportCommit>({ op: 'commit', jobId: job.id, collectionId: job.collectionId }));
+    } catch (err) {
+      await this.#task({ op: 'discard', jobId: job.id }).catch(() => undefined);
+      await this.#finishFailed(job.id, err, live.cancel);
+      return;
+    }
+    // Committed: the points are durable. Now every copy catches up, then the job is done.
+    Object.assign(live, { phase: 'loading', since: Date.now() });
+    await this.#publish(state, job, commit);
+    await host.gate.pass();
+    this.#jobs.update(job.id, { state: 'done', processed: commit.records });
+    this.#live.delete(job.id);
+    host.log.info({ job: job.id, collection: job.collection, records: commit.records, seq: commit.seq }, 'import done');
+    await this.#purge(job.id);
+  }
+
+  /** After the commit: the main thread's state, the snapshot from the build worker, then each replica in turn. */
+  async #publish(state: CollectionState, job: JobRecord, commit: ImportCommit): Promise<void> {
+    const host = this.#host;
+    await ingestCommit(state, host.points, commit);
+    if (commit.records > 0) {
+      await state.snapshotting;
+      const changes = state.changesSinceSnapshot;
+      const finish = this.#task<FinishReply>({ op: 'finish', jobId: job.id, collectionId: job.collectionId, commit }).then(
+        (done) => {
+          state.snapshotSeq = done.seq;
+          state.snapshotBytes = done.bytes;
+          state.changesSinceSnapshot -= changes;
+          state.lastSnapshotAt = Date.now();
+        },
+        // The replicas still reload: the older snapshot plus the committed rows from SQLite.
+        (err: unknown) => host.log.error({ err, job: job.id }, 'writing the imported index failed; replicas rebuild from SQLite'),
+      );
+      state.snapshotting = finish.finally(() => (state.snapshotting = null));
+      await state.snapshotting;
+    }
+    for (let i = 0; i < host.replicas.size; i++) {
+      await host.replicas.on(i, { op: 'reload', collectionId: job.collectionId, config: state.record.config }).catch((err: unknown) => {
+        host.log.error({ err, replica: i, job: job.id }, 'a replica failed to load the imported index; it restarts');
+        return host.replicas.on(i, { op: 'exit' }).catch(() => undefined);
+      });
+    }
+  }
+
+  /** Records a failed or cancelled job and removes its staged rows. */
+  async #finishFailed(id: string, err: unknown, cancelled: boolean): Promise<void> {
+    const e = err as { code?: unknown; message?: unknown };
+    const error: JobError = cancelled
+      ? { code: 'VDB_ERR_JOB_CANCELLED', message: 'the import was cancelled; nothing of it was kept' }
+      : { code: typeof e.code === 'string' ? e.code : 'VDB_ERR_INTERNAL', message: String(e.message ?? err) };
+    if (!cancelled && error.code === 'VDB_ERR_INTERNAL') this.#host.log.error({ err, job: id }, 'import failed');
+    this.#live.delete(id);
+    await this.#host.gate.pass();
+    this.#jobs.update(id, { state: cancelled ? 'cancelled' : 'failed', error });
+    await this.#purge(id);
+  }
+
+  async #purge(id: string): Promise<void> {
+    try {
+      for (;;) {
+        await this.#host.gate.pass();
+        if (this.#closed || this.#staging.purge(id, PURGE_CHUNK)) return;
+        await yieldToLoop();
+      }
+    } catch (err) {
+      this.#host.log.error({ err, job: id }, 'removing staged rows failed; retried at the next start');
+    }
+  }
+
+  async #purgeAll(ids: string[]): Promise<void> {
+    for (const id of ids) await this.#purge(id);
+  }
+
+  /** Cancels builds in progress (they fail; nothing is committed) and stops the build worker. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const live of this.#live.values()) {
+      if (live.phase !== 'committing' && live.phase !== 'loading') live.progress.cancel();
+    }
+    await Promise.all([...this.#live.values()].map((l) => (l.settled ?? Promise.resolve()).catch(() => undefined)));
+    await this.#pool.close();
+  }
+}

@@ -1,0 +1,155 @@
+import type { Db } from './db.ts';
+import { nextSeq } from './db.ts';
+import { StorageErrors } from './errors.ts';
+
+/** One record to stage: id already normalised, vector encoded, payload as JSON text. */
+export interface StagedWrite {
+  row: number;
+  id: string;
+  vector: Uint8Array;
+  payload: string | null;
+}
+
+export interface StagedRow {
+  row: number;
+  label: number;
+  vector: Buffer;
+}
+
+/** What an import's commit did. */
+export interface ImportCommit {
+  seq: number;
+  /** Records made visible. */
+  records: number;
+  /** Ids created by an upsert while the import staged them: their label is kept, the staged one dropped. */
+  remaps: { staged: number; current: number }[];
+}
+
+const UINT32_MAX = 4294967295;
+
+/**
+ * Import staging: records wait in `import_rows`, invisible, until one transaction copies them into
+ * `points` with one sequence number. Each staged record holds its final label already (the id's
+ * label, or one reserved while staging), so the index can be built before the commit.
+ */
+export class StagingRepo {
+  readonly #db: Db;
+  readonly #maxLabel: number;
+
+  constructor(db: Db, options: { maxLabel?: number } = {}) {
+    this.#db = db;
+    this.#maxLabel = options.maxLabel ?? UINT32_MAX;
+  }
+
+  /**
+   * Stages a batch in one transaction. A repeated id (only possible when `dedupe`) keeps its first
+   * label and takes the last record's vector, payload and row.
+   */
+  stage(jobId: string, collectionId: number, writes: readonly StagedWrite[], dedupe: boolean): void {
+    const db = this.#db;
+    const staged = db.prepare<[string, string], number>('SELECT label FROM import_rows WHERE job_id = ? AND id = ?').pluck();
+    const restage = db.prepare<[number, Uint8Array, string | null, string, string]>(
+      'UPDATE import_rows SET row = ?, vector = ?, payload = ? WHERE job_id = ? AND id = ?',
+    );
+    const existing = db.prepare<[number, string], number>('SELECT label FROM points WHERE collection_id = ? AND id = ?').pluck();
+    const insert = db.prepare<[string, number, string, number, Uint8Array, string | null]>(
+      'INSERT INTO import_rows (job_id, row, id, label, vector, payload) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    db.transaction(() => {
+      const first = db.prepare<[number], number>('SELECT next_label FROM collections WHERE id = ?').pluck().get(collectionId)!;
+      let next = first;
+      for (const w of writes) {
+        if (dedupe && staged.get(jobId, w.id) !== undefined) {
+          restage.run(w.row, w.vector, w.payload, jobId, w.id);
+          continue;
+        }
+        let label = existing.get(collectionId, w.id);
+        if (label === undefined) {
+          if (next > this.#maxLabel) {
+            throw new StorageErrors.LabelsExhausted(
+              `the collection has used all ${this.#maxLabel + 1} internal labels; recreate it to compact them`,
+            );
+          }
+          label = next++;
+        }
+        insert.run(jobId, w.row, w.id, label, w.vector, w.payload);
+      }
+      if (next !== first) db.prepare('UPDATE collections SET next_label = ? WHERE id = ?').run(next, collectionId);
+    })();
+  }
+
+  count(jobId: string): number {
+    return this.#db.prepare<[string], number>('SELECT count(*) FROM import_rows WHERE job_id = ?').pluck().get(jobId)!;
+  }
+
+  /** The staged rows' keys in body order. */
+  rowKeys(jobId: string): number[] {
+    return this.#db.prepare<[string], number>('SELECT row FROM import_rows WHERE job_id = ? ORDER BY row').pluck().all(jobId);
+  }
+
+  /** Staged rows with the given keys, in the order of `rows`. */
+  rowsByKeys(jobId: string, rows: readonly number[]): StagedRow[] {
+    const found = this.#db
+      .prepare<[string, string], StagedRow>(
+        'SELECT row, label, vector FROM import_rows WHERE job_id = ? AND row IN (SELECT value FROM json_each(?))',
+      )
+      .all(jobId, JSON.stringify(rows));
+    const byRow = new Map(found.map((r) => [r.row, r]));
+    return rows.map((r) => byRow.get(r)!).filter(Boolean);
+  }
+
+  /**
+   * Makes the staged records visible in one transaction with one sequence number: new ids are
+   * inserted, known ids (live or deleted) replaced, the counts and the job's `committed_seq` set.
+   * Fails if the collection was dropped meanwhile.
+   */
+  commit(jobId: string, collectionId: number): ImportCommit {
+    const db = this.#db;
+    return db
+      .transaction((): ImportCommit => {
+        const live = db.prepare<[number], number>('SELECT count(*) FROM collections WHERE id = ? AND dropped = 0').pluck().get(collectionId);
+        if (!live) throw new StorageErrors.Gone('the collection was dropped during the import');
+        const joined = `FROM import_rows s JOIN points p ON p.collection_id = ? AND p.id = s.id WHERE s.job_id = ?`;
+        const remaps = db
+          .prepare<[number, string], { staged: number; current: number }>(
+            `SELECT s.label AS staged, p.label AS current ${joined} AND p.label != s.label`,
+          )
+          .all(collectionId, jobId);
+        const known = db
+          .prepare<[number, string], { live: number; deleted: number }>(
+            `SELECT count(*) FILTER (WHERE p.deleted = 0) AS live, count(*) FILTER (WHERE p.deleted = 1) AS deleted ${joined}`,
+          )
+          .get(collectionId, jobId)!;
+        const records = this.count(jobId);
+        const seq = nextSeq(db);
+        db.prepare(
+          `INSERT INTO points (collection_id, id, label, vector, payload, seq, deleted)
+           SELECT ?, id, label, vector, payload, ?, 0 FROM import_rows WHERE job_id = ?
+           ON CONFLICT (collection_id, id) DO UPDATE
+             SET vector = excluded.vector, payload = excluded.payload, seq = excluded.seq, deleted = 0`,
+        ).run(collectionId, seq, jobId);
+        const added = records - known.live - known.deleted;
+        db.prepare('UPDATE collections SET live_count = live_count + ?, deleted_count = deleted_count - ? WHERE id = ?').run(
+          added + known.deleted,
+          known.deleted,
+          collectionId,
+        );
+        db.prepare('UPDATE jobs SET committed_seq = ? WHERE id = ?').run(seq, jobId);
+        return { seq, records, remaps };
+      })
+      .immediate();
+  }
+
+  /** Deletes up to `limit` staged rows of a job; true when none are left. */
+  purge(jobId: string, limit: number): boolean {
+    const { changes } = this.#db
+      .prepare('DELETE FROM import_rows WHERE rowid IN (SELECT rowid FROM import_rows WHERE job_id = ? LIMIT ?)')
+      .run(jobId, limit);
+    return changes < limit;
+  }
+
+  /** Jobs that still have staged rows (left by a crash or a cancel), for clean-up. */
+  jobsWithRows(): string[] {
+    return this.#db.prepare<[], string>('SELECT DISTINCT job_id FROM import_rows').pluck().all();
+  }
+}
