@@ -1,51 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { call, waitReady } from '../helpers/server.ts';
+import { kill, spawnServer } from '../helpers/process.ts';
 import { prng } from '../helpers/random.ts';
 
 const DIM = 16;
 const KILLS = 6;
 
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-}
-
-async function spawnServer(dataDir: string): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: {
-      ...process.env,
-      VICINITY_PORT: '0',
-      VICINITY_DATA_DIR: dataDir,
-      VICINITY_LOG_LEVEL: 'info',
-      VICINITY_SNAPSHOT_EVERY_CHANGES: '150',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(buffer);
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
-  });
-  child.stdout.resume();
-  return { child, url };
-}
-
-function kill(running: Running): Promise<void> {
-  return new Promise((resolve) => {
-    running.child.once('exit', () => resolve());
-    running.child.kill('SIGKILL');
-  });
-}
 
 test('SIGKILL at random moments loses no acknowledged write', { timeout: 180_000 }, async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'vicinity-crash-'));
