@@ -1,0 +1,13 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildOrder } from '../../../index/build-order.ts';
+
+test('given is the identity; random is a permutation, the same for a seed and different across seeds', () => {
+  assert.deepEqual([...buildOrder(5, 'given', 1)], [0, 1, 2, 3, 4]);
+  const a = buildOrder(1000, 'random', 7);
+  assert.deepEqual([...a].sort((x, y) => x - y), [...buildOrder(1000, 'given', 0)]);
+  assert.deepEqual(a, buildOrder(1000, 'random', 7));
+  assert.notDeepEqual(a, buildOrder(1000, 'random', 8));
+  assert.notDeepEqual(a, buildOrder(1000, 'given', 7));
+  assert.deepEqual([...buildOrder(0, 'random', 1)], []);
+});
