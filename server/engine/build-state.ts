@@ -43,8 +43,7 @@ export class BuildProgress {
 export type BuildTask =
   | { op: 'build'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; progress: SharedArrayBuffer }
   | { op: 'commit'; jobId: string; collectionId: number }
-  | { op: 'finish'; jobId: string; collectionId: number; commit: ImportCommit }
-  | { op: 'discard'; jobId: string };
+  | { op: 'finish'; jobId: string; collectionId: number; commit: ImportCommit };
 
 export type BuildReply = { value: unknown; error?: undefined } | { error: { code: string; message: string } };
 
@@ -91,9 +90,6 @@ export class BuildState {
         return new StagingRepo(this.#conn).commit(task.jobId, task.collectionId);
       case 'finish':
         return this.#finish(task);
-      case 'discard':
-        this.#built.delete(task.jobId);
-        return null;
     }
   }
 

@@ -21,8 +21,17 @@ export interface LiveJob {
   /** Shared with the build worker: records built, and the cancel flag. */
   progress: BuildProgress;
   cancel: boolean;
+  /** Seconds spent in each phase so far. */
+  seconds: Partial<Record<Phase, number>>;
   /** Settles when the job's build has finished, one way or the other. */
   settled?: Promise<void>;
+}
+
+/** Moves a job to its next phase, recording how long the last one took. */
+export function enterPhase(live: LiveJob, phase: Phase, change: Partial<Pick<LiveJob, 'processed' | 'total'>> = {}): void {
+  const now = Date.now();
+  live.seconds[live.phase] = (now - live.since) / 1000;
+  Object.assign(live, { phase, since: now, ...change });
 }
 
 /** The job as `GET /v1/jobs/{id}` shows it. */
@@ -64,6 +73,7 @@ export function jobView(job: JobRecord, live: LiveJob | undefined): JobView {
   };
   if (job.error) view.error = job.error;
   if (live) {
+    view.phase_seconds = { ...live.seconds };
     const processed = live.phase === 'building' ? live.progress.processed : live.processed;
     const seconds = (now - live.since) / 1000;
     view.processed = processed;

@@ -12,7 +12,7 @@ import { parseImport } from '../import/parse.ts';
 import type { ImportFormat } from '../import/records.ts';
 import { BuildProgress, type BuildReply, type BuildTask, type FinishReply } from './build-state.ts';
 import type { CollectionState } from './collection-state.ts';
-import { ingestCommit, jobView, type JobView, type LiveJob } from './import-progress.ts';
+import { enterPhase, ingestCommit, jobView, type JobView, type LiveJob } from './import-progress.ts';
 import type { Logger } from './logger.ts';
 import type { ReplicaData } from './protocol.ts';
 import type { ReplicaSet } from './replicas.ts';
@@ -55,7 +55,8 @@ export class Imports {
   readonly #host: ImportHost;
   readonly #jobs: JobsRepo;
   readonly #staging: StagingRepo;
-  readonly #pool: Piscina<BuildTask, BuildReply>;
+  /** The build worker of the job being built; ended after each job, which frees its index at once. */
+  #pool: Piscina<BuildTask, BuildReply> | null = null;
   readonly #live = new Map<string, LiveJob>();
   readonly #queue: string[] = [];
   #running = false;
@@ -67,7 +68,6 @@ export class Imports {
     this.#staging = new StagingRepo(host.db, { maxLabel: host.config.maxLabel });
     const settled = this.#jobs.settleInterrupted();
     if (settled.done.length + settled.failed.length > 0) host.log.warn(settled, 'jobs interrupted by the last stop settled');
-    this.#pool = new Piscina({ filename: WORKER, minThreads: 0, maxThreads: 1, idleTimeout: 60_000, workerData: host.data });
     void this.#purgeAll(this.#staging.jobsWithRows());
   }
 
@@ -80,7 +80,7 @@ export class Imports {
     const detail = { format: request.format, id_offset: request.idOffset, build_order: request.order ?? build_order, seed: request.seed ?? 1, records: 0, bytes: 0 };
     await this.#host.gate.pass();
     const job = this.#jobs.create({ id: randomUUID(), kind: 'import', collectionId, collection: name, detail });
-    const live: LiveJob = { phase: 'staging', since: Date.now(), processed: 0, total: null, progress: new BuildProgress(), cancel: false };
+    const live: LiveJob = { phase: 'staging', since: Date.now(), processed: 0, total: null, progress: new BuildProgress(), cancel: false, seconds: {} };
     this.#live.set(job.id, live);
     const dedupe = request.format === 'ndjson' || request.format === 'msgpack';
     try {
@@ -114,7 +114,7 @@ export class Imports {
     await this.#host.gate.pass();
     const staged = this.#staging.count(job.id);
     this.#jobs.update(job.id, { state: 'queued', total: staged, processed: 0, detail });
-    Object.assign(live, { phase: 'queued', since: Date.now(), processed: 0, total: staged });
+    enterPhase(live, 'queued', { processed: 0, total: staged });
     this.#queue.push(job.id);
     void this.#drain();
     return { job_id: job.id, records: detail.records, bytes: detail.bytes };
@@ -165,6 +165,7 @@ export class Imports {
   }
 
   async #task<T>(task: BuildTask): Promise<T> {
+    this.#pool ??= new Piscina({ filename: WORKER, minThreads: 1, maxThreads: 1, idleTimeout: 2 ** 31 - 1, workerData: this.#host.data });
     const reply = await this.#pool.run(task);
     if (reply.error) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     return reply.value as T;
@@ -177,7 +178,7 @@ export class Imports {
     let commit: ImportCommit;
     try {
       if (!state) throw new ServerErrors.CollectionNotFound(`collection '${job.collection}' was dropped during the import`);
-      Object.assign(live, { phase: 'building', since: Date.now() });
+      enterPhase(live, 'building');
       await host.gate.pass();
       this.#jobs.update(job.id, { state: 'running' });
       if (records > 0) {
@@ -188,18 +189,19 @@ export class Imports {
         });
       }
       if (live.cancel) throw new ServerErrors.JobCancelled('the import was cancelled during its build');
-      Object.assign(live, { phase: 'committing', since: Date.now() });
+      enterPhase(live, 'committing');
       commit = await host.gate.hold(() => this.#task<ImportCommit>({ op: 'commit', jobId: job.id, collectionId: job.collectionId }));
     } catch (err) {
-      await this.#task({ op: 'discard', jobId: job.id }).catch(() => undefined);
+      await this.#endWorker();
       await this.#finishFailed(job.id, err, live.cancel);
       return;
     }
     // Committed: the points are durable. Now every copy catches up, then the job is done.
-    Object.assign(live, { phase: 'loading', since: Date.now() });
+    enterPhase(live, 'loading');
     await this.#publish(state, job, commit);
+    enterPhase(live, 'loading');
     await host.gate.pass();
-    this.#jobs.update(job.id, { state: 'done', processed: commit.records });
+    this.#jobs.update(job.id, { state: 'done', processed: commit.records, detail: { ...job.detail, phase_seconds: live.seconds } });
     this.#live.delete(job.id);
     host.log.info({ job: job.id, collection: job.collection, records: commit.records, seq: commit.seq }, 'import done');
     await this.#purge(job.id);
@@ -225,12 +227,20 @@ export class Imports {
       state.snapshotting = finish.finally(() => (state.snapshotting = null));
       await state.snapshotting;
     }
+    await this.#endWorker();
     for (let i = 0; i < host.replicas.size; i++) {
-      await host.replicas.on(i, { op: 'reload', collectionId: job.collectionId, config: state.record.config }).catch((err: unknown) => {
+      await host.replicas.offline(i, { op: 'reload', collectionId: job.collectionId, config: state.record.config }).catch((err: unknown) => {
         host.log.error({ err, replica: i, job: job.id }, 'a replica failed to load the imported index; it restarts');
         return host.replicas.on(i, { op: 'exit' }).catch(() => undefined);
       });
     }
+  }
+
+  /** Ends the build worker: its thread's memory (the built index) goes back at once, not at some later GC. */
+  async #endWorker(): Promise<void> {
+    const pool = this.#pool;
+    this.#pool = null;
+    await pool?.destroy().catch(() => undefined);
   }
 
   /** Records a failed or cancelled job and removes its staged rows. */
@@ -269,6 +279,6 @@ export class Imports {
       if (live.phase !== 'committing' && live.phase !== 'loading') live.progress.cancel();
     }
     await Promise.all([...this.#live.values()].map((l) => (l.settled ?? Promise.resolve()).catch(() => undefined)));
-    await this.#pool.close();
+    await this.#endWorker();
   }
 }

@@ -15,6 +15,8 @@ class Replica {
   reads = 0;
   /** Points sent in writes not yet applied. */
   backlog = 0;
+  /** Loading a new index: reads go elsewhere while another replica can take them. */
+  loading = false;
 
   constructor(id: number, data: ReplicaData) {
     this.id = id;
@@ -120,6 +122,17 @@ export class ReplicaSet {
     return this.#replicas[id].run<T>(task);
   }
 
+  /** Runs a long task (loading an index) on one replica, steering reads to the others meanwhile. */
+  async offline<T>(id: number, task: ReplicaTask): Promise<T> {
+    const replica = this.#replicas[id];
+    replica.loading = true;
+    try {
+      return await replica.run<T>(task);
+    } finally {
+      replica.loading = false;
+    }
+  }
+
   /** Runs a task on every replica and collects the answers. */
   all<T>(task: ReplicaTask): Promise<T[]> {
     return Promise.all(this.#replicas.map((r) => r.run<T>(task)));
@@ -130,7 +143,7 @@ export class ReplicaSet {
     let best = this.#replicas[this.#next % n];
     for (let i = 1; i < n; i++) {
       const r = this.#replicas[(this.#next + i) % n];
-      if (r.pending < best.pending) best = r;
+      if ((best.loading && !r.loading) || (r.loading === best.loading && r.pending < best.pending)) best = r;
     }
     this.#next++;
     if (best.reads >= this.#maxQueue) {
