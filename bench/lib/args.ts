@@ -20,6 +20,14 @@ export function positiveSeconds(name: string, text: string): number {
   return value;
 }
 
+/** parseArgs definitions of the flags every server benchmark takes: load tool, installs, server settings. */
+export const SERVER_FLAGS = {
+  'no-wrk': { type: 'boolean', default: false },
+  'no-install': { type: 'boolean', default: false },
+  'server-env': { type: 'string', multiple: true, default: [] as string[] },
+  'server-log': { type: 'string', default: 'info' },
+} as const;
+
 /** `--server-env VICINITY_NAME=value` pairs as an object; the server refuses unknown names itself. */
 export function serverEnv(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};

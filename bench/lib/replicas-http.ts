@@ -43,7 +43,8 @@ export interface VicinityContext {
 
 const HEALTH_PATH = '/healthz';
 
-function jsonSearches(name: string, set: Dataset, k: number, ef: number, opts?: SearchOptions): BodySet {
+/** Every query of `set` as a JSON search body (k, ef, options), named `name` for wrk's files. */
+export function jsonSearches(name: string, set: Dataset, k: number, ef: number, opts?: SearchOptions): BodySet {
   const texts: string[] = [];
   for (let q = 0; q < set.queries.n; q++) texts.push(searchBody(row(set.queries, q), k, ef, opts));
   return jsonBodies(name, texts);
@@ -56,7 +57,7 @@ function msgpackSearches(name: string, set: Dataset, k: number, ef: number): Bod
 }
 
 /** The engine the server chose, from its 'hnswlib build chosen' log line (info level; pino JSON). */
-function serverBuild(log: string): { build: string; reason: string } | null {
+export function serverBuild(log: string): { build: string; reason: string } | null {
   for (const line of log.split('\n')) {
     if (!line.includes('hnswlib build chosen')) continue;
     try {

@@ -111,6 +111,14 @@ export function table(header: string[], rows: string[][], rightAligned: boolean[
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** A Markdown table with padded columns; `rightAligned[i]` for numeric columns (`---:`). */
+export function markdownTable(header: string[], rows: string[][], rightAligned: boolean[]): string {
+  const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => (rightAligned[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (rightAligned[i] ? ` ${'-'.repeat(w - 1)}: ` : ` ${'-'.repeat(w)} `)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
 /** The human-readable report: context lines, the build lines, one search row per (ef, system, concurrency). */
 export function formatReport(r: BenchReport): string {
   const m = r.machine;
@@ -185,6 +193,14 @@ export function writeReport(dir: string, r: BenchReport): string {
   mkdirSync(dir, { recursive: true });
   const stamp = r.started.replace(/[:.]/g, '-');
   const path = join(dir, `search${r.smoke ? '-smoke' : ''}-${stamp}.json`);
+  writeFileSync(path, `${JSON.stringify(r, null, 2)}\n`);
+  return path;
+}
+
+/** Writes a bench's report as JSON to `<dir>/<name>[-smoke]-<started, file-safe>.json`; returns the path. */
+export function writeBenchJson(dir: string, name: string, r: { started: string; smoke: boolean }): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${name}${r.smoke ? '-smoke' : ''}-${r.started.replace(/[:.]/g, '-')}.json`);
   writeFileSync(path, `${JSON.stringify(r, null, 2)}\n`);
   return path;
 }

@@ -55,8 +55,17 @@ export function statCpuSeconds(stat: string, ticksPerSecond: number): number {
 
 /** Resident memory of a process in bytes, from /proc/<pid>/status; null where unavailable. */
 export function procRssBytes(pid: number): number | null {
+  return procStatusBytes(pid, 'VmRSS');
+}
+
+/** The most resident memory a process (all its threads) has had since it started (VmHWM); null where unavailable. */
+export function procPeakRssBytes(pid: number): number | null {
+  return procStatusBytes(pid, 'VmHWM');
+}
+
+function procStatusBytes(pid: number, field: string): number | null {
   try {
-    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match === null ? null : Number(match[1]) * 1024;
   } catch {
     return null;

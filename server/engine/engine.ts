@@ -106,6 +106,12 @@ export class Engine {
     return state;
   }
 
+  /** Waits until writes may go ahead (an import may be committing), then checks the collection is still there. */
+  async #writable(name: string, state: CollectionState): Promise<void> {
+    await this.#gate.pass();
+    if (this.#states.get(name) !== state) throw new ServerErrors.CollectionNotFound(`collection '${name}' was dropped`);
+  }
+
   #readyState(name: string): CollectionState {
     const state = this.#state(name);
     if (!state.loaded || !this.#replicasReady) {
@@ -198,7 +204,7 @@ export class Engine {
         payload: p.payload === undefined || p.payload === null ? null : JSON.stringify(p.payload),
       };
     });
-    await this.#gate.pass();
+    await this.#writable(name, state);
     if (writes.length > 0) this.#applied(state, this.#points.upsert(state.record.id, writes), payloads);
     await this.#replicas.whenBacklogAtMost(this.#config.maxIndexBacklog);
     return { upserted: request.points.length };
@@ -217,7 +223,7 @@ export class Engine {
       throw new ServerErrors.RequestInvalid('give either ids or where (not both)');
     }
     const id = state.record.id;
-    await this.#gate.pass();
+    await this.#writable(name, state);
     const mutation = request.ids
       ? this.#points.deleteIds(id, request.ids.map((raw, i) => normaliseId(raw, `ids[${i}]`)))
       : this.#points.deleteWhere(id, parseWhere(request.where));
