@@ -229,6 +229,7 @@ export class Imports {
     }
     await this.#endWorker();
     for (let i = 0; i < host.replicas.size; i++) {
+      if (host.stateById(job.collectionId) !== state) return; // dropped meanwhile: nothing to load
       await host.replicas.offline(i, { op: 'reload', collectionId: job.collectionId, config: state.record.config }).catch((err: unknown) => {
         host.log.error({ err, replica: i, job: job.id }, 'a replica failed to load the imported index; it restarts');
         return host.replicas.on(i, { op: 'exit' }).catch(() => undefined);
