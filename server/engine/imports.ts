@@ -21,7 +21,8 @@ import type { ImportCommit } from '../../storage/staging.ts';
 import type { PointsRepo } from '../../storage/points.ts';
 
 const WORKER = new URL('./build-worker.ts', import.meta.url).href;
-const PURGE_CHUNK = 2000;
+const PURGE_CHUNK = 500;
+const STAGE_BYTES = 256 * 1024;
 
 export interface ImportRequest {
   format: ImportFormat;
@@ -86,6 +87,8 @@ export class Imports {
     try {
       const batches = parseImport(body, {
         format: request.format, dimension, metric, idOffset: request.idOffset, contentLength: request.contentLength,
+        // About 256 KiB of vectors per staging transaction keeps each one to a few milliseconds.
+        batchSize: Math.max(16, Math.min(1024, Math.floor(STAGE_BYTES / (dimension * 4)))),
         maxBytes: config.importMaxBytes, maxRecords: config.importMaxRecords, maxRecordBytes: config.importMaxRecordBytes,
       });
       for (;;) {
