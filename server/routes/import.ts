@@ -75,9 +75,9 @@ export function importRoutes(app: FastifyInstance, engine: Engine): void {
           );
           return await reply.code(202).send(accepted);
         } catch (err) {
-          // The rest of the body is unread: discard it, and do not reuse the connection.
+          // The rest of the body is unread: discard it as it arrives, so the client, still sending,
+          // gets to read the answer (closing the connection instead makes its write fail first).
           request.raw.resume();
-          void reply.header('connection', 'close');
           throw err;
         }
       },

@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `vicinity` command: loads TypeScript through tsx, then runs client/cli.ts.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../client/cli.ts');
+process.exitCode = await main(process.argv);

@@ -1,0 +1,79 @@
+/** JSON shapes of the REST API as the client sees them (DESIGN.md; server/schemas/index.ts). */
+
+export type Metric = 'cosine' | 'l2' | 'ip';
+export type ImportFormat = 'npy' | 'fvecs' | 'ndjson' | 'msgpack';
+export type BuildOrder = 'given' | 'random';
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface Collection {
+  name: string;
+  dimension: number;
+  metric: Metric;
+  count: number;
+  [field: string]: unknown;
+}
+
+export interface CollectionSpec {
+  dimension: number;
+  metric: Metric;
+}
+
+export interface ImportQuery {
+  format: ImportFormat;
+  idOffset?: number;
+  buildOrder?: BuildOrder;
+  seed?: number;
+}
+
+/** The 202 answer of an import: the body is received and staged; the build runs as a job. */
+export interface ImportAccepted {
+  job_id: string;
+  records: number;
+  bytes: number;
+}
+
+export interface Job {
+  id: string;
+  kind: 'import';
+  collection: string;
+  state: JobState;
+  phase: string | null;
+  processed: number;
+  /** null while unknown. */
+  total: number | null;
+  /** Records per second. */
+  rate: number;
+  eta_s: number | null;
+  error?: { code: string; message: string };
+  created_at: string;
+  finished_at: string | null;
+  records: number;
+  bytes: number;
+  build_order: BuildOrder;
+  format?: ImportFormat;
+  id_offset?: number;
+  seed?: number;
+  /** Since the job was created, until it finished. */
+  seconds?: number;
+}
+
+export const FINISHED_STATES: readonly JobState[] = ['done', 'failed', 'cancelled'];
+
+export interface SearchRequest {
+  vector: number[];
+  k: number;
+  ef?: number;
+  where?: Record<string, unknown>;
+  with_payload?: boolean;
+}
+
+export interface SearchHit {
+  id: string | number;
+  distance: number;
+  payload?: Record<string, unknown> | null;
+}
+
+export interface SearchAnswer {
+  results: SearchHit[];
+  took_ms?: number;
+}
