@@ -231,7 +231,7 @@ export class Imports {
       await state.snapshotting;
     }
     await this.#endWorker();
-    for (let i = 0; i < host.replicas.size; i++) {
+    for (let i = 0; i < host.replicas.size && commit.records > 0; i++) {
       if (host.stateById(job.collectionId) !== state) return; // dropped meanwhile: nothing to load
       await host.replicas.offline(i, { op: 'reload', collectionId: job.collectionId, config: state.record.config }).catch((err: unknown) => {
         host.log.error({ err, replica: i, job: job.id }, 'a replica failed to load the imported index; it restarts');
@@ -252,7 +252,9 @@ export class Imports {
     const e = err as { code?: unknown; message?: unknown };
     const error: JobError = cancelled
       ? { code: 'VDB_ERR_JOB_CANCELLED', message: 'the import was cancelled; nothing of it was kept' }
-      : { code: typeof e.code === 'string' ? e.code : 'VDB_ERR_INTERNAL', message: String(e.message ?? err) };
+      : this.#closed
+        ? { code: 'VDB_ERR_JOB_INTERRUPTED', message: 'the server shut down during the import; nothing of it was kept' }
+        : { code: typeof e.code === 'string' ? e.code : 'VDB_ERR_INTERNAL', message: String(e.message ?? err) };
     if (!cancelled && error.code === 'VDB_ERR_INTERNAL') this.#host.log.error({ err, job: id }, 'import failed');
     this.#live.delete(id);
     await this.#host.gate.pass();

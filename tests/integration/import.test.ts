@@ -197,6 +197,21 @@ test('a cancelled import leaves nothing; a finished job cannot be cancelled', as
   await assertSelfNearest(server, 'c', vectors.map((_, i) => String(i)), vectors);
 });
 
+test('an empty body imports nothing and is done; a shutdown during a build leaves an interrupted job', async (t) => {
+  const server = await startServer(t);
+  await collection(server, 'c', { hnsw: { ef_construction: 400, m: 32 } });
+  const empty = await imported(server, 'c', 'format=npy', npyBuffer([], { dimension: DIM }));
+  assert.equal(empty.records, 0);
+  assert.equal(await count(server, 'c'), 0);
+  const accepted = await importBody(server, 'c', 'format=npy', npyBuffer(randomVectors(20_000, DIM, 12)));
+  assert.equal(accepted.status, 202);
+  const again = await server.restart();
+  const job = await finished(again, accepted.body.job_id as string);
+  assert.equal(job.state, 'failed');
+  assert.equal((job.error as { code: string }).code, 'VDB_ERR_JOB_INTERRUPTED');
+  assert.equal(await count(again, 'c'), 0);
+});
+
 test('build_order=random builds the same points', async (t) => {
   const server = await startServer(t);
   await collection(server, 'c');
