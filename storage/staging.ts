@@ -82,6 +82,15 @@ export class StagingRepo {
     return this.#db.prepare<[string], number>('SELECT count(*) FROM import_rows WHERE job_id = ?').pluck().get(jobId)!;
   }
 
+  /** Up to `limit` staged rows after the key `afterRow`, in body order. */
+  rowsAfter(jobId: string, afterRow: number, limit: number): StagedRow[] {
+    return this.#db
+      .prepare<[string, number, number], StagedRow>(
+        'SELECT row, label, vector FROM import_rows WHERE job_id = ? AND row > ? ORDER BY row LIMIT ?',
+      )
+      .all(jobId, afterRow, limit);
+  }
+
   /** The staged rows' keys in body order. */
   rowKeys(jobId: string): number[] {
     return this.#db.prepare<[string], number>('SELECT row FROM import_rows WHERE job_id = ? ORDER BY row').pluck().all(jobId);

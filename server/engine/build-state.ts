@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { buildOrder, type BuildOrder } from '../../index/build-order.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
 import { blobToVector } from '../../index/vectors.ts';
@@ -10,33 +11,55 @@ import { ServerErrors } from '../errors.ts';
 import type { ReplicaData } from './protocol.ts';
 
 const PAGE = 512;
+const FOLLOW_WAIT_MS = 20;
 
-/** Shared with the main thread: progress it reads, and a flag it sets to cancel. */
+/**
+ * Shared between the main thread and the build worker: records built (the worker writes), the
+ * record count once known and the flags "body all staged" and "cancel" (the main thread writes).
+ */
 export class BuildProgress {
   readonly buffer: SharedArrayBuffer;
-  readonly #processed: Float64Array;
-  readonly #cancel: Int32Array;
+  readonly #numbers: Float64Array;
+  readonly #flags: Int32Array;
 
-  constructor(buffer = new SharedArrayBuffer(16)) {
+  constructor(buffer = new SharedArrayBuffer(24)) {
     this.buffer = buffer;
-    this.#processed = new Float64Array(buffer, 0, 1);
-    this.#cancel = new Int32Array(buffer, 8, 1);
+    this.#numbers = new Float64Array(buffer, 0, 2);
+    this.#flags = new Int32Array(buffer, 16, 2);
   }
 
   get processed(): number {
-    return this.#processed[0];
+    return this.#numbers[0];
   }
 
   set processed(n: number) {
-    this.#processed[0] = n;
+    this.#numbers[0] = n;
+  }
+
+  /** The body's record count when its header gave it (0 while unknown). */
+  get expected(): number {
+    return this.#numbers[1];
+  }
+
+  set expected(n: number) {
+    this.#numbers[1] = n;
+  }
+
+  get received(): boolean {
+    return Atomics.load(this.#flags, 0) === 1;
+  }
+
+  /** The whole body is staged: after this, no more rows come. */
+  receive(): void {
+    Atomics.store(this.#flags, 0, 1);
   }
 
   get cancelled(): boolean {
-    return Atomics.load(this.#cancel, 0) === 1;
+    return Atomics.load(this.#flags, 1) === 1;
   }
 
   cancel(): void {
-    Atomics.store(this.#cancel, 0, 1);
+    Atomics.store(this.#flags, 1, 1);
   }
 }
 
@@ -93,22 +116,53 @@ export class BuildState {
     }
   }
 
-  async #build(task: Extract<BuildTask, { op: 'build' }>): Promise<{ records: number }> {
+  async #build(task: Extract<BuildTask, { op: 'build' }>): Promise<null> {
     const db = this.#conn;
     const progress = new BuildProgress(task.progress);
     const loaded = await loadIndex(db, this.#data.snapshotDir, task.collectionId, task.config, this.#data.engine);
-    const staging = new StagingRepo(db);
+    if (task.order === 'given') await this.#follow(task.jobId, loaded, progress);
+    else this.#ordered(task, loaded, progress);
+    this.#built.set(task.jobId, loaded);
+    return null;
+  }
+
+  /** Body order: adds rows as they are staged, waiting for more until the body is all in. */
+  async #follow(jobId: string, { index }: LoadedIndex, progress: BuildProgress): Promise<void> {
+    const staging = new StagingRepo(this.#conn);
+    let after = -1;
+    let reserved = 0;
+    for (;;) {
+      if (progress.cancelled) throw new ServerErrors.JobCancelled('the import was cancelled');
+      const received = progress.received; // read before the rows: rows staged before it are seen below
+      if (progress.expected > reserved) {
+        index.reserve(progress.expected - progress.processed);
+        reserved = progress.expected;
+      }
+      const rows = staging.rowsAfter(jobId, after, PAGE);
+      for (const row of rows) index.upsert(row.label, blobToVector(row.vector));
+      if (rows.length > 0) {
+        after = rows[rows.length - 1].row;
+        progress.processed += rows.length;
+      } else if (received) {
+        return;
+      } else {
+        await sleep(FOLLOW_WAIT_MS);
+      }
+    }
+  }
+
+  /** Any other order: every row is staged already; they go in in the order's permutation. */
+  #ordered(task: Extract<BuildTask, { op: 'build' }>, { index }: LoadedIndex, progress: BuildProgress): void {
+    const staging = new StagingRepo(this.#conn);
     const keys = staging.rowKeys(task.jobId);
     const order = buildOrder(keys.length, task.order, task.seed);
-    loaded.index.reserve(keys.length);
+    index.reserve(keys.length);
     for (let at = 0; at < order.length; at += PAGE) {
       if (progress.cancelled) throw new ServerErrors.JobCancelled('the import was cancelled');
       const page = Array.from(order.subarray(at, at + PAGE), (i) => keys[i]);
-      for (const row of staging.rowsByKeys(task.jobId, page)) loaded.index.upsert(row.label, blobToVector(row.vector));
+      for (const row of staging.rowsByKeys(task.jobId, page)) index.upsert(row.label, blobToVector(row.vector));
       progress.processed = Math.min(at + PAGE, order.length);
     }
-    this.#built.set(task.jobId, loaded);
-    return { records: keys.length };
   }
 
   /** Folds in what happened around the commit, writes the snapshot, frees the index. */

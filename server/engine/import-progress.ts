@@ -21,10 +21,29 @@ export interface LiveJob {
   /** Shared with the build worker: records built, and the cancel flag. */
   progress: BuildProgress;
   cancel: boolean;
+  /** The build started while the body was still arriving (it follows the upload). */
+  building: boolean;
+  /** Settles when the whole body is staged (rejects when it fails or is cancelled). */
+  received: Deferred;
+  /** Why the upload failed, for the build to record. */
+  error?: unknown;
   /** Seconds spent in each phase so far. */
   seconds: Partial<Record<Phase, number>>;
   /** Settles when the job's build has finished, one way or the other. */
   settled?: Promise<void>;
+}
+
+/** A promise with its settle functions outside (Promise.withResolvers needs Node 22). */
+export interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export function deferred(): Deferred {
+  const d = {} as Deferred;
+  d.promise = new Promise<void>((resolve, reject) => Object.assign(d, { resolve, reject }));
+  return d;
 }
 
 /** Moves a job to its next phase, recording how long the last one took. */

@@ -12,7 +12,7 @@ import { parseImport } from '../import/parse.ts';
 import type { ImportFormat } from '../import/records.ts';
 import { BuildProgress, type BuildReply, type BuildTask, type FinishReply } from './build-state.ts';
 import type { CollectionState } from './collection-state.ts';
-import { enterPhase, ingestCommit, jobView, type JobView, type LiveJob } from './import-progress.ts';
+import { deferred, enterPhase, ingestCommit, jobView, type JobView, type LiveJob } from './import-progress.ts';
 import type { Logger } from './logger.ts';
 import type { ReplicaData } from './protocol.ts';
 import type { ReplicaSet } from './replicas.ts';
@@ -23,6 +23,7 @@ import type { PointsRepo } from '../../storage/points.ts';
 const WORKER = new URL('./build-worker.ts', import.meta.url).href;
 const PURGE_CHUNK = 500;
 const STAGE_BYTES = 256 * 1024;
+const SLICE_MS = 4;
 
 export interface ImportRequest {
   format: ImportFormat;
@@ -72,7 +73,10 @@ export class Imports {
     void this.#purgeAll(this.#staging.jobsWithRows());
   }
 
-  /** Streams a body into staging; resolves once it is all staged and the job is queued. */
+  /**
+   * Streams a body into staging; resolves once it is all staged. The job is queued at once: with
+   * `build_order=given` its build follows the upload row by row when the build worker is free.
+   */
   async receive(name: string, request: ImportRequest, body: AsyncIterable<Uint8Array>): Promise<{ job_id: string; records: number; bytes: number }> {
     const { config } = this.#host;
     const state = this.#host.readyState(name);
@@ -81,8 +85,14 @@ export class Imports {
     const detail = { format: request.format, id_offset: request.idOffset, build_order: request.order ?? build_order, seed: request.seed ?? 1, records: 0, bytes: 0 };
     await this.#host.gate.pass();
     const job = this.#jobs.create({ id: randomUUID(), kind: 'import', collectionId, collection: name, detail });
-    const live: LiveJob = { phase: 'staging', since: Date.now(), processed: 0, total: null, progress: new BuildProgress(), cancel: false, seconds: {} };
+    const live: LiveJob = {
+      phase: 'staging', since: Date.now(), processed: 0, total: null, progress: new BuildProgress(), cancel: false, seconds: {},
+      building: false, received: deferred(),
+    };
+    live.received.promise.catch(() => undefined);
     this.#live.set(job.id, live);
+    this.#queue.push(job.id);
+    void this.#drain();
     const dedupe = request.format === 'ndjson' || request.format === 'msgpack';
     try {
       const batches = parseImport(body, {
@@ -91,6 +101,7 @@ export class Imports {
         batchSize: Math.max(16, Math.min(1024, Math.floor(STAGE_BYTES / (dimension * 4)))),
         maxBytes: config.importMaxBytes, maxRecords: config.importMaxRecords, maxRecordBytes: config.importMaxRecordBytes,
       });
+      let sliceStart = performance.now();
       for (;;) {
         const next = await batches.next();
         if (next.done) {
@@ -109,18 +120,39 @@ export class Imports {
         this.#staging.stage(job.id, collectionId, writes, dedupe);
         live.processed += writes.length;
         live.total = batch.totalRecords;
+        if (batch.totalRecords !== null) live.progress.expected = batch.totalRecords;
+        // A fast upload arrives already buffered, so the loop above would run on microtasks alone:
+        // let searches in between.
+        if (performance.now() - sliceStart > SLICE_MS) {
+          await yieldToLoop();
+          sliceStart = performance.now();
+        }
       }
     } catch (err) {
-      await this.#finishFailed(job.id, err, live.cancel);
+      await this.#uploadFailed(job.id, live, err);
       throw err;
     }
     await this.#host.gate.pass();
     const staged = this.#staging.count(job.id);
-    this.#jobs.update(job.id, { state: 'queued', total: staged, processed: 0, detail });
-    enterPhase(live, 'queued', { processed: 0, total: staged });
-    this.#queue.push(job.id);
-    void this.#drain();
+    this.#jobs.update(job.id, { state: live.building ? 'running' : 'queued', total: staged, detail });
+    enterPhase(live, live.building ? 'building' : 'queued', { processed: 0, total: staged });
+    live.progress.receive();
+    live.received.resolve();
     return { job_id: job.id, records: detail.records, bytes: detail.bytes };
+  }
+
+  /** The body failed or was cancelled: stop a build that follows it, and record the job. */
+  async #uploadFailed(id: string, live: LiveJob, err: unknown): Promise<void> {
+    live.error = err;
+    live.progress.cancel();
+    live.received.reject(err);
+    const queued = this.#queue.indexOf(id);
+    if (queued >= 0) {
+      this.#queue.splice(queued, 1);
+      await this.#finishFailed(id, err, live.cancel);
+    } else {
+      await live.settled?.catch(() => undefined); // the build records it
+    }
   }
 
   get(id: string): JobView {
@@ -144,7 +176,10 @@ export class Imports {
     live.cancel = true;
     live.progress.cancel();
     const queued = this.#queue.indexOf(id);
-    if (queued >= 0) {
+    if (live.phase === 'staging') {
+      await live.received.promise.catch(() => undefined); // the upload stops at its next batch
+      await live.settled?.catch(() => undefined);
+    } else if (queued >= 0) {
       this.#queue.splice(queued, 1);
       await this.#finishFailed(id, new ServerErrors.JobCancelled('the import was cancelled before its build started'), true);
     } else {
@@ -177,26 +212,29 @@ export class Imports {
   async #build(job: JobRecord, live: LiveJob): Promise<void> {
     const host = this.#host;
     const state = host.stateById(job.collectionId);
-    const records = live.total ?? 0;
+    const { build_order, seed } = job.detail as { build_order: BuildOrder; seed: number };
     let commit: ImportCommit;
     try {
       if (!state) throw new ServerErrors.CollectionNotFound(`collection '${job.collection}' was dropped during the import`);
-      enterPhase(live, 'building');
+      // In body order the build can follow the upload; any other order needs every record first.
+      if (build_order !== 'given') await live.received.promise;
+      if (live.phase === 'staging') live.building = true;
+      else enterPhase(live, 'building');
       await host.gate.pass();
       this.#jobs.update(job.id, { state: 'running' });
-      if (records > 0) {
-        const { build_order, seed } = job.detail as { build_order: BuildOrder; seed: number };
+      if (live.total !== 0) {
         await this.#task({
           op: 'build', jobId: job.id, collectionId: job.collectionId, config: state.record.config,
           order: build_order, seed, progress: live.progress.buffer,
         });
       }
+      await live.received.promise;
       if (live.cancel) throw new ServerErrors.JobCancelled('the import was cancelled during its build');
       enterPhase(live, 'committing');
       commit = await host.gate.hold(() => this.#task<ImportCommit>({ op: 'commit', jobId: job.id, collectionId: job.collectionId }));
     } catch (err) {
       await this.#endWorker();
-      await this.#finishFailed(job.id, err, live.cancel);
+      await this.#finishFailed(job.id, live.error ?? err, live.cancel);
       return;
     }
     // Committed: the points are durable. Now every copy catches up, then the job is done.
@@ -204,7 +242,8 @@ export class Imports {
     await this.#publish(state, job, commit);
     enterPhase(live, 'loading');
     await host.gate.pass();
-    this.#jobs.update(job.id, { state: 'done', processed: commit.records, detail: { ...job.detail, phase_seconds: live.seconds } });
+    const { detail } = this.#jobs.get(job.id)!;
+    this.#jobs.update(job.id, { state: 'done', processed: commit.records, detail: { ...detail, phase_seconds: live.seconds } });
     this.#live.delete(job.id);
     host.log.info({ job: job.id, collection: job.collection, records: commit.records, seq: commit.seq }, 'import done');
     await this.#purge(job.id);
@@ -213,7 +252,9 @@ export class Imports {
   /** After the commit: the main thread's state, the snapshot from the build worker, then each replica in turn. */
   async #publish(state: CollectionState, job: JobRecord, commit: ImportCommit): Promise<void> {
     const host = this.#host;
-    await ingestCommit(state, host.points, commit);
+    const ingested = ingestCommit(state, host.points, commit).catch((err: unknown) =>
+      host.log.error({ err, job: job.id }, 'loading the imported points into the payload index failed; restart to reload them'),
+    );
     if (commit.records > 0) {
       await state.snapshotting;
       const changes = state.changesSinceSnapshot;
@@ -230,6 +271,7 @@ export class Imports {
       state.snapshotting = finish.finally(() => (state.snapshotting = null));
       await state.snapshotting;
     }
+    await ingested;
     await this.#endWorker();
     for (let i = 0; i < host.replicas.size && commit.records > 0; i++) {
       if (host.stateById(job.collectionId) !== state) return; // dropped meanwhile: nothing to load

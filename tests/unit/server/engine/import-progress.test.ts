@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BuildProgress } from '../../../../server/engine/build-state.ts';
-import { enterPhase, jobView, type LiveJob } from '../../../../server/engine/import-progress.ts';
+import { deferred, enterPhase, jobView, type LiveJob } from '../../../../server/engine/import-progress.ts';
 import type { JobRecord } from '../../../../storage/jobs.ts';
 
 const job: JobRecord = {
@@ -10,7 +10,7 @@ const job: JobRecord = {
 };
 
 test('a building job shows the shared progress, its rate and an ETA', () => {
-  const live: LiveJob = { phase: 'staging', since: Date.now() - 2000, processed: 0, total: null, progress: new BuildProgress(), cancel: false, seconds: {} };
+  const live: LiveJob = { phase: 'staging', since: Date.now() - 2000, processed: 0, total: null, progress: new BuildProgress(), cancel: false, seconds: {}, building: false, received: deferred() };
   enterPhase(live, 'building', { total: 1000 });
   assert.ok(live.seconds.staging! >= 2);
   live.since -= 4000;
