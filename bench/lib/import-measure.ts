@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliImport, createImportCollection, summaryNumber, uploadFile, waitForJob, type Job, type PhaseMark } from './import-client.ts';
 import type { ImportFile } from './import-files.ts';
@@ -6,7 +6,32 @@ import type { HnswParams } from './raw-hnsw.ts';
 import { HttpClient, type ServerProcess } from './server.ts';
 import { procPeakRssBytes, procRssBytes, startCpuMeter } from './stats.ts';
 
-/** Polls a process's resident memory; the kernel's high-water mark (VmHWM) covers what falls between polls. */
+/** The process and its descendants (the server's build process), from /proc. */
+function processTree(pid: number): number[] {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    let tasks: string[] = [];
+    try {
+      tasks = readdirSync(`/proc/${pids[i]}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tasks) {
+      try {
+        for (const child of readFileSync(`/proc/${pids[i]}/task/${tid}/children`, 'utf8').split(' ')) if (child.trim()) pids.push(Number(child));
+      } catch {
+        // the task ended meanwhile
+      }
+    }
+  }
+  return pids;
+}
+
+/**
+ * Polls the resident memory of a process and its children together (the server builds imports in
+ * a child process); the kernel's high-water mark (VmHWM) of the server covers what falls between
+ * polls for the server itself. `hwmBytes` is the larger of the two.
+ */
 export class RssSampler {
   #max = 0;
   readonly #timer: NodeJS.Timeout;
@@ -20,14 +45,16 @@ export class RssSampler {
   }
 
   #poll(): void {
-    this.#max = Math.max(this.#max, procRssBytes(this.pid) ?? 0);
+    const total = processTree(this.pid).reduce((sum, pid) => sum + (procRssBytes(pid) ?? 0), 0);
+    this.#max = Math.max(this.#max, total);
   }
 
-  /** The largest polled RSS and VmHWM (the peak since the process started), both in bytes. */
+  /** The largest polled RSS of the process tree, and the larger of that and the server's VmHWM, in bytes. */
   stop(): { polledPeakBytes: number; hwmBytes: number | null } {
     clearInterval(this.#timer);
     this.#poll();
-    return { polledPeakBytes: this.#max, hwmBytes: procPeakRssBytes(this.pid) };
+    const hwm = procPeakRssBytes(this.pid);
+    return { polledPeakBytes: this.#max, hwmBytes: hwm === null ? null : Math.max(hwm, this.#max) };
   }
 }
 

@@ -191,7 +191,7 @@ export function formatImportReport(r: ImportReport): string {
   const env = Object.entries(r.settings.serverEnv).map(([k, v]) => `${k}=${v}`).join(' ') || 'none (defaults)';
   out.push(
     `settings: M=${r.hnsw.m}, ef_construction=${r.hnsw.efConstruction}, build_order=${r.settings.buildOrder}; a fresh server and data dir per import; ` +
-      `job polled every ${r.settings.pollMs} ms, server RSS every ${r.settings.rssPollMs} ms (peak = VmHWM); VICINITY_* set: ${env}`,
+      `job polled every ${r.settings.pollMs} ms, RSS of the server and its build process every ${r.settings.rssPollMs} ms (peak = the larger of that sum and the server's VmHWM); VICINITY_* set: ${env}`,
   );
   out.push(`files:    ${r.files.map((f) => `${basename(f.path)} ${MiB(f.bytes)} MiB (written in ${fixed(f.writeS, 1)} s)`).join(', ') || 'none'}`);
   if (r.fashion.length > 0 || r.raw.length > 0) {

@@ -11,60 +11,68 @@ import { ServerErrors } from '../errors.ts';
 import type { ReplicaData } from './protocol.ts';
 
 const PAGE = 512;
+const BREATHE_MS = 50;
+let lastBreath = performance.now();
+
+/** Lets the process's event loop run now and then (control messages, progress reports). */
+async function breather(): Promise<void> {
+  if (performance.now() - lastBreath < BREATHE_MS) return;
+  await new Promise((resolve) => setImmediate(resolve));
+  lastBreath = performance.now();
+}
 const FOLLOW_WAIT_MS = 20;
 
+/** What the server tells a build while it runs: the record count once known, "body all staged", "cancel". */
+export interface BuildControl {
+  expected?: number;
+  received?: boolean;
+  cancelled?: boolean;
+}
+
 /**
- * Shared between the main thread and the build worker: records built (the worker writes), the
- * record count once known and the flags "body all staged" and "cancel" (the main thread writes).
+ * A build's progress, one copy on each side of the process boundary: the build process counts
+ * `processed` (and reports it), the server sets the control fields and forwards each change.
  */
 export class BuildProgress {
-  readonly buffer: SharedArrayBuffer;
-  readonly #numbers: Float64Array;
-  readonly #flags: Int32Array;
+  processed = 0;
+  expected = 0;
+  received = false;
+  cancelled = false;
+  #send: ((control: BuildControl) => void) | null = null;
 
-  constructor(buffer = new SharedArrayBuffer(24)) {
-    this.buffer = buffer;
-    this.#numbers = new Float64Array(buffer, 0, 2);
-    this.#flags = new Int32Array(buffer, 16, 2);
+  /** Server side: forwards control changes from now on (after sending `control()` with the task). */
+  attach(send: ((control: BuildControl) => void) | null): void {
+    this.#send = send;
   }
 
-  get processed(): number {
-    return this.#numbers[0];
+  control(): BuildControl {
+    return { expected: this.expected, received: this.received, cancelled: this.cancelled };
   }
 
-  set processed(n: number) {
-    this.#numbers[0] = n;
+  apply(control: BuildControl): void {
+    Object.assign(this, control);
   }
 
-  /** The body's record count when its header gave it (0 while unknown). */
-  get expected(): number {
-    return this.#numbers[1];
-  }
-
-  set expected(n: number) {
-    this.#numbers[1] = n;
-  }
-
-  get received(): boolean {
-    return Atomics.load(this.#flags, 0) === 1;
+  setExpected(n: number): void {
+    if (n === this.expected) return;
+    this.expected = n;
+    this.#send?.({ expected: n });
   }
 
   /** The whole body is staged: after this, no more rows come. */
   receive(): void {
-    Atomics.store(this.#flags, 0, 1);
-  }
-
-  get cancelled(): boolean {
-    return Atomics.load(this.#flags, 1) === 1;
+    this.received = true;
+    this.#send?.({ received: true });
   }
 
   cancel(): void {
-    Atomics.store(this.#flags, 1, 1);
+    this.cancelled = true;
+    this.#send?.({ cancelled: true });
   }
 }
 
 export type BuildTask =
-  | { op: 'build'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; progress: SharedArrayBuffer }
+  | { op: 'build'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; control: BuildControl }
   | { op: 'commit'; jobId: string; collectionId: number }
   | { op: 'finish'; jobId: string; collectionId: number; commit: ImportCommit };
 
@@ -84,6 +92,8 @@ export interface FinishReply {
 export class BuildState {
   readonly #data: ReplicaData;
   readonly #built = new Map<string, LoadedIndex>();
+  /** Progress of the builds running, by job: the server's control messages land here. */
+  readonly progress = new Map<string, BuildProgress>();
   #db: Db | null = null;
 
   constructor(data: ReplicaData) {
@@ -95,7 +105,7 @@ export class BuildState {
     return this.#db;
   }
 
-  /** Runs a task; errors come back as values, since an error's `code` does not cross threads. */
+  /** Runs a task; errors come back as values, since an error's `code` does not cross processes. */
   async run(task: BuildTask): Promise<BuildReply> {
     try {
       return { value: await this.#run(task) };
@@ -117,13 +127,22 @@ export class BuildState {
   }
 
   async #build(task: Extract<BuildTask, { op: 'build' }>): Promise<null> {
-    const db = this.#conn;
-    const progress = new BuildProgress(task.progress);
-    const loaded = await loadIndex(db, this.#data.snapshotDir, task.collectionId, task.config, this.#data.engine);
-    if (task.order === 'given') await this.#follow(task.jobId, loaded, progress);
-    else this.#ordered(task, loaded, progress);
-    this.#built.set(task.jobId, loaded);
+    const progress = new BuildProgress();
+    progress.apply(task.control);
+    this.progress.set(task.jobId, progress);
+    try {
+      await this.#add(task, progress);
+    } finally {
+      this.progress.delete(task.jobId);
+    }
     return null;
+  }
+
+  async #add(task: Extract<BuildTask, { op: 'build' }>, progress: BuildProgress): Promise<void> {
+    const loaded = await loadIndex(this.#conn, this.#data.snapshotDir, task.collectionId, task.config, this.#data.engine);
+    if (task.order === 'given') await this.#follow(task.jobId, loaded, progress);
+    else await this.#ordered(task, loaded, progress);
+    this.#built.set(task.jobId, loaded);
   }
 
   /** Body order: adds rows as they are staged, waiting for more until the body is all in. */
@@ -143,6 +162,7 @@ export class BuildState {
       if (rows.length > 0) {
         after = rows[rows.length - 1].row;
         progress.processed += rows.length;
+        await breather();
       } else if (received) {
         return;
       } else {
@@ -152,7 +172,7 @@ export class BuildState {
   }
 
   /** Any other order: every row is staged already; they go in in the order's permutation. */
-  #ordered(task: Extract<BuildTask, { op: 'build' }>, { index }: LoadedIndex, progress: BuildProgress): void {
+  async #ordered(task: Extract<BuildTask, { op: 'build' }>, { index }: LoadedIndex, progress: BuildProgress): Promise<void> {
     const staging = new StagingRepo(this.#conn);
     const keys = staging.rowKeys(task.jobId);
     const order = buildOrder(keys.length, task.order, task.seed);
@@ -162,6 +182,7 @@ export class BuildState {
       const page = Array.from(order.subarray(at, at + PAGE), (i) => keys[i]);
       for (const row of staging.rowsByKeys(task.jobId, page)) index.upsert(row.label, blobToVector(row.vector));
       progress.processed = Math.min(at + PAGE, order.length);
+      await breather();
     }
   }
 
@@ -188,3 +209,12 @@ export class BuildState {
     return { seq, bytes: manifest.bytes };
   }
 }
+
+/** Messages from the server to the build process. */
+export type ToBuild =
+  | { type: 'init'; data: ReplicaData }
+  | { type: 'task'; id: number; task: BuildTask }
+  | { type: 'control'; jobId: string; control: BuildControl };
+
+/** Messages from the build process to the server. */
+export type FromBuild = { type: 'reply'; id: number; reply: BuildReply } | { type: 'progress'; jobId: string; processed: number };

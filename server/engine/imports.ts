@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { Piscina } from 'piscina';
 import type { BuildOrder } from '../../index/build-order.ts';
 import { vectorToBlob } from '../../index/vectors.ts';
 import type { Db } from '../../storage/db.ts';
@@ -10,7 +9,8 @@ import type { Config } from '../config.ts';
 import { ServerErrors } from '../errors.ts';
 import { parseImport } from '../import/parse.ts';
 import type { ImportFormat } from '../import/records.ts';
-import { BuildProgress, type BuildReply, type BuildTask, type FinishReply } from './build-state.ts';
+import { BuildProcess } from './build-process.ts';
+import { BuildProgress, type BuildTask, type FinishReply } from './build-state.ts';
 import type { CollectionState } from './collection-state.ts';
 import { deferred, enterPhase, ingestCommit, jobView, type JobView, type LiveJob } from './import-progress.ts';
 import type { Logger } from './logger.ts';
@@ -20,7 +20,6 @@ import type { WriteGate } from './write-gate.ts';
 import type { ImportCommit } from '../../storage/staging.ts';
 import type { PointsRepo } from '../../storage/points.ts';
 
-const WORKER = new URL('./build-worker.ts', import.meta.url).href;
 const PURGE_CHUNK = 500;
 const STAGE_BYTES = 256 * 1024;
 const SLICE_MS = 4;
@@ -57,8 +56,8 @@ export class Imports {
   readonly #host: ImportHost;
   readonly #jobs: JobsRepo;
   readonly #staging: StagingRepo;
-  /** The build worker of the job being built; ended after each job, which frees its index at once. */
-  #pool: Piscina<BuildTask, BuildReply> | null = null;
+  /** The build process of the job being built; ended after each job, which frees its index at once. */
+  #builder: BuildProcess | null = null;
   readonly #live = new Map<string, LiveJob>();
   readonly #queue: string[] = [];
   #running = false;
@@ -120,7 +119,7 @@ export class Imports {
         this.#staging.stage(job.id, collectionId, writes, dedupe);
         live.processed += writes.length;
         live.total = batch.totalRecords;
-        if (batch.totalRecords !== null) live.progress.expected = batch.totalRecords;
+        if (batch.totalRecords !== null) live.progress.setExpected(batch.totalRecords);
         // A fast upload arrives already buffered, so the loop above would run on microtasks alone:
         // let searches in between.
         if (performance.now() - sliceStart > SLICE_MS) {
@@ -203,8 +202,11 @@ export class Imports {
   }
 
   async #task<T>(task: BuildTask): Promise<T> {
-    this.#pool ??= new Piscina({ filename: WORKER, minThreads: 1, maxThreads: 1, idleTimeout: 2 ** 31 - 1, workerData: this.#host.data });
-    const reply = await this.#pool.run(task);
+    this.#builder ??= new BuildProcess(this.#host.data, (jobId, processed) => {
+      const live = this.#live.get(jobId);
+      if (live) live.progress.processed = processed;
+    });
+    const reply = await this.#builder.run(task);
     if (reply.error) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     return reply.value as T;
   }
@@ -223,10 +225,16 @@ export class Imports {
       await host.gate.pass();
       this.#jobs.update(job.id, { state: 'running' });
       if (live.total !== 0) {
-        await this.#task({
+        const task: BuildTask = {
           op: 'build', jobId: job.id, collectionId: job.collectionId, config: state.record.config,
-          order: build_order, seed, progress: live.progress.buffer,
-        });
+          order: build_order, seed, control: live.progress.control(),
+        };
+        live.progress.attach((control) => this.#builder?.control(job.id, control));
+        try {
+          await this.#task(task);
+        } finally {
+          live.progress.attach(null);
+        }
       }
       await live.received.promise;
       if (live.cancel) throw new ServerErrors.JobCancelled('the import was cancelled during its build');
@@ -282,11 +290,11 @@ export class Imports {
     }
   }
 
-  /** Ends the build worker: its thread's memory (the built index) goes back at once, not at some later GC. */
+  /** Ends the build process: its memory (the built index) goes back at once, not at some later GC. */
   async #endWorker(): Promise<void> {
-    const pool = this.#pool;
-    this.#pool = null;
-    await pool?.destroy().catch(() => undefined);
+    const builder = this.#builder;
+    this.#builder = null;
+    await builder?.destroy();
   }
 
   /** Records a failed or cancelled job and removes its staged rows. */

@@ -24,14 +24,21 @@ test('a building job shows the shared progress, its rate and an ETA', () => {
   assert.equal(view.format, 'npy');
 });
 
-test('a finished job reports its overall rate; cancelling is seen across threads', () => {
+test('a finished job reports its overall rate; control reaches the build copy', () => {
   const done = jobView({ ...job, state: 'done', processed: 500, total: 500, finishedAt: job.createdAt + 5000 }, undefined);
   assert.equal(done.rate, 100);
   assert.equal(done.eta_s, 0);
   assert.equal(done.seconds, 5);
-  const progress = new BuildProgress();
-  const seen = new BuildProgress(progress.buffer);
-  assert.equal(seen.cancelled, false);
-  progress.cancel();
-  assert.equal(seen.cancelled, true);
+  // Control changes made on the server side reach the build's copy once attached.
+  const server = new BuildProgress();
+  server.setExpected(10);
+  const build = new BuildProgress();
+  build.apply(server.control());
+  server.attach((control) => build.apply(control));
+  assert.equal(build.expected, 10);
+  assert.equal(build.cancelled, false);
+  server.receive();
+  server.cancel();
+  assert.equal(build.received, true);
+  assert.equal(build.cancelled, true);
 });
