@@ -84,7 +84,7 @@ export interface FinishReply {
 }
 
 /**
- * The build worker: builds an import's index off the event loop, from the collection's snapshot
+ * What the build process does: builds an import's index off the event loop, from the collection's snapshot
  * plus the rows changed since, then the staged records in the chosen order; commits the records
  * (its own connection, while the main thread holds writes back); catches up and writes the
  * result as the collection's snapshot, which the replicas then load.

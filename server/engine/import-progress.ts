@@ -18,7 +18,7 @@ export interface LiveJob {
   since: number;
   processed: number;
   total: number | null;
-  /** Shared with the build worker: records built, and the cancel flag. */
+  /** The build's progress: records built (reported by the build process) and the control flags. */
   progress: BuildProgress;
   cancel: boolean;
   /** The build started while the body was still arriving (it follows the upload). */

@@ -49,7 +49,7 @@ export interface ImportHost {
 
 /**
  * Bulk imports: the body streams into staging (invisible) with the parsers' caps; once it is all
- * in and valid the job is queued, and one build at a time runs in the build worker: build, commit
+ * in and valid the job is queued, and one build at a time runs in the build process: build, commit
  * (other writes held back), then the main thread's state, the snapshot and the replicas catch up.
  */
 export class Imports {
@@ -74,7 +74,7 @@ export class Imports {
 
   /**
    * Streams a body into staging; resolves once it is all staged. The job is queued at once: with
-   * `build_order=given` its build follows the upload row by row when the build worker is free.
+   * `build_order=given` its build follows the upload row by row when the build process is free.
    */
   async receive(name: string, request: ImportRequest, body: AsyncIterable<Uint8Array>): Promise<{ job_id: string; records: number; bytes: number }> {
     const { config } = this.#host;
@@ -241,7 +241,7 @@ export class Imports {
       enterPhase(live, 'committing');
       commit = await host.gate.hold(() => this.#task<ImportCommit>({ op: 'commit', jobId: job.id, collectionId: job.collectionId }));
     } catch (err) {
-      await this.#endWorker();
+      await this.#endBuilder();
       await this.#finishFailed(job.id, live.error ?? err, live.cancel);
       return;
     }
@@ -257,7 +257,7 @@ export class Imports {
     await this.#purge(job.id);
   }
 
-  /** After the commit: the main thread's state, the snapshot from the build worker, then each replica in turn. */
+  /** After the commit: the main thread's state, the snapshot from the build process, then each replica in turn. */
   async #publish(state: CollectionState, job: JobRecord, commit: ImportCommit): Promise<void> {
     const host = this.#host;
     const ingested = ingestCommit(state, host.points, commit).catch((err: unknown) =>
@@ -280,7 +280,7 @@ export class Imports {
       await state.snapshotting;
     }
     await ingested;
-    await this.#endWorker();
+    await this.#endBuilder();
     for (let i = 0; i < host.replicas.size && commit.records > 0; i++) {
       if (host.stateById(job.collectionId) !== state) return; // dropped meanwhile: nothing to load
       await host.replicas.offline(i, { op: 'reload', collectionId: job.collectionId, config: state.record.config }).catch((err: unknown) => {
@@ -291,7 +291,7 @@ export class Imports {
   }
 
   /** Ends the build process: its memory (the built index) goes back at once, not at some later GC. */
-  async #endWorker(): Promise<void> {
+  async #endBuilder(): Promise<void> {
     const builder = this.#builder;
     this.#builder = null;
     await builder?.destroy();
@@ -328,13 +328,13 @@ export class Imports {
     for (const id of ids) await this.#purge(id);
   }
 
-  /** Cancels builds in progress (they fail; nothing is committed) and stops the build worker. */
+  /** Cancels builds in progress (they fail; nothing is committed) and stops the build process. */
   async close(): Promise<void> {
     this.#closed = true;
     for (const live of this.#live.values()) {
       if (live.phase !== 'committing' && live.phase !== 'loading') live.progress.cancel();
     }
     await Promise.all([...this.#live.values()].map((l) => (l.settled ?? Promise.resolve()).catch(() => undefined)));
-    await this.#endWorker();
+    await this.#endBuilder();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Holds the main thread's SQLite writes back while another connection holds the write lock (an
- * import's commit in the build worker), so the event loop never spins in SQLite's busy handler.
+ * import's commit in the build process), so the event loop never spins in SQLite's busy handler.
  */
 export class WriteGate {
   #closed: Promise<void> | null = null;
