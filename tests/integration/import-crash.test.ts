@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -13,6 +13,21 @@ import { call, waitReady } from '../helpers/server.ts';
 const DIM = 16;
 const BASE = 300;
 const BIG = 8000;
+
+/** Build processes whose server is gone (re-parented to init). */
+function orphanBuilds(): number[] {
+  const orphans: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+      if (cmdline.includes('build-child.ts') && ppid === 1) orphans.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return orphans;
+}
 
 async function count(server: Running): Promise<number> {
   return (await call(server, 'GET', '/v1/collections/c')).body.count as number;
@@ -52,6 +67,11 @@ test('SIGKILL during an import: after restart the collection has all of it or no
       }
     }
     await kill(running);
+    // The build process notices its server is gone and exits.
+    for (let i = 0; orphanBuilds().length > 0; i++) {
+      assert.ok(i < 100, `build processes left running: ${orphanBuilds().join(', ')}`);
+      await sleep(20);
+    }
     running = await spawnServer(dataDir);
     await waitReady(running, 60_000);
     const job = (await call(running, 'GET', `/v1/jobs/${accepted.body.job_id}`)).body;
