@@ -60,9 +60,15 @@ function toRecord(row: Row): JobRecord {
 /** The jobs table: one row per job, written at each change of state (progress lives in memory). */
 export class JobsRepo {
   readonly #db: Db;
+  readonly #get;
+  readonly #update;
 
   constructor(db: Db) {
     this.#db = db;
+    this.#get = db.prepare<[string], Row>('SELECT * FROM jobs WHERE id = ?');
+    this.#update = db.prepare<[JobState, number | null, number, string, string | null, number | null, string]>(
+      'UPDATE jobs SET state = ?, total = ?, processed = ?, detail = ?, error = ?, finished_at = ? WHERE id = ?',
+    );
   }
 
   create(job: Pick<JobRecord, 'id' | 'kind' | 'collectionId' | 'collection' | 'detail'>): JobRecord {
@@ -76,7 +82,7 @@ export class JobsRepo {
   }
 
   get(id: string): JobRecord | undefined {
-    const row = this.#db.prepare<[string], Row>('SELECT * FROM jobs WHERE id = ?').get(id);
+    const row = this.#get.get(id);
     return row && toRecord(row);
   }
 
@@ -90,11 +96,7 @@ export class JobsRepo {
     const job = this.get(id);
     if (!job) return;
     const state = change.state ?? job.state;
-    this.#db
-      .prepare(
-        `UPDATE jobs SET state = ?, total = ?, processed = ?, detail = ?, error = ?, finished_at = ? WHERE id = ?`,
-      )
-      .run(
+    this.#update.run(
         state,
         change.total === undefined ? job.total : change.total,
         change.processed ?? job.processed,

@@ -59,6 +59,7 @@ export class PointsRepo {
   readonly #getByLabelsNoVector;
   readonly #changesAfter;
   readonly #deletedLabels;
+  readonly #rowsAtSeq;
 
   constructor(db: Db, options: PointsOptions = {}) {
     const maxLabel = options.maxLabel ?? UINT32_MAX;
@@ -99,6 +100,10 @@ export class PointsRepo {
     this.#changesAfter = db.prepare<[number, number, number, number], ChangeRow>(
       `SELECT label, vector, seq FROM points
        WHERE collection_id = ? AND (seq, label) > (?, ?) ORDER BY seq, label LIMIT ?`,
+    );
+    this.#rowsAtSeq = db.prepare<[number, number, number, number], PointRow>(
+      `SELECT id, label, vector, payload FROM points
+       WHERE collection_id = ? AND seq = ? AND label > ? AND deleted = 0 ORDER BY label LIMIT ?`,
     );
     this.#deletedLabels = db.prepare<[number], { label: number }>(
       'SELECT label FROM points WHERE collection_id = ? AND deleted = 1',
@@ -217,12 +222,7 @@ export class PointsRepo {
 
   /** Live points last written at `seq` (one import's commit), by label after `afterLabel`. */
   rowsAtSeq(collectionId: number, seq: number, afterLabel: number, limit: number): PointRow[] {
-    return this.#db
-      .prepare<[number, number, number, number], PointRow>(
-        `SELECT id, label, vector, payload FROM points
-         WHERE collection_id = ? AND seq = ? AND label > ? AND deleted = 0 ORDER BY label LIMIT ?`,
-      )
-      .all(collectionId, seq, afterLabel, limit);
+    return this.#rowsAtSeq.all(collectionId, seq, afterLabel, limit);
   }
 
   /** Labels of every tombstone of the collection. */

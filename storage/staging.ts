@@ -35,10 +35,38 @@ const UINT32_MAX = 4294967295;
 export class StagingRepo {
   readonly #db: Db;
   readonly #maxLabel: number;
+  readonly #staged;
+  readonly #restage;
+  readonly #existing;
+  readonly #insert;
+  readonly #readNextLabel;
+  readonly #nextLabel;
+  readonly #rowsAfter;
+  readonly #rowsByKeys;
+  readonly #purge;
 
   constructor(db: Db, options: { maxLabel?: number } = {}) {
     this.#db = db;
     this.#maxLabel = options.maxLabel ?? UINT32_MAX;
+    this.#staged = db.prepare<[string, string], number>('SELECT label FROM import_rows WHERE job_id = ? AND id = ?').pluck();
+    this.#restage = db.prepare<[number, Uint8Array, string | null, string, string]>(
+      'UPDATE import_rows SET row = ?, vector = ?, payload = ? WHERE job_id = ? AND id = ?',
+    );
+    this.#existing = db.prepare<[number, string], number>('SELECT label FROM points WHERE collection_id = ? AND id = ?').pluck();
+    this.#insert = db.prepare<[string, number, string, number, Uint8Array, string | null]>(
+      'INSERT INTO import_rows (job_id, row, id, label, vector, payload) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.#readNextLabel = db.prepare<[number], number>('SELECT next_label FROM collections WHERE id = ?').pluck();
+    this.#nextLabel = db.prepare<[number, number]>('UPDATE collections SET next_label = ? WHERE id = ?');
+    this.#rowsAfter = db.prepare<[string, number, number], StagedRow>(
+      'SELECT row, label, vector FROM import_rows WHERE job_id = ? AND row > ? ORDER BY row LIMIT ?',
+    );
+    this.#rowsByKeys = db.prepare<[string, string], StagedRow>(
+      'SELECT row, label, vector FROM import_rows WHERE job_id = ? AND row IN (SELECT value FROM json_each(?))',
+    );
+    this.#purge = db.prepare<[string, number]>(
+      'DELETE FROM import_rows WHERE rowid IN (SELECT rowid FROM import_rows WHERE job_id = ? LIMIT ?)',
+    );
   }
 
   /**
@@ -46,24 +74,15 @@ export class StagingRepo {
    * label and takes the last record's vector, payload and row.
    */
   stage(jobId: string, collectionId: number, writes: readonly StagedWrite[], dedupe: boolean): void {
-    const db = this.#db;
-    const staged = db.prepare<[string, string], number>('SELECT label FROM import_rows WHERE job_id = ? AND id = ?').pluck();
-    const restage = db.prepare<[number, Uint8Array, string | null, string, string]>(
-      'UPDATE import_rows SET row = ?, vector = ?, payload = ? WHERE job_id = ? AND id = ?',
-    );
-    const existing = db.prepare<[number, string], number>('SELECT label FROM points WHERE collection_id = ? AND id = ?').pluck();
-    const insert = db.prepare<[string, number, string, number, Uint8Array, string | null]>(
-      'INSERT INTO import_rows (job_id, row, id, label, vector, payload) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    db.transaction(() => {
-      const first = db.prepare<[number], number>('SELECT next_label FROM collections WHERE id = ?').pluck().get(collectionId)!;
+    this.#db.transaction(() => {
+      const first = this.#readNextLabel.get(collectionId)!;
       let next = first;
       for (const w of writes) {
-        if (dedupe && staged.get(jobId, w.id) !== undefined) {
-          restage.run(w.row, w.vector, w.payload, jobId, w.id);
+        if (dedupe && this.#staged.get(jobId, w.id) !== undefined) {
+          this.#restage.run(w.row, w.vector, w.payload, jobId, w.id);
           continue;
         }
-        let label = existing.get(collectionId, w.id);
+        let label = this.#existing.get(collectionId, w.id);
         if (label === undefined) {
           if (next > this.#maxLabel) {
             throw new StorageErrors.LabelsExhausted(
@@ -72,9 +91,9 @@ export class StagingRepo {
           }
           label = next++;
         }
-        insert.run(jobId, w.row, w.id, label, w.vector, w.payload);
+        this.#insert.run(jobId, w.row, w.id, label, w.vector, w.payload);
       }
-      if (next !== first) db.prepare('UPDATE collections SET next_label = ? WHERE id = ?').run(next, collectionId);
+      if (next !== first) this.#nextLabel.run(next, collectionId);
     })();
   }
 
@@ -84,11 +103,7 @@ export class StagingRepo {
 
   /** Up to `limit` staged rows after the key `afterRow`, in body order. */
   rowsAfter(jobId: string, afterRow: number, limit: number): StagedRow[] {
-    return this.#db
-      .prepare<[string, number, number], StagedRow>(
-        'SELECT row, label, vector FROM import_rows WHERE job_id = ? AND row > ? ORDER BY row LIMIT ?',
-      )
-      .all(jobId, afterRow, limit);
+    return this.#rowsAfter.all(jobId, afterRow, limit);
   }
 
   /** The staged rows' keys in body order. */
@@ -98,11 +113,7 @@ export class StagingRepo {
 
   /** Staged rows with the given keys, in the order of `rows`. */
   rowsByKeys(jobId: string, rows: readonly number[]): StagedRow[] {
-    const found = this.#db
-      .prepare<[string, string], StagedRow>(
-        'SELECT row, label, vector FROM import_rows WHERE job_id = ? AND row IN (SELECT value FROM json_each(?))',
-      )
-      .all(jobId, JSON.stringify(rows));
+    const found = this.#rowsByKeys.all(jobId, JSON.stringify(rows));
     const byRow = new Map(found.map((r) => [r.row, r]));
     return rows.map((r) => byRow.get(r)!).filter(Boolean);
   }
@@ -151,9 +162,7 @@ export class StagingRepo {
 
   /** Deletes up to `limit` staged rows of a job; true when none are left. */
   purge(jobId: string, limit: number): boolean {
-    const { changes } = this.#db
-      .prepare('DELETE FROM import_rows WHERE rowid IN (SELECT rowid FROM import_rows WHERE job_id = ? LIMIT ?)')
-      .run(jobId, limit);
+    const { changes } = this.#purge.run(jobId, limit);
     return changes < limit;
   }
 
