@@ -3,7 +3,7 @@ import { blobToVector } from '../../index/vectors.ts';
 import { VectorStore } from '../../index/vector-store.ts';
 import type { CollectionRecord } from '../../storage/collections.ts';
 import { PayloadIndex } from '../../storage/payload-index.ts';
-import type { PointsRepo } from '../../storage/points.ts';
+import type { PointRow, PointsRepo } from '../../storage/points.ts';
 
 const PAGE = 1000;
 const SLICE_MS = 8;
@@ -39,23 +39,35 @@ export class CollectionState {
 
   /** Reads every live point's payload and vector, yielding to the event loop between slices. */
   async load(points: PointsRepo): Promise<void> {
+    await this.#ingest((after) => points.scroll(this.record.id, { limit: PAGE, afterLabel: after, withVector: true }));
+    this.loaded = true;
+  }
+
+  /**
+   * Takes in the live points an import's commit wrote (sequence `seq`). Later writes to the same
+   * points, applied meanwhile, win: their rows no longer carry that sequence.
+   */
+  ingestCommit(points: PointsRepo, seq: number): Promise<void> {
+    return this.#ingest((after) => points.rowsAtSeq(this.record.id, seq, after, PAGE));
+  }
+
+  /** Pages of rows by label, each recorded as an upsert, yielding to the event loop between slices. */
+  async #ingest(page: (afterLabel: number) => PointRow[]): Promise<void> {
     let after = -1;
     let sliceStart = performance.now();
     for (;;) {
-      const rows = points.scroll(this.record.id, { limit: PAGE, afterLabel: after, withVector: true });
+      const rows = page(after);
       for (const row of rows) {
-        this.payloads.set(row.label, row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>));
-        this.ids[row.label] = row.id;
-        if (row.vector) this.vectors.set(row.label, blobToVector(row.vector));
+        const payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
+        this.upserted(row.label, row.id, blobToVector(row.vector!), payload);
         after = row.label;
       }
-      if (rows.length < PAGE) break;
+      if (rows.length < PAGE) return;
       if (performance.now() - sliceStart > SLICE_MS) {
         await yieldToLoop();
         sliceStart = performance.now();
       }
     }
-    this.loaded = true;
   }
 
   /** Records a committed upsert of `label`. */

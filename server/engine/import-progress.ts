@@ -1,13 +1,5 @@
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { blobToVector } from '../../index/vectors.ts';
 import type { JobError, JobRecord, JobState } from '../../storage/jobs.ts';
-import type { PointsRepo } from '../../storage/points.ts';
-import type { ImportCommit } from '../../storage/staging.ts';
 import type { BuildProgress } from './build-state.ts';
-import type { CollectionState } from './collection-state.ts';
-
-const PAGE = 1000;
-const SLICE_MS = 8;
 
 export type Phase = 'staging' | 'queued' | 'building' | 'committing' | 'loading';
 
@@ -105,27 +97,4 @@ export function jobView(job: JobRecord, live: LiveJob | undefined): JobView {
     view.eta_s = 0;
   }
   return view;
-}
-
-/**
- * Brings the main thread's copy (ids, payload index, shared vectors) up to an import's commit:
- * reads the rows it wrote, in slices, yielding to the event loop between them. Later writes to
- * the same points applied meanwhile win: their rows no longer carry the commit's sequence.
- */
-export async function ingestCommit(state: CollectionState, points: PointsRepo, commit: ImportCommit): Promise<void> {
-  let after = -1;
-  let sliceStart = performance.now();
-  for (;;) {
-    const rows = points.rowsAtSeq(state.record.id, commit.seq, after, PAGE);
-    for (const row of rows) {
-      const payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
-      state.upserted(row.label, row.id, blobToVector(row.vector!), payload);
-      after = row.label;
-    }
-    if (rows.length < PAGE) return;
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await yieldToLoop();
-      sliceStart = performance.now();
-    }
-  }
 }

@@ -12,7 +12,7 @@ import type { ImportFormat } from '../import/records.ts';
 import { BuildProcess } from './build-process.ts';
 import { BuildProgress, type BuildTask, type FinishReply } from './build-state.ts';
 import type { CollectionState } from './collection-state.ts';
-import { deferred, enterPhase, ingestCommit, jobView, type JobView, type LiveJob } from './import-progress.ts';
+import { deferred, enterPhase, jobView, type JobView, type LiveJob } from './import-progress.ts';
 import type { Logger } from './logger.ts';
 import type { ReplicaData } from './protocol.ts';
 import type { ReplicaSet } from './replicas.ts';
@@ -260,7 +260,7 @@ export class Imports {
   /** After the commit: the main thread's state, the snapshot from the build process, then each replica in turn. */
   async #publish(state: CollectionState, job: JobRecord, commit: ImportCommit): Promise<void> {
     const host = this.#host;
-    const ingested = ingestCommit(state, host.points, commit).catch((err: unknown) =>
+    const ingested = state.ingestCommit(host.points, commit.seq).catch((err: unknown) =>
       host.log.error({ err, job: job.id }, 'loading the imported points into the payload index failed; restart to reload them'),
     );
     if (commit.records > 0) {
