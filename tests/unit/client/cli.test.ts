@@ -4,21 +4,10 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { main } from '../../../client/cli.ts';
 import type { Io } from '../../../client/io.ts';
-
-function capture(): Writable & { text: string } {
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      stream.text += chunk.toString();
-      callback();
-    },
-  }) as Writable & { text: string };
-  stream.text = '';
-  return stream;
-}
+import { capture } from '../../helpers/capture.ts';
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out = capture();

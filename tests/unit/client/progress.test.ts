@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { test } from 'node:test';
 import { createProgress } from '../../../client/progress.ts';
 import type { Job } from '../../../client/types.ts';
-
-function sink(): Writable & { text: string } {
-  const stream = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      stream.text += chunk.toString();
-      callback();
-    },
-  }) as Writable & { text: string };
-  stream.text = '';
-  return stream;
-}
+import { capture } from '../../helpers/capture.ts';
 
 const job = (processed: number, total: number | null, phase: string | null, eta: number | null): Job => ({
   id: 'j',
@@ -33,7 +22,7 @@ const job = (processed: number, total: number | null, phase: string | null, eta:
 });
 
 test('without bars, progress is a plain line at most every interval, then one for the end of the upload', () => {
-  const stream = sink();
+  const stream = capture();
   let now = 1000;
   const progress = createProgress({ bars: false, stream, fileBytes: 4 * 1024 * 1024, intervalMs: 3000, now: () => now });
   progress.upload(1024 * 1024); // first call prints
@@ -63,7 +52,7 @@ test('without bars, progress is a plain line at most every interval, then one fo
 });
 
 test('bars draw both phases on the stream and stop cleanly', () => {
-  const stream = Object.assign(sink(), { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
+  const stream = Object.assign(capture(), { isTTY: true, columns: 120, cursorTo: () => true, clearLine: () => true, moveCursor: () => true });
   const progress = createProgress({ bars: true, stream, fileBytes: 1024 });
   progress.upload(512);
   progress.uploadDone(10);
