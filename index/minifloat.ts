@@ -65,18 +65,28 @@ export class MiniFloat {
    * value, or an infinity, lies beyond the format's range and was clamped to ±max.
    */
   encode(x: number): { code: number; saturated: boolean } {
+    const code = this.code(x);
+    return { code, saturated: this.saturated };
+  }
+
+  /** True when the last `code` call saturated. */
+  saturated = false;
+
+  /** `encode` without an object per value, for whole vectors: check `saturated` after each call. */
+  code(x: number): number {
+    this.saturated = false;
     f32[0] = x;
     const bits = u32[0];
     const sign = bits >>> 31 ? this.#sign : 0;
     const exp32 = (bits >>> 23) & 0xff;
     const mant32 = bits & 0x7fffff;
-    if (exp32 === 0xff && mant32 !== 0) return { code: this.#nanCode, saturated: false };
-    if (exp32 === 0xff) return { code: sign | this.#maxCode, saturated: true };
+    if (exp32 === 0xff && mant32 !== 0) return this.#nanCode;
+    if (exp32 === 0xff) return this.#saturate(sign);
     const drop = 23 - this.#m;
     let e = exp32 - 127 + this.#bias;
     let mantissa: number;
     let shift: number;
-    if (exp32 === 0) return { code: sign, saturated: false }; // float32 subnormals are far below every format here
+    if (exp32 === 0) return sign; // float32 subnormals are far below every format here
     if (e >= 1) {
       mantissa = mant32;
       shift = drop;
@@ -84,14 +94,19 @@ export class MiniFloat {
       mantissa = mant32 | 0x800000; // the implicit 1 becomes explicit in a subnormal
       shift = drop + 1 - e;
       e = 0;
-      if (shift > 24) return { code: sign, saturated: false };
+      if (shift > 24) return sign;
     }
     let code = (e << this.#m) + Math.floor(mantissa / 2 ** shift);
     const rest = mantissa % 2 ** shift;
     const half = 2 ** (shift - 1);
     if (rest > half || (rest === half && code & 1)) code++; // a carry moves into the exponent, as it should
-    if (code > this.#maxCode) return { code: sign | this.#maxCode, saturated: true };
-    return { code: sign | code, saturated: false };
+    if (code > this.#maxCode) return this.#saturate(sign);
+    return sign | code;
+  }
+
+  #saturate(sign: number): number {
+    this.saturated = true;
+    return sign | this.#maxCode;
   }
 
   /** Encodes a whole vector; returns how many values saturated. */
@@ -99,9 +114,8 @@ export class MiniFloat {
     if (out.length !== values.length) throw new RangeError(`out has ${out.length} slots for ${values.length} values`);
     let saturated = 0;
     for (let i = 0; i < values.length; i++) {
-      const r = this.encode(values[i]);
-      out[i] = r.code;
-      if (r.saturated) saturated++;
+      out[i] = this.code(values[i]);
+      if (this.saturated) saturated++;
     }
     return saturated;
   }

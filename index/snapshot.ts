@@ -21,6 +21,8 @@ export interface SnapshotManifest {
   metric: Metric;
   /** Live labels when it was written. */
   count: number;
+  /** The version of the projection (PCA fit) its vectors went through; 0 for none. */
+  model?: number;
   createdAt: string;
 }
 
@@ -73,7 +75,7 @@ async function unlinkQuietly(path: string): Promise<void> {
  * seq replaces that file in place: a crash then leaves the old manifest with a checksum that no
  * longer matches, which `loadSnapshot` reports instead of loading.) One writer per name at a time.
  */
-export async function writeSnapshot(dir: string, name: string, index: HnswIndex, seq: number): Promise<SnapshotManifest> {
+export async function writeSnapshot(dir: string, name: string, index: HnswIndex, seq: number, model = 0): Promise<SnapshotManifest> {
   checkName(name);
   if (!Number.isSafeInteger(seq) || seq < 0) throw new IndexErrors.Options('seq must be a non-negative integer');
   const key = `${dir}\0${name}`;
@@ -103,6 +105,7 @@ export async function writeSnapshot(dir: string, name: string, index: HnswIndex,
       dimension: index.dimension,
       metric: index.metric,
       count,
+      model,
       createdAt: new Date().toISOString(),
     };
     await writeFileAtomic(dir, manifestName(name), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -149,6 +152,7 @@ function shapeError(m: Record<string, unknown>, name: string): string | null {
   if (!isInt(m.dimension, 1, 4096)) return 'bad "dimension"';
   if (m.metric !== 'l2' && m.metric !== 'ip' && m.metric !== 'cosine') return 'bad "metric"';
   if (!isInt(m.count, 0)) return 'bad "count"';
+  if (m.model !== undefined && !isInt(m.model, 0)) return 'bad "model"';
   if (typeof m.createdAt !== 'string') return 'bad "createdAt"';
   return null;
 }
@@ -209,7 +213,7 @@ export async function verifySnapshot(
 
 /**
  * Loads the snapshot `name` if its manifest is valid, the file verifies and it matches `options`
- * (dimension, metric). Never throws for a missing, corrupt or mismatched snapshot — it returns the
+ * (dimension, metric, and the `model` version its vectors were projected with). Never throws for a missing, corrupt or mismatched snapshot — it returns the
  * reason, and hnswlib never sees a file that failed a check. The caller then re-applies tombstones
  * (see `HnswIndex.load`) and catches up from `manifest.seq`.
  */
@@ -217,12 +221,16 @@ export async function loadSnapshot(
   dir: string,
   name: string,
   options: HnswOptions,
+  model = 0,
 ): Promise<{ index: HnswIndex; manifest: SnapshotManifest } | { index: null; reason: string }> {
   const read = await readManifest(dir, name);
   if (!read.manifest) return { index: null, reason: read.reason };
   const { manifest } = read;
   if (manifest.dimension !== options.dimension) {
     return { index: null, reason: `snapshot dimension ${manifest.dimension} ≠ collection dimension ${options.dimension}` };
+  }
+  if ((manifest.model ?? 0) !== model) {
+    return { index: null, reason: `snapshot model ${manifest.model ?? 0} ≠ the collection's model ${model}` };
   }
   if (manifest.metric !== options.metric) {
     return { index: null, reason: `snapshot metric ${manifest.metric} ≠ collection metric ${options.metric}` };

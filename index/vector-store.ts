@@ -1,5 +1,6 @@
 import { TopK } from './brute-force.ts';
-import { dotAt, normalized, squaredL2At } from './distance.ts';
+import type { VectorCodec } from './codec.ts';
+import { dot, dotAt, normalized, normSquared, squaredL2, squaredL2At } from './distance.ts';
 import type { Metric, SearchHit } from './vector-index.ts';
 
 /** Labels per segment: one SharedArrayBuffer of SEGMENT × dimension float32 values. */
@@ -8,23 +9,34 @@ export const SEGMENT = 16_384;
 /**
  * Vectors by label in SharedArrayBuffer segments: written by one thread, read by every worker
  * without copies. Segments are appended as labels grow and never move, so a reader holding an
- * older list of segments sees every label that list covers.
+ * older list of segments sees every label that list covers. With a compressed codec the segments
+ * hold the stored bytes, decoded as they are scored.
  */
 export class VectorStore {
   readonly dimension: number;
   /** Under cosine, vectors are stored normalised (as hnswlib does), so scoring is one dot product. */
   readonly metric: Metric;
+  /** A compressed codec whose bytes the segments hold; null: float32 values. */
+  readonly codec: VectorCodec | null;
+  readonly #slot: number;
   readonly #segments: SharedArrayBuffer[];
   readonly #views: Float32Array[];
+  readonly #bytes: Uint8Array[];
+  readonly #scratch: Float32Array;
 
-  constructor(dimension: number, metric: Metric, segments: SharedArrayBuffer[] = []) {
+  constructor(dimension: number, metric: Metric, segments: SharedArrayBuffer[] = [], codec: VectorCodec | null = null) {
     if (!Number.isInteger(dimension) || dimension < 1 || dimension > 4096) {
       throw new RangeError('dimension must be an integer from 1 to 4096');
     }
+    if (codec && codec.dimension !== dimension) throw new RangeError(`codec dimension ${codec.dimension} ≠ ${dimension}`);
     this.dimension = dimension;
     this.metric = metric;
+    this.codec = codec?.name === 'float32' ? null : codec;
+    this.#slot = this.codec ? this.codec.bytesPerVector : dimension * 4;
     this.#segments = [...segments];
-    this.#views = segments.map((s) => new Float32Array(s));
+    this.#views = this.codec ? [] : segments.map((s) => new Float32Array(s));
+    this.#bytes = this.codec ? segments.map((s) => new Uint8Array(s)) : [];
+    this.#scratch = new Float32Array(dimension);
   }
 
   /** The segments, to hand to another thread (`new VectorStore(dimension, segments)` there). */
@@ -38,25 +50,47 @@ export class VectorStore {
   }
 
   get bytes(): number {
-    return this.capacity * this.dimension * 4;
+    return this.capacity * this.#slot;
   }
 
-  set(label: number, vector: Float32Array): void {
+  #grow(label: number): void {
     while (label >= this.capacity) {
-      const segment = new SharedArrayBuffer(SEGMENT * this.dimension * 4);
+      const segment = new SharedArrayBuffer(SEGMENT * this.#slot);
       this.#segments.push(segment);
-      this.#views.push(new Float32Array(segment));
+      if (this.codec) this.#bytes.push(new Uint8Array(segment));
+      else this.#views.push(new Float32Array(segment));
     }
+  }
+
+  /** Stores a float32 vector (a store without a compressed codec only). */
+  set(label: number, vector: Float32Array): void {
+    if (this.codec) throw new RangeError('a compressed store takes stored bytes: use setStored');
+    this.#grow(label);
     const stored = this.metric === 'cosine' ? normalized(vector) : vector;
     this.#views[Math.floor(label / SEGMENT)].set(stored, (label % SEGMENT) * this.dimension);
   }
 
-  /** A view of the stored vector (no copy; normalised under cosine); zeros for a label never set. */
+  /** Stores a vector as the collection stores it: the codec's bytes, or float32 bytes. */
+  setStored(label: number, bytes: Uint8Array, decode: (bytes: Uint8Array) => Float32Array): void {
+    if (!this.codec) return this.set(label, decode(bytes));
+    if (bytes.byteLength !== this.#slot) throw new RangeError(`stored vector has ${bytes.byteLength} bytes, the store ${this.#slot}`);
+    this.#grow(label);
+    this.#bytes[Math.floor(label / SEGMENT)].set(bytes, (label % SEGMENT) * this.#slot);
+  }
+
+  /**
+   * The stored vector (normalised under cosine for float32 stores): a view without a codec, a
+   * decoded copy with one. Zeros for a label never set.
+   */
   get(label: number): Float32Array {
-    const view = this.#views[Math.floor(label / SEGMENT)];
-    if (!view) throw new RangeError(`label ${label} is beyond the store's ${this.capacity} labels`);
+    const segment = Math.floor(label / SEGMENT);
+    if (segment >= this.#segments.length) throw new RangeError(`label ${label} is beyond the store's ${this.capacity} labels`);
+    if (this.codec) {
+      const at = (label % SEGMENT) * this.#slot;
+      return this.codec.decode(this.#bytes[segment].subarray(at, at + this.#slot));
+    }
     const at = (label % SEGMENT) * this.dimension;
-    return view.subarray(at, at + this.dimension);
+    return this.#views[segment].subarray(at, at + this.dimension);
   }
 
   /**
@@ -69,12 +103,34 @@ export class VectorStore {
     const dim = this.dimension;
     const q = this.metric === 'cosine' ? normalized(query) : query;
     const l2 = this.metric === 'l2';
+    if (this.codec) return this.#topKDecoded(top, q, labels);
     for (let i = 0; i < labels.length; i++) {
       const label = labels[i];
       const view = this.#views[Math.floor(label / SEGMENT)];
       if (!view) continue;
       const offset = (label % SEGMENT) * dim;
       top.push(label, l2 ? squaredL2At(q, view, offset) : 1 - dotAt(q, view, offset));
+    }
+    return top.result();
+  }
+
+  /** topK over stored bytes: each vector decoded into one scratch buffer; under cosine, normalised as hnswlib does. */
+  #topKDecoded(top: TopK, q: Float32Array, labels: ArrayLike<number>): SearchHit[] {
+    const codec = this.codec!;
+    const slot = this.#slot;
+    const v = this.#scratch;
+    for (let i = 0; i < labels.length; i++) {
+      const label = labels[i];
+      const bytes = this.#bytes[Math.floor(label / SEGMENT)];
+      if (!bytes) continue;
+      const at = (label % SEGMENT) * slot;
+      codec.decodeInto(bytes.subarray(at, at + slot), v);
+      if (this.metric === 'l2') top.push(label, squaredL2(q, v));
+      else if (this.metric === 'ip') top.push(label, 1 - dot(q, v));
+      else {
+        const norm = Math.sqrt(normSquared(v));
+        top.push(label, norm > 0 ? 1 - dot(q, v) / norm : 1);
+      }
     }
     return top.result();
   }

@@ -6,7 +6,7 @@ export interface CollectionConfig {
   dimension: number;
   metric: 'l2' | 'cosine' | 'ip';
   hnsw: { m: number; ef_construction: number; ef_search: number };
-  storage: { codec: 'float32' };
+  storage: { codec: 'float32' | 'float16' | 'float8_e4m3' | 'float8_e5m2'; pca_dimension?: number };
   build_order: 'given' | 'random';
 }
 
@@ -53,6 +53,7 @@ export class CollectionsRepo {
   readonly #dropped;
   readonly #purgePoints;
   readonly #deleteRow;
+  readonly #deleteModel;
 
   constructor(db: Db) {
     this.#db = db;
@@ -68,6 +69,7 @@ export class CollectionsRepo {
       'DELETE FROM points WHERE rowid IN (SELECT rowid FROM points WHERE collection_id = ? LIMIT ?)',
     );
     this.#deleteRow = db.prepare<[number]>('DELETE FROM collections WHERE id = ?');
+    this.#deleteModel = db.prepare<[number]>('DELETE FROM models WHERE collection_id = ?');
   }
 
   get(name: string): CollectionRecord | undefined {
@@ -108,6 +110,7 @@ export class CollectionsRepo {
       const { changes } = this.#purgePoints.run(id, limit);
       if (changes < limit) {
         this.#deleteRow.run(id);
+        this.#deleteModel.run(id);
         return true;
       }
       return false;

@@ -67,6 +67,16 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE UNIQUE INDEX import_rows_id ON import_rows (job_id, id);
   `,
+  `
+  -- What a compressed collection fitted on its data (PAPERS.md §4): the float8 codec's params,
+  -- fitted once, and PCA, which a rebuild may refit (\`pca_version\` counts the fits).
+  CREATE TABLE models (
+    collection_id INTEGER PRIMARY KEY,
+    codec         BLOB,
+    pca           BLOB,
+    pca_version   INTEGER NOT NULL DEFAULT 0
+  ) STRICT;
+  `,
 ];
 
 export function migrate(db: Db): void {

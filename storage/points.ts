@@ -60,6 +60,8 @@ export class PointsRepo {
   readonly #changesAfter;
   readonly #deletedLabels;
   readonly #rowsAtSeq;
+  readonly #otherLength;
+  readonly #rewrite;
 
   constructor(db: Db, options: PointsOptions = {}) {
     const maxLabel = options.maxLabel ?? UINT32_MAX;
@@ -104,6 +106,12 @@ export class PointsRepo {
     this.#rowsAtSeq = db.prepare<[number, number, number, number], PointRow>(
       `SELECT id, label, vector, payload FROM points
        WHERE collection_id = ? AND seq = ? AND label > ? AND deleted = 0 ORDER BY label LIMIT ?`,
+    );
+    this.#otherLength = db.prepare<[number, number], { id: string; label: number; vector: Buffer }>(
+      'SELECT id, label, vector FROM points WHERE collection_id = ? AND deleted = 0 AND length(vector) != ?',
+    );
+    this.#rewrite = db.prepare<[Uint8Array, number, number, number]>(
+      'UPDATE points SET vector = ?, seq = ? WHERE collection_id = ? AND label = ?',
     );
     this.#deletedLabels = db.prepare<[number], { label: number }>(
       'SELECT label FROM points WHERE collection_id = ? AND deleted = 1',
@@ -223,6 +231,21 @@ export class PointsRepo {
   /** Live points last written at `seq` (one import's commit), by label after `afterLabel`. */
   rowsAtSeq(collectionId: number, seq: number, afterLabel: number, limit: number): PointRow[] {
     return this.#rowsAtSeq.all(collectionId, seq, afterLabel, limit);
+  }
+
+  /**
+   * Rewrites, at sequence `seq`, every live vector not `bytes` long with `reencode(old)`: a
+   * collection's codec was fitted and the rows written before it change format. Call inside the
+   * fit's transaction.
+   */
+  reencode(collectionId: number, seq: number, bytes: number, reencode: (old: Buffer) => Uint8Array): Change[] {
+    const changes: Change[] = [];
+    for (const row of this.#otherLength.all(collectionId, bytes)) {
+      const vector = reencode(row.vector);
+      this.#rewrite.run(vector, seq, collectionId, row.label);
+      changes.push({ label: row.label, vector, id: row.id });
+    }
+    return changes;
   }
 
   /** Labels of every tombstone of the collection. */

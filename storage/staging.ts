@@ -44,6 +44,7 @@ export class StagingRepo {
   readonly #rowsAfter;
   readonly #rowsByKeys;
   readonly #purge;
+  readonly #rewrite;
 
   constructor(db: Db, options: { maxLabel?: number } = {}) {
     this.#db = db;
@@ -56,6 +57,7 @@ export class StagingRepo {
     this.#insert = db.prepare<[string, number, string, number, Uint8Array, string | null]>(
       'INSERT INTO import_rows (job_id, row, id, label, vector, payload) VALUES (?, ?, ?, ?, ?, ?)',
     );
+    this.#rewrite = db.prepare<[Uint8Array, string, number]>('UPDATE import_rows SET vector = ? WHERE job_id = ? AND row = ?');
     this.#readNextLabel = db.prepare<[number], number>('SELECT next_label FROM collections WHERE id = ?').pluck();
     this.#nextLabel = db.prepare<[number, number]>('UPDATE collections SET next_label = ? WHERE id = ?');
     this.#rowsAfter = db.prepare<[string, number, number], StagedRow>(
@@ -119,11 +121,28 @@ export class StagingRepo {
   }
 
   /**
+   * Rewrites the staged vectors not `bytes` long with `reencode(old)` (the collection's codec was
+   * fitted after they were staged), a page per transaction: the rows are invisible until the commit.
+   */
+  reencode(jobId: string, bytes: number, reencode: (old: Buffer) => Uint8Array, page = 512): void {
+    const write = this.#db.transaction((rows: StagedRow[]) => {
+      for (const r of rows) if (r.vector.byteLength !== bytes) this.#rewrite.run(reencode(r.vector), jobId, r.row);
+    });
+    for (let after = -1; ; ) {
+      const rows = this.rowsAfter(jobId, after, page);
+      if (rows.length === 0) return;
+      write(rows);
+      after = rows[rows.length - 1].row;
+    }
+  }
+
+  /**
    * Makes the staged records visible in one transaction with one sequence number: new ids are
    * inserted, known ids (live or deleted) replaced, the counts and the job's `committed_seq` set.
-   * Fails if the collection was dropped meanwhile.
+   * Fails if the collection was dropped meanwhile. `before` runs first inside the transaction
+   * (a model fitted by the import is installed there, with the rows it re-encodes).
    */
-  commit(jobId: string, collectionId: number): ImportCommit {
+  commit(jobId: string, collectionId: number, before?: () => void): ImportCommit {
     const db = this.#db;
     return db
       .transaction((): ImportCommit => {
@@ -141,6 +160,7 @@ export class StagingRepo {
           )
           .get(collectionId, jobId)!;
         const records = this.count(jobId);
+        before?.();
         const seq = nextSeq(db);
         db.prepare(
           `INSERT INTO points (collection_id, id, label, vector, payload, seq, deleted)

@@ -1,12 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildOrder, type BuildOrder } from '../../index/build-order.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
-import { blobToVector } from '../../index/vectors.ts';
+import { HnswIndex } from '../../index/hnsw.ts';
 import type { CollectionConfig } from '../../storage/collections.ts';
-import { currentSeq, openDatabase, type Db } from '../../storage/db.ts';
+import { currentSeq, nextSeq, openDatabase, type Db } from '../../storage/db.ts';
+import { ModelsRepo, updatedModel, type ModelUpdate } from '../../storage/models.ts';
 import { PointsRepo } from '../../storage/points.ts';
 import { StagingRepo, type ImportCommit } from '../../storage/staging.ts';
-import { catchUp, loadIndex, snapshotName, type LoadedIndex } from './load-index.ts';
+import { catchUp, indexOptions, loadIndex, snapshotName, type LoadedIndex } from './load-index.ts';
+import { CollectionModel, fitModel, fitRows } from './model.ts';
 import { ServerErrors } from '../errors.ts';
 import type { ReplicaData } from './protocol.ts';
 
@@ -89,9 +91,16 @@ export interface FinishReply {
  * (its own connection, while the main thread holds writes back); catches up and writes the
  * result as the collection's snapshot, which the replicas then load.
  */
+/** A built index, and the model the import fitted for it (installed by the commit). */
+interface Built extends LoadedIndex {
+  update: ModelUpdate | null;
+  /** The model the rows were stored under before the fit. */
+  before: CollectionModel;
+}
+
 export class BuildState {
   readonly #data: ReplicaData;
-  readonly #built = new Map<string, LoadedIndex>();
+  readonly #built = new Map<string, Built>();
   /** Progress of the builds running, by job: the server's control messages land here. */
   readonly progress = new Map<string, BuildProgress>();
   #db: Db | null = null;
@@ -120,7 +129,7 @@ export class BuildState {
       case 'build':
         return this.#build(task);
       case 'commit':
-        return new StagingRepo(this.#conn).commit(task.jobId, task.collectionId);
+        return this.#commit(task.jobId, task.collectionId);
       case 'finish':
         return this.#finish(task);
     }
@@ -140,13 +149,82 @@ export class BuildState {
 
   async #add(task: Extract<BuildTask, { op: 'build' }>, progress: BuildProgress): Promise<void> {
     const loaded = await loadIndex(this.#conn, this.#data.snapshotDir, task.collectionId, task.config, this.#data.engine);
+    const pending = loaded.model.pending;
+    if (pending.codec || pending.pca) {
+      await this.#allReceived(task.jobId, progress);
+      const built = this.#fit(task, loaded.model);
+      await this.#ordered(task, built, progress);
+      this.#built.set(task.jobId, built);
+      return;
+    }
     if (task.order === 'given') await this.#follow(task.jobId, loaded, progress);
     else await this.#ordered(task, loaded, progress);
-    this.#built.set(task.jobId, loaded);
+    this.#built.set(task.jobId, { ...loaded, update: null, before: loaded.model });
+  }
+
+  async #allReceived(jobId: string, progress: BuildProgress): Promise<void> {
+    while (!progress.received) {
+      if (progress.cancelled) throw new ServerErrors.JobCancelled(`import ${jobId} was cancelled`);
+      await sleep(FOLLOW_WAIT_MS);
+    }
+  }
+
+  /**
+   * The collection still lacks a fitted codec or PCA: fit it on a sample of the points stored
+   * and the records staged, re-encode the staged records with it, and start a new index with
+   * every stored point under the new model. (Points stored as float32 before the fit are
+   * re-encoded by the commit and re-applied by `finish`.)
+   */
+  #fit(task: Extract<BuildTask, { op: 'build' }>, before: CollectionModel): Built {
+    const db = this.#conn;
+    const points = new PointsRepo(db);
+    const staging = new StagingRepo(db);
+    const d = task.config.dimension;
+    const stored = points.scroll(task.collectionId, { limit: Number.MAX_SAFE_INTEGER, afterLabel: -1, withVector: false }).map((r) => r.label);
+    const keys = staging.rowKeys(task.jobId);
+    const rows = fitRows(stored.length + keys.length);
+    const sample = new Float32Array(rows.length * d);
+    const fromStored = Array.from(rows.filter((i) => i < stored.length), (i) => stored[i]);
+    const fromStaged = Array.from(rows.filter((i) => i >= stored.length), (i) => keys[i - stored.length]);
+    let at = 0;
+    for (const row of points.getByLabels(task.collectionId, fromStored)) sample.set(before.decode(row.vector!), d * at++);
+    for (const row of staging.rowsByKeys(task.jobId, fromStaged)) sample.set(before.decode(row.vector), d * at++);
+    const update = fitModel(before, sample.subarray(0, at * d), at, before.pending);
+    const model = new CollectionModel(task.config, updatedModel(new ModelsRepo(db).get(task.collectionId), update));
+    if (update.codec) staging.reencode(task.jobId, model.codec.bytesPerVector, (old) => model.encode(before.decode(old)).bytes);
+    const index = new HnswIndex(indexOptions(model, this.#data.engine));
+    index.reserve(stored.length + keys.length);
+    const caughtUp = db.transaction(() => {
+      catchUp(index, model, points, task.collectionId, 0);
+      return currentSeq(db);
+    })();
+    return { index, model, caughtUp, update, before };
+  }
+
+  /**
+   * Commits the staged records, with the model the build fitted and the stored rows it
+   * re-encodes. Records staged as float32 before another import fitted the codec are encoded
+   * here, as the build indexed them (`storedValue`).
+   */
+  #commit(jobId: string, collectionId: number): ImportCommit {
+    const db = this.#conn;
+    const staging = new StagingRepo(db);
+    const built = this.#built.get(jobId);
+    return staging.commit(jobId, collectionId, () => {
+      if (!built) return;
+      const { model, before, update } = built;
+      const bytes = model.codec.bytesPerVector;
+      if (update) {
+        new ModelsRepo(db).install(collectionId, update);
+        // Its own sequence number, before the import's: `finish` then re-applies these rows.
+        new PointsRepo(db).reencode(collectionId, nextSeq(db), bytes, (old) => model.encode(before.decode(old)).bytes);
+      }
+      staging.reencode(jobId, bytes, (old) => model.encode(model.decode(old)).bytes);
+    });
   }
 
   /** Body order: adds rows as they are staged, waiting for more until the body is all in. */
-  async #follow(jobId: string, { index }: LoadedIndex, progress: BuildProgress): Promise<void> {
+  async #follow(jobId: string, { index, model }: LoadedIndex, progress: BuildProgress): Promise<void> {
     const staging = new StagingRepo(this.#conn);
     let after = -1;
     let reserved = 0;
@@ -158,7 +236,7 @@ export class BuildState {
         reserved = progress.expected;
       }
       const rows = staging.rowsAfter(jobId, after, PAGE);
-      for (const row of rows) index.upsert(row.label, blobToVector(row.vector));
+      for (const row of rows) index.upsert(row.label, model.toIndex(model.storedValue(row.vector)));
       if (rows.length > 0) {
         after = rows[rows.length - 1].row;
         progress.processed += rows.length;
@@ -172,7 +250,7 @@ export class BuildState {
   }
 
   /** Any other order: every row is staged already; they go in in the order's permutation. */
-  async #ordered(task: Extract<BuildTask, { op: 'build' }>, { index }: LoadedIndex, progress: BuildProgress): Promise<void> {
+  async #ordered(task: Extract<BuildTask, { op: 'build' }>, { index, model }: LoadedIndex, progress: BuildProgress): Promise<void> {
     const staging = new StagingRepo(this.#conn);
     const keys = staging.rowKeys(task.jobId);
     const order = buildOrder(keys.length, task.order, task.seed);
@@ -180,7 +258,7 @@ export class BuildState {
     for (let at = 0; at < order.length; at += PAGE) {
       if (progress.cancelled) throw new ServerErrors.JobCancelled('the import was cancelled');
       const page = Array.from(order.subarray(at, at + PAGE), (i) => keys[i]);
-      for (const row of staging.rowsByKeys(task.jobId, page)) index.upsert(row.label, blobToVector(row.vector));
+      for (const row of staging.rowsByKeys(task.jobId, page)) index.upsert(row.label, model.toIndex(model.storedValue(row.vector)));
       progress.processed = Math.min(at + PAGE, order.length);
       await breather();
     }
@@ -191,21 +269,21 @@ export class BuildState {
     const built = this.#built.get(task.jobId);
     if (!built) throw new Error(`no built index for job ${task.jobId}`);
     this.#built.delete(task.jobId);
-    const { index } = built;
+    const { index, model } = built;
     const db = this.#conn;
     const points = new PointsRepo(db);
     const { seq: committed, remaps } = task.commit;
     const seq = db.transaction(() => {
       // Rows changed between the build's start and the commit; the import's own rows (seq = committed) are in.
-      catchUp(index, points, task.collectionId, built.caughtUp, committed);
+      catchUp(index, model, points, task.collectionId, built.caughtUp, committed);
       // Ids an upsert created meanwhile kept their label: move the imported vector there.
       for (const { staged } of remaps) index.remove(staged);
       const moved = points.getByLabels(task.collectionId, remaps.map((r) => r.current));
-      for (const row of moved) if (row.vector) index.upsert(row.label, blobToVector(row.vector));
-      catchUp(index, points, task.collectionId, committed);
+      for (const row of moved) if (row.vector) index.upsert(row.label, model.toIndex(model.decode(row.vector)));
+      catchUp(index, model, points, task.collectionId, committed);
       return currentSeq(db);
     })();
-    const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(task.collectionId), index, seq);
+    const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(task.collectionId), index, seq, model.version);
     return { seq, bytes: manifest.bytes };
   }
 }

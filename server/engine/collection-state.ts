@@ -1,9 +1,10 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { blobToVector } from '../../index/vectors.ts';
 import { VectorStore } from '../../index/vector-store.ts';
 import type { CollectionRecord } from '../../storage/collections.ts';
 import { PayloadIndex } from '../../storage/payload-index.ts';
 import type { PointRow, PointsRepo } from '../../storage/points.ts';
+import type { CollectionModel } from './model.ts';
+import type { StoreSpec } from './protocol.ts';
 
 const PAGE = 1000;
 const SLICE_MS = 8;
@@ -16,7 +17,12 @@ const SLICE_MS = 8;
 export class CollectionState {
   readonly record: CollectionRecord;
   readonly payloads = new PayloadIndex();
-  readonly vectors: VectorStore;
+  model: CollectionModel;
+  /** The vectors as stored (the codec's bytes), replaced when the codec is fitted. */
+  vectors: VectorStore;
+  #storeGeneration = 0;
+  /** Values clamped by the codec since start. */
+  saturated = 0;
   /** Point ids by label, so results without payloads need no SQLite read. */
   readonly ids: string[] = [];
   loaded = false;
@@ -28,9 +34,31 @@ export class CollectionState {
   lastSnapshotAt = Date.now();
   snapshotting: Promise<void> | null = null;
 
-  constructor(record: CollectionRecord) {
+  constructor(record: CollectionRecord, model: CollectionModel) {
     this.record = record;
-    this.vectors = new VectorStore(record.config.dimension, record.config.metric);
+    this.model = model;
+    this.vectors = new VectorStore(record.config.dimension, record.config.metric, [], model.codec);
+  }
+
+  /**
+   * Switches to a newly fitted model. When its codec differs, the store starts over empty: every
+   * row was re-encoded by the fit and is ingested again (true is returned).
+   */
+  useModel(model: CollectionModel): boolean {
+    const replaced = model.codec.name !== this.model.codec.name;
+    this.model = model;
+    if (replaced) {
+      this.vectors = new VectorStore(this.record.config.dimension, this.record.config.metric, [], model.codec);
+      this.#storeGeneration++;
+      this.version++;
+    }
+    return replaced;
+  }
+
+  /** The shared vectors, for a replica's exact scoring and rescoring. */
+  get storeSpec(): StoreSpec {
+    const { codec } = this.model;
+    return { generation: this.#storeGeneration, segments: this.vectors.segments, codec: codec.name, params: codec.params };
   }
 
   get name(): string {
@@ -39,8 +67,13 @@ export class CollectionState {
 
   /** Reads every live point's payload and vector, yielding to the event loop between slices. */
   async load(points: PointsRepo): Promise<void> {
-    await this.#ingest((after) => points.scroll(this.record.id, { limit: PAGE, afterLabel: after, withVector: true }));
+    await this.ingestAll(points);
     this.loaded = true;
+  }
+
+  /** Reads every live point again (after the store was replaced). */
+  async ingestAll(points: PointsRepo): Promise<void> {
+    await this.#ingest((after) => points.scroll(this.record.id, { limit: PAGE, afterLabel: after, withVector: true }));
   }
 
   /**
@@ -59,7 +92,7 @@ export class CollectionState {
       const rows = page(after);
       for (const row of rows) {
         const payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
-        this.upserted(row.label, row.id, blobToVector(row.vector!), payload);
+        this.upserted(row.label, row.id, row.vector!, payload);
         after = row.label;
       }
       if (rows.length < PAGE) return;
@@ -70,11 +103,11 @@ export class CollectionState {
     }
   }
 
-  /** Records a committed upsert of `label`. */
-  upserted(label: number, id: string, vector: Float32Array, payload: Record<string, unknown> | null): void {
+  /** Records a committed upsert of `label`, with its vector as stored; `payload` undefined keeps the one known. */
+  upserted(label: number, id: string, stored: Uint8Array, payload: Record<string, unknown> | null | undefined): void {
     this.ids[label] = id;
-    this.payloads.set(label, payload);
-    this.vectors.set(label, vector);
+    if (payload !== undefined) this.payloads.set(label, payload);
+    this.vectors.setStored(label, stored, (bytes) => this.model.decode(bytes));
     this.version++;
   }
 

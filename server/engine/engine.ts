@@ -6,10 +6,11 @@ import type { ResolvedBuild } from '../../index/native/engine.ts';
 import { hnswBytesPerPoint } from '../../index/hnsw.ts';
 import { loadHnswlib } from '../../index/native/load.ts';
 import { readManifest, removeSnapshots } from '../../index/snapshot.ts';
-import { blobToVector, toVector, vectorToBlob } from '../../index/vectors.ts';
+import { toVector } from '../../index/vectors.ts';
 import { CollectionsRepo, type CollectionConfig, type CollectionRecord } from '../../storage/collections.ts';
-import { currentSeq, openDatabase, type Db } from '../../storage/db.ts';
+import { currentSeq, nextSeq, openDatabase, type Db } from '../../storage/db.ts';
 import { normaliseId } from '../../storage/ids.ts';
+import { ModelsRepo } from '../../storage/models.ts';
 import { PointsRepo, type Mutation, type PointRow } from '../../storage/points.ts';
 import { parseWhere } from '../../storage/where.ts';
 import type { Config } from '../config.ts';
@@ -20,7 +21,8 @@ import { decodeCursor, encodeCursor } from './cursor.ts';
 import type { Logger } from './logger.ts';
 import { planSearch } from './planner.ts';
 import type { IndexStats, SearchItem, SearchReply, SnapshotReply } from './protocol.ts';
-import { snapshotName } from './load-index.ts';
+import { loadModel, snapshotName } from './load-index.ts';
+import { CODEC_FIT_AT, CollectionModel, fitModel } from './model.ts';
 import { Imports } from './imports.ts';
 import { ReplicaSet } from './replicas.ts';
 import { WriteGate } from './write-gate.ts';
@@ -38,6 +40,7 @@ export class Engine {
   readonly #db: Db;
   readonly #collections: CollectionsRepo;
   readonly #points: PointsRepo;
+  readonly #models: ModelsRepo;
   readonly #states = new Map<string, CollectionState>();
   readonly #snapshotDir: string;
   readonly #replicas: ReplicaSet;
@@ -54,6 +57,7 @@ export class Engine {
     this.#db = openDatabase({ path: dbPath, synchronous: config.synchronous });
     this.#collections = new CollectionsRepo(this.#db);
     this.#points = new PointsRepo(this.#db, { maxLabel: config.maxLabel });
+    this.#models = new ModelsRepo(this.#db);
     this.#snapshotDir = join(config.dataDir, 'indexes');
     const data = { dbPath, snapshotDir: this.#snapshotDir, engine: engineBuild(config, log) };
     this.#replicas = new ReplicaSet({ count: replicaCount(config, this.#collections.list(), log), maxQueue: config.replicaQueue, data, log });
@@ -61,9 +65,10 @@ export class Engine {
       config, log, db: this.#db, points: this.#points, gate: this.#gate, replicas: this.#replicas, data,
       readyState: (name) => this.#readyState(name),
       stateById: (id) => [...this.#states.values()].find((s) => s.record.id === id),
+      saturated: (state, count) => this.#saturated(state, count),
     });
     for (const record of this.#collections.list()) {
-      const state = new CollectionState(record);
+      const state = new CollectionState(record, loadModel(this.#db, record.id, record.config));
       this.#states.set(record.name, state);
       void this.#loadState(state);
     }
@@ -134,7 +139,7 @@ export class Engine {
       return { created: false, collection: await this.describe(name) };
     }
     const record = this.#collections.create(name, config);
-    const state = new CollectionState(record);
+    const state = new CollectionState(record, loadModel(this.#db, record.id, config));
     state.loaded = true;
     this.#states.set(name, state);
     this.#replicas.broadcast({ op: 'create', collectionId: record.id, config });
@@ -175,7 +180,8 @@ export class Engine {
           changes_since: state.changesSinceSnapshot,
           age_s: Math.round((Date.now() - state.lastSnapshotAt) / 1000),
         },
-        vector_store_bytes: record.liveCount * config.dimension * 4,
+        vector_store_bytes: record.liveCount * state.model.codec.bytesPerVector,
+        storage: storageStats(state, record.liveCount, replicas[0]?.memory_bytes ?? 0),
       },
     };
   }
@@ -195,26 +201,71 @@ export class Engine {
     const state = this.#state(name);
     const { dimension, metric } = state.record.config;
     const payloads = new Map<string, Record<string, unknown> | null>();
-    const writes = request.points.map((p, i) => {
+    const inputs = request.points.map((p, i) => {
       const id = normaliseId(p.id, `points[${i}].id`);
       payloads.set(id, p.payload ?? null);
       return {
         id,
-        vector: vectorToBlob(toVector(p.vector, { dimension, metric }, `points[${i}].vector`)),
+        vector: toVector(p.vector, { dimension, metric }, `points[${i}].vector`),
         payload: p.payload === undefined || p.payload === null ? null : JSON.stringify(p.payload),
       };
     });
     await this.#writable(name, state);
-    if (writes.length > 0) this.#applied(state, this.#points.upsert(state.record.id, writes), payloads);
+    if (inputs.length > 0) {
+      // An import fits the codec itself (from more data): while one runs, rows stay float32 for its commit to re-encode.
+      const fit = state.model.pending.codec && !this.imports.active(state.record.id) && this.#collections.get(name)!.liveCount + inputs.length >= CODEC_FIT_AT;
+      const mutation = this.#db.transaction(() => {
+        const refit = fit ? this.#fitCodec(state, inputs.map((p) => p.vector)) : [];
+        let saturated = 0;
+        const writes = inputs.map((p) => {
+          const encoded = state.model.encode(p.vector);
+          saturated += encoded.saturated;
+          return { id: p.id, vector: encoded.bytes, payload: p.payload };
+        });
+        const written = this.#points.upsert(state.record.id, writes);
+        this.#saturated(state, saturated);
+        return { seq: written.seq, changes: [...refit, ...written.changes] };
+      })();
+      this.#applied(state, mutation, payloads);
+    }
     await this.#replicas.whenBacklogAtMost(this.#config.maxIndexBacklog);
     return { upserted: request.points.length };
   }
 
-  getPoint(name: string, rawId: string, withVector: boolean): PointRow {
+  /**
+   * Fits a float8 codec on the collection's points and the batch being written (inside its
+   * transaction): stores the params and re-encodes the rows written as float32 so far.
+   */
+  #fitCodec(state: CollectionState, batch: Float32Array[]): Mutation['changes'] {
+    const d = state.record.config.dimension;
+    const rows = this.#points.scroll(state.record.id, { limit: CODEC_FIT_AT * 4, afterLabel: -1, withVector: true });
+    const sample = new Float32Array((rows.length + batch.length) * d);
+    rows.forEach((row, i) => sample.set(state.model.decode(row.vector!), i * d));
+    batch.forEach((v, i) => sample.set(v, (rows.length + i) * d));
+    const old = state.model;
+    const update = fitModel(old, sample, rows.length + batch.length, { codec: true, pca: false });
+    const model = new CollectionModel(state.record.config, this.#models.install(state.record.id, update));
+    state.useModel(model);
+    const seq = nextSeq(this.#db);
+    const changes = this.#points.reencode(state.record.id, seq, model.codec.bytesPerVector, (bytes) => model.encode(old.decode(bytes)).bytes);
+    this.#log.info({ collection: state.name, codec: model.codec.name, rows: changes.length }, 'codec fitted; earlier rows re-encoded');
+    return changes;
+  }
+
+  #saturated(state: CollectionState, count: number): void {
+    if (count === 0) return;
+    state.saturated += count;
+    this.#log.warn(
+      { collection: state.name, codec: state.model.codec.name, saturated: count, total: state.saturated },
+      'vector values beyond the codec range were clamped to its largest value',
+    );
+  }
+
+  getPoint(name: string, rawId: string, withVector: boolean): StoredPoint {
     const state = this.#state(name);
     const row = this.#points.get(state.record.id, normaliseId(rawId));
     if (!row) throw new ServerErrors.PointNotFound(`point '${rawId}' does not exist in collection '${name}'`);
-    return withVector ? row : { ...row, vector: null };
+    return decoded(state, row, withVector);
   }
 
   async deletePoints(name: string, request: DeleteRequest): Promise<{ deleted: number }> {
@@ -232,7 +283,7 @@ export class Engine {
     return { deleted: mutation.changes.length };
   }
 
-  scroll(name: string, request: ScrollRequest): { points: PointRow[]; next_cursor: string | null } {
+  scroll(name: string, request: ScrollRequest): { points: StoredPoint[]; next_cursor: string | null } {
     const state = this.#state(name);
     const limit = request.limit ?? 100;
     const where = request.where && Object.keys(request.where).length > 0 ? parseWhere(request.where) : undefined;
@@ -244,7 +295,7 @@ export class Engine {
     });
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
-    return { points: page, next_cursor: more ? encodeCursor(page[page.length - 1].label) : null };
+    return { points: page.map((row) => decoded(state, row, true)), next_cursor: more ? encodeCursor(page[page.length - 1].label) : null };
   }
 
   async search(name: string, request: SearchRequest): Promise<SearchResult[]> {
@@ -271,8 +322,11 @@ export class Engine {
     const items: SearchItem[] = [];
     searches.forEach((s, i) => {
       const plan = plans[i];
-      if (plan.kind !== 'none') items.push({ query: s.query, k: s.k, ef: s.ef, filter: plan.kind === 'filtered' ? plan.filter : null });
+      if (plan.kind !== 'none') {
+        items.push({ query: s.query, k: s.k, ef: s.ef, filter: plan.kind === 'filtered' ? plan.filter : null, candidates: s.candidates, rescore: s.rescore });
+      }
     });
+    const needStore = state.model.pca !== null || plans.some((p) => p.kind === 'filtered');
     const replies =
       items.length === 0
         ? []
@@ -280,17 +334,21 @@ export class Engine {
             op: 'search',
             collectionId: state.record.id,
             searches: items,
-            store: plans.some((p) => p.kind === 'filtered') ? state.vectors.segments : [],
+            store: needStore ? state.storeSpec : null,
           });
     let next = 0;
     return searches.map((s, i) => (plans[i].kind === 'none' ? [] : toResults(state, this.#points, s, replies[next++])));
   }
 
-  /** After a commit: update the main thread's payload index and vectors, then send the change to every replica. */
+  /**
+   * After a commit: update the main thread's payload index and vectors, then send the change to
+   * every replica. A change whose id is not in `payloads` (a re-encoded row) keeps its payload.
+   */
   #applied(state: CollectionState, mutation: Mutation, payloads: Map<string, Record<string, unknown> | null>): void {
     const { changes } = mutation;
     if (changes.length === 0) return;
     const dim = state.record.config.dimension;
+    const { model } = state;
     const labels = new Uint32Array(changes.length);
     const deleted = new Uint8Array(changes.length);
     const vectors = new Float32Array(changes.filter((c) => c.vector).length * dim);
@@ -302,10 +360,9 @@ export class Engine {
         state.deleted(change.label);
         return;
       }
-      const vector = vectors.subarray(v * dim, (v + 1) * dim);
-      vector.set(blobToVector(change.vector));
+      model.codec.decodeInto(change.vector, vectors.subarray(v * dim, (v + 1) * dim));
       v++;
-      state.upserted(change.label, change.id!, vector, payloads.get(change.id!) ?? null);
+      state.upserted(change.label, change.id!, change.vector, payloads.has(change.id!) ? payloads.get(change.id!)! : undefined);
     });
     this.#replicas.broadcast({ op: 'apply', collectionId: state.record.id, seq: mutation.seq, labels, deleted, vectors });
     state.changesSinceSnapshot += changes.length;
@@ -398,6 +455,45 @@ export class Engine {
   }
 }
 
+/**
+ * What compression buys, per live point: bytes in the SQLite vector column, the snapshot file,
+ * one replica's index and the shared vectors, each beside its float32 equivalent.
+ */
+function storageStats(state: CollectionState, live: number, perReplica: number): object {
+  const { model } = state;
+  const { config } = model;
+  const perPoint = (bytes: number) => (live > 0 ? Math.round(bytes / live) : 0);
+  const float32 = config.dimension * 4;
+  const stored = model.codec.bytesPerVector;
+  return {
+    codec: config.storage.codec,
+    codec_fitted: !model.pending.codec,
+    pca_dimension: config.storage.pca_dimension ?? null,
+    pca_fitted: model.pca !== null,
+    pca_version: model.version,
+    saturated_values: state.saturated,
+    bytes_per_vector: {
+      vector_store: stored,
+      snapshot: perPoint(state.snapshotBytes),
+      index_per_replica: perPoint(perReplica),
+      shared: perPoint(state.vectors.bytes),
+    },
+    vector_store_ratio: Math.round((stored / float32) * 1000) / 1000,
+  };
+}
+
+/** A point as the API shows it: its vector decoded (normalised under cosine with a compressed codec). */
+export interface StoredPoint {
+  id: string;
+  label: number;
+  payload: string | null;
+  vector: Float32Array | null;
+}
+
+function decoded(state: CollectionState, row: PointRow, withVector: boolean): StoredPoint {
+  return { ...row, vector: withVector && row.vector ? state.model.decode(row.vector) : null };
+}
+
 /** Resolves the hnswlib build once, here, so every replica loads the same one. */
 function engineBuild(config: Config, log: Logger): ResolvedBuild {
   const loaded = loadHnswlib(config.hnswBuild);
@@ -423,14 +519,19 @@ function replicaCount(config: Config, collections: CollectionRecord[], log: Logg
   return count;
 }
 
-/** Fills in defaults; refuses what this version cannot do. */
+/** Fills in defaults; refuses what cannot work (PCA under ip, or not reducing the dimension). */
 export function normaliseConfig(request: CollectionRequest): CollectionConfig {
   const codec = request.storage?.codec ?? 'float32';
-  if (codec !== 'float32') {
-    throw new ServerErrors.CollectionConfig(`storage.codec '${codec}' is not available in this version: use float32`);
+  const pca = request.storage?.pca_dimension;
+  if (pca !== undefined && request.metric === 'ip') {
+    throw new ServerErrors.CollectionConfig(
+      'storage.pca_dimension cannot be used with metric ip: centring changes inner products; use l2 or cosine, or leave pca_dimension out',
+    );
   }
-  if (request.storage?.pca_dimension !== undefined) {
-    throw new ServerErrors.CollectionConfig('storage.pca_dimension is not available in this version: leave it out');
+  if (pca !== undefined && pca >= request.dimension) {
+    throw new ServerErrors.CollectionConfig(
+      `storage.pca_dimension must be below the dimension (${request.dimension}); it is ${pca}`,
+    );
   }
   return {
     dimension: request.dimension,
@@ -440,7 +541,7 @@ export function normaliseConfig(request: CollectionRequest): CollectionConfig {
       ef_construction: request.hnsw?.ef_construction ?? 200,
       ef_search: request.hnsw?.ef_search ?? 64,
     },
-    storage: { codec },
+    storage: pca === undefined ? { codec } : { codec, pca_dimension: pca },
     build_order: request.build_order ?? 'given',
   };
 }

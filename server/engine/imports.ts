@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { BuildOrder } from '../../index/build-order.ts';
 import { vectorToBlob } from '../../index/vectors.ts';
+import { loadModel } from './load-index.ts';
 import type { Db } from '../../storage/db.ts';
 import { JobsRepo, type JobError, type JobRecord } from '../../storage/jobs.ts';
 import { StagingRepo } from '../../storage/staging.ts';
@@ -45,6 +46,8 @@ export interface ImportHost {
   readyState(name: string): CollectionState;
   /** The state of a live collection by internal id, or undefined once dropped. */
   stateById(id: number): CollectionState | undefined;
+  /** Counts and logs values a codec clamped. */
+  saturated(state: CollectionState, count: number): void;
 }
 
 /**
@@ -111,10 +114,17 @@ export class Imports {
         const batch = next.value;
         if (live.cancel) throw new ServerErrors.JobCancelled('the import was cancelled while its body was being received');
         if (this.#host.stateById(collectionId) !== state) throw new ServerErrors.CollectionNotFound(`collection '${name}' was dropped during the import`);
-        const writes = batch.ids.map((id, i) => ({
-          row: batch.firstRecord + i, id, payload: batch.payloads[i],
-          vector: vectorToBlob(batch.vectors.subarray(i * dimension, (i + 1) * dimension)),
-        }));
+        // Encoded as the collection stores vectors; float32 while its codec awaits a fit (the build fits it).
+        const { model } = state;
+        let saturated = 0;
+        const writes = batch.ids.map((id, i) => {
+          const vector = batch.vectors.subarray(i * dimension, (i + 1) * dimension);
+          if (model.pending.codec) return { row: batch.firstRecord + i, id, payload: batch.payloads[i], vector: vectorToBlob(vector) };
+          const encoded = model.encode(vector);
+          saturated += encoded.saturated;
+          return { row: batch.firstRecord + i, id, payload: batch.payloads[i], vector: encoded.bytes };
+        });
+        if (saturated > 0) this.#host.saturated(state, saturated);
         await this.#host.gate.pass();
         this.#staging.stage(job.id, collectionId, writes, dedupe);
         live.processed += writes.length;
@@ -152,6 +162,11 @@ export class Imports {
     } else {
       await live.settled?.catch(() => undefined); // the build records it
     }
+  }
+
+  /** True while an import of the collection is staging, queued, building or loading. */
+  active(collectionId: number): boolean {
+    return [...this.#live.keys()].some((id) => this.#jobs.get(id)?.collectionId === collectionId);
   }
 
   get(id: string): JobView {
@@ -216,6 +231,7 @@ export class Imports {
     const state = host.stateById(job.collectionId);
     const { build_order, seed } = job.detail as { build_order: BuildOrder; seed: number };
     let commit: ImportCommit;
+    let replaced = false;
     try {
       if (!state) throw new ServerErrors.CollectionNotFound(`collection '${job.collection}' was dropped during the import`);
       // In body order the build can follow the upload; any other order needs every record first.
@@ -239,7 +255,12 @@ export class Imports {
       await live.received.promise;
       if (live.cancel) throw new ServerErrors.JobCancelled('the import was cancelled during its build');
       enterPhase(live, 'committing');
-      commit = await host.gate.hold(() => this.#task<ImportCommit>({ op: 'commit', jobId: job.id, collectionId: job.collectionId }));
+      commit = await host.gate.hold(async () => {
+        const committed = await this.#task<ImportCommit>({ op: 'commit', jobId: job.id, collectionId: job.collectionId });
+        // Writes after the commit encode with what it installed (a model fitted by this import).
+        replaced = state.useModel(loadModel(host.db, job.collectionId, state.record.config));
+        return committed;
+      });
     } catch (err) {
       await this.#endBuilder();
       await this.#finishFailed(job.id, live.error ?? err, live.cancel);
@@ -247,7 +268,7 @@ export class Imports {
     }
     // Committed: the points are durable. Now every copy catches up, then the job is done.
     enterPhase(live, 'loading');
-    await this.#publish(state, job, commit);
+    await this.#publish(state, job, commit, replaced);
     enterPhase(live, 'loading');
     await host.gate.pass();
     const { detail } = this.#jobs.get(job.id)!;
@@ -257,10 +278,14 @@ export class Imports {
     await this.#purge(job.id);
   }
 
-  /** After the commit: the main thread's state, the snapshot from the build process, then each replica in turn. */
-  async #publish(state: CollectionState, job: JobRecord, commit: ImportCommit): Promise<void> {
+  /**
+   * After the commit: the main thread's state (every point again when the fitted codec replaced
+   * the store), the snapshot from the build process, then each replica in turn.
+   */
+  async #publish(state: CollectionState, job: JobRecord, commit: ImportCommit, replaced: boolean): Promise<void> {
     const host = this.#host;
-    const ingested = state.ingestCommit(host.points, commit.seq).catch((err: unknown) =>
+    const ingest = replaced ? state.ingestAll(host.points) : state.ingestCommit(host.points, commit.seq);
+    const ingested = ingest.catch((err: unknown) =>
       host.log.error({ err, job: job.id }, 'loading the imported points into the payload index failed; restart to reload them'),
     );
     if (commit.records > 0) {

@@ -1,3 +1,4 @@
+import type { CodecName, CodecParams } from '../../index/codec.ts';
 import type { ResolvedBuild } from '../../index/native/engine.ts';
 import type { CollectionConfig } from '../../storage/collections.ts';
 
@@ -17,6 +18,21 @@ export interface SearchItem {
   k: number;
   ef: number;
   filter: SearchFilter | null;
+  /** Candidates the index returns: k, or k × oversample when they are rescored. */
+  candidates: number;
+  /** Rescore the candidates with the full stored vectors (PCA collections). */
+  rescore: boolean;
+}
+
+/**
+ * The main thread's shared vectors of a collection, as stored: a new `generation` when the store
+ * was replaced (its codec was fitted), more segments when it grew.
+ */
+export interface StoreSpec {
+  generation: number;
+  segments: readonly SharedArrayBuffer[];
+  codec: CodecName;
+  params: CodecParams | null;
 }
 
 /** Tasks a replica runs, one at a time, in the order they were sent. */
@@ -42,8 +58,8 @@ export type ReplicaTask =
       collectionId: number;
       /** One search, or a slice of a batch: answered in order. */
       searches: SearchItem[];
-      /** The collection's shared vector segments, for exact scoring. */
-      store: readonly SharedArrayBuffer[];
+      /** The collection's shared vectors, for exact scoring and rescoring; null when not needed. */
+      store: StoreSpec | null;
     }
   | { op: 'stats'; collectionId: number }
   | { op: 'snapshot'; collectionId: number; seq: number }

@@ -1,3 +1,4 @@
+import { VectorCodec } from '../../index/codec.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
 import { VectorStore } from '../../index/vector-store.ts';
@@ -5,16 +6,22 @@ import type { SearchHit } from '../../index/vector-index.ts';
 import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
 import { openDatabase, type Db } from '../../storage/db.ts';
 import { LabelBitmap } from '../../storage/label-bitmap.ts';
-import { indexOptions, loadIndex, snapshotName } from './load-index.ts';
-import type { IndexStats, ReplicaData, ReplicaTask, SearchItem, SearchReply, SnapshotReply } from './protocol.ts';
+import { indexOptions, loadIndex, loadModel, snapshotName } from './load-index.ts';
+import type { CollectionModel } from './model.ts';
+import type { IndexStats, ReplicaData, ReplicaTask, SearchItem, SearchReply, SnapshotReply, StoreSpec } from './protocol.ts';
 
-interface Held {
+/** What a search of one collection needs: its index, the model it was built under, the shared vectors. */
+export interface SearchTarget {
   config: CollectionConfig;
+  model: CollectionModel;
   index: HnswIndex;
+  store: VectorStore | null;
+}
+
+interface Held extends SearchTarget {
   /** Mutations up to this sequence are in the index: older `apply` tasks are skipped. */
   caughtUp: number;
-  /** The main thread's shared vectors, for exact scoring (set by the first filtered search). */
-  store: VectorStore | null;
+  storeGeneration: number;
 }
 
 /**
@@ -41,8 +48,8 @@ export class ReplicaState {
   }
 
   async #load(collectionId: number, config: CollectionConfig): Promise<void> {
-    const { index, caughtUp } = await loadIndex(this.#db!, this.#data.snapshotDir, collectionId, config, this.#data.engine);
-    this.#held.set(collectionId, { config, index, caughtUp, store: null });
+    const { index, model, caughtUp } = await loadIndex(this.#db!, this.#data.snapshotDir, collectionId, config, this.#data.engine);
+    this.#held.set(collectionId, { config, model, index, caughtUp, store: null, storeGeneration: -1 });
   }
 
   #last: Promise<unknown> = Promise.resolve();
@@ -65,8 +72,9 @@ export class ReplicaState {
         return null;
       case 'create':
         if (!this.#held.has(task.collectionId)) {
-          const index = new HnswIndex(indexOptions(task.config, this.#data.engine));
-          this.#held.set(task.collectionId, { config: task.config, index, caughtUp: 0, store: null });
+          const model = loadModel(this.#db!, task.collectionId, task.config);
+          const index = new HnswIndex(indexOptions(model, this.#data.engine));
+          this.#held.set(task.collectionId, { config: task.config, model, index, caughtUp: 0, store: null, storeGeneration: -1 });
         }
         return null;
       case 'reload':
@@ -99,7 +107,7 @@ export class ReplicaState {
       const label = task.labels[i];
       if (task.deleted[i]) held.index.remove(label);
       else {
-        held.index.upsert(label, task.vectors.subarray(v * dim, (v + 1) * dim));
+        held.index.upsert(label, held.model.toIndex(task.vectors.subarray(v * dim, (v + 1) * dim)));
         v++;
       }
     }
@@ -108,11 +116,16 @@ export class ReplicaState {
   #search(task: Extract<ReplicaTask, { op: 'search' }>): SearchReply[] {
     const held = this.#held.get(task.collectionId);
     if (!held) return task.searches.map(() => reply([]));
-    // Segments only grow: the views are rebuilt when the main thread has added one, not per search.
-    if (task.store.length > (held.store?.segments.length ?? 0)) {
-      held.store = new VectorStore(held.config.dimension, held.config.metric, [...task.store]);
-    }
-    return task.searches.map((search) => reply(searchOne(held, search)));
+    if (task.store) this.#useStore(held, task.store);
+    return task.searches.map((search) => reply(searchCollection(held, search)));
+  }
+
+  /** Segments only grow: the views are rebuilt when the main thread added one or replaced the store, not per search. */
+  #useStore(held: Held, spec: StoreSpec): void {
+    if (spec.generation === held.storeGeneration && spec.segments.length <= (held.store?.segments.length ?? 0)) return;
+    const { dimension, metric } = held.config;
+    held.store = new VectorStore(dimension, metric, [...spec.segments], new VectorCodec(spec.codec, dimension, spec.params));
+    held.storeGeneration = spec.generation;
   }
 
   #stats(collectionId: number): IndexStats {
@@ -126,7 +139,7 @@ export class ReplicaState {
     const held = this.#held.get(collectionId);
     if (!held) return null;
     const covered = Math.max(seq, held.caughtUp);
-    const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(collectionId), held.index, covered);
+    const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(collectionId), held.index, covered, held.model.version);
     return { seq: covered, bytes: manifest.bytes };
   }
 }
@@ -141,22 +154,44 @@ function reply(hits: SearchHit[]): SearchReply {
   return { labels, distances };
 }
 
-/** Unfiltered, exact over given labels, or a graph walk with an allow-list that widens ef until k come back. */
-function searchOne(held: Held, search: SearchItem): SearchHit[] {
-  const { index, store } = held;
+/**
+ * Exact over given labels; otherwise the index, unfiltered or with an allow-list (ef widening
+ * until enough come back). PCA collections search the projected query and rescore the
+ * candidates with the full stored vectors.
+ */
+export function searchCollection(held: SearchTarget, search: SearchItem): SearchHit[] {
+  const { store, model } = held;
   const { filter, query, k } = search;
-  if (!filter) return index.search(query, k, { ef: search.ef });
-  if (!store) throw new Error('a filtered search needs the vector store');
-  if ('labels' in filter) return store.topK(query, filter.labels, k);
+  if (filter && 'labels' in filter) return needStore(store).topK(query, filter.labels, k);
+  const rescore = search.rescore && model.pca !== null;
+  const { hits, exact } = indexSearch(held, model.toIndex(query), rescore ? Math.max(k, search.candidates) : k, search);
+  if (exact) return hits;
+  if (rescore) return needStore(store).topK(query, hits.map((h) => h.label), k);
+  // Without rescoring, PCA distances are squared l2 between projections; for unit vectors half of it approximates 1 − cos.
+  if (model.pca && held.config.metric === 'cosine') for (const h of hits) h.distance /= 2;
+  return hits;
+}
+
+function needStore(store: VectorStore | null): VectorStore {
+  if (!store) throw new Error('this search needs the vector store');
+  return store;
+}
+
+/** `n` candidates from the index; `exact` when it fell back to scoring every allowed point. */
+function indexSearch(held: SearchTarget, query: Float32Array, n: number, search: SearchItem): { hits: SearchHit[]; exact: boolean } {
+  const { index } = held;
+  const { filter } = search;
+  if (!filter) return { hits: index.search(query, n, { ef: Math.max(search.ef, n) }), exact: false };
+  if ('labels' in filter) throw new Error('exact filters do not search the index');
   const bitmap = new LabelBitmap(filter.bitmap);
-  const want = Math.min(k, filter.count);
-  let ef = Math.max(search.ef, k);
+  const want = Math.min(n, filter.count);
+  let ef = Math.max(search.ef, n);
   for (;;) {
-    const hits = index.search(query, k, { ef, filter: (label) => bitmap.has(label) });
-    if (hits.length >= want) return hits;
+    const hits = index.search(query, n, { ef, filter: (label) => bitmap.has(label) });
+    if (hits.length >= want) return { hits, exact: false };
     if (ef >= filter.count) break;
     ef = Math.min(ef * 4, filter.count);
   }
-  // The graph could not reach k allowed points (a disconnected allow-list): score them all.
-  return store.topK(query, bitmap.toArray(), k);
+  // The graph could not reach enough allowed points (a disconnected allow-list): score them all.
+  return { hits: needStore(held.store).topK(search.query, bitmap.toArray(), search.k), exact: true };
 }

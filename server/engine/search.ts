@@ -1,4 +1,4 @@
-import { blobToVector, toVector } from '../../index/vectors.ts';
+import { toVector } from '../../index/vectors.ts';
 import type { PointsRepo } from '../../storage/points.ts';
 import { parseWhere, type WhereNode } from '../../storage/where.ts';
 import type { SearchRequest } from '../schemas/index.ts';
@@ -17,12 +17,18 @@ export interface PreparedSearch {
   query: Float32Array;
   k: number;
   ef: number;
+  candidates: number;
+  rescore: boolean;
   where: WhereNode | null;
   /** The filter's cache key: its JSON text. */
   whereKey: string;
   withPayload: boolean;
   withVector: boolean;
 }
+
+/** Candidates per result a PCA collection rescores unless the search says otherwise (bench:compression). */
+export const DEFAULT_OVERSAMPLE = 4;
+const MAX_CANDIDATES = 10_000;
 
 export function prepareSearch(collection: CollectionState, request: SearchRequest, field: string): PreparedSearch {
   const { dimension, metric, hnsw } = collection.record.config;
@@ -31,6 +37,8 @@ export function prepareSearch(collection: CollectionState, request: SearchReques
     query: toVector(request.vector, { dimension, metric }, `${field}vector`),
     k: request.k,
     ef: request.ef ?? hnsw.ef_search,
+    candidates: Math.min(MAX_CANDIDATES, Math.ceil(request.k * (request.oversample ?? DEFAULT_OVERSAMPLE))),
+    rescore: request.rescore ?? true,
     where: hasWhere ? parseWhere(request.where) : null,
     whereKey: hasWhere ? JSON.stringify(request.where) : '',
     withPayload: request.with_payload ?? true,
@@ -50,7 +58,7 @@ export function toResults(collection: CollectionState, points: PointsRepo, searc
     if (!row) continue; // deleted after the search ran
     const result: SearchResult = { id: row.id, distance: reply.distances[i] };
     if (search.withPayload) result.payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
-    if (search.withVector && row.vector) result.vector = Array.from(blobToVector(row.vector));
+    if (search.withVector && row.vector) result.vector = Array.from(collection.model.decode(row.vector));
     results.push(result);
   }
   return results;

@@ -1,7 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { blobToVector } from '../../index/vectors.ts';
-import type { PointRow } from '../../storage/points.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { Engine, StoredPoint } from '../engine/engine.ts';
 import {
   collectionParams,
   deleteBody,
@@ -17,10 +15,10 @@ import {
 type Params = { name: string };
 
 /** A stored point as the API shows it: ids as strings, payload parsed, vector decoded when asked for. */
-export function pointView(row: PointRow, withPayload = true): Record<string, unknown> {
+export function pointView(row: StoredPoint, withPayload = true): Record<string, unknown> {
   const view: Record<string, unknown> = { id: row.id };
   if (withPayload) view.payload = row.payload === null ? null : (JSON.parse(row.payload) as unknown);
-  if (row.vector) view.vector = Array.from(blobToVector(row.vector));
+  if (row.vector) view.vector = Array.from(row.vector);
   return view;
 }
 

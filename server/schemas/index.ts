@@ -1,4 +1,5 @@
 /** JSON schemas of the REST API (DESIGN.md). Bodies are validated strictly: no coercion, no unknown fields. */
+import { CODECS, type CodecName } from '../../index/codec.ts';
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
 
@@ -53,7 +54,7 @@ export const collectionBody = {
       type: 'object',
       additionalProperties: false,
       properties: {
-        codec: { enum: ['float32', 'float16', 'float8_e4m3', 'float8_e5m2'] },
+        codec: { enum: CODECS },
         pca_dimension: { type: 'integer', minimum: 1, maximum: MAX_DIMENSION },
       },
     },
@@ -108,6 +109,8 @@ export function searchBody(maxK: number) {
       vector,
       k: { type: 'integer', minimum: 1, maximum: maxK },
       ef: { type: 'integer', minimum: 1, maximum: 10_000 },
+      oversample: { type: 'number', minimum: 1, maximum: 100 },
+      rescore: { type: 'boolean' },
       where,
       with_payload: { type: 'boolean' },
       with_vector: { type: 'boolean' },
@@ -129,6 +132,8 @@ export interface SearchRequest {
   vector: number[];
   k: number;
   ef?: number;
+  oversample?: number;
+  rescore?: boolean;
   where?: Record<string, unknown>;
   with_payload?: boolean;
   with_vector?: boolean;
@@ -138,7 +143,7 @@ export interface CollectionRequest {
   dimension: number;
   metric: 'cosine' | 'l2' | 'ip';
   hnsw?: { m?: number; ef_construction?: number; ef_search?: number };
-  storage?: { codec?: string; pca_dimension?: number };
+  storage?: { codec?: CodecName; pca_dimension?: number };
   build_order?: 'given' | 'random';
 }
 

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../server/app.ts';
 import { loadConfig, type Config } from '../../server/config.ts';
@@ -86,4 +87,16 @@ export async function waitReady(server: { url: string }, timeoutMs = 30_000): Pr
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error('server not ready in time');
+}
+
+/** Polls a job until it is done, failed or cancelled. */
+export async function finished(server: { url: string }, jobId: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await call(server, 'GET', `/v1/jobs/${jobId}`);
+    if (job.status !== 200) throw new Error(`GET /v1/jobs/${jobId} answered ${job.status}`);
+    if (['done', 'failed', 'cancelled'].includes(job.body.state as string)) return job.body as Record<string, unknown>;
+    if (Date.now() > end) throw new Error(`job ${jobId} still ${job.body.state} after ${timeoutMs} ms`);
+    await sleep(20);
+  }
 }

@@ -29,7 +29,9 @@ test('every bad input gets a 4xx that says what to change, and stored data is un
     expectError(await call(server, 'PUT', '/v1/collections/d', { dimension: 3 }), 400, 'VDB_ERR_REQUEST_INVALID', /metric/);
     expectError(await call(server, 'PUT', '/v1/collections/d', { dimension: 3, metric: 'l2', shards: 2 }), 400, 'VDB_ERR_REQUEST_INVALID', /unknown field 'shards'/);
     expectError(await call(server, 'PUT', '/v1/collections/d', { dimension: '3', metric: 'l2' }), 400, 'VDB_ERR_REQUEST_INVALID', /dimension must be integer/);
-    expectError(await call(server, 'PUT', '/v1/collections/d', { dimension: 3, metric: 'l2', storage: { codec: 'float16' } }), 422, 'VDB_ERR_COLLECTION_CONFIG', /float32/);
+    expectError(await call(server, 'PUT', '/v1/collections/d', { dimension: 3, metric: 'ip', storage: { codec: 'float16', pca_dimension: 2 } }), 422, 'VDB_ERR_COLLECTION_CONFIG', /ip.*l2 or cosine/);
+    expectError(await call(server, 'PUT', '/v1/collections/d', { dimension: 3, metric: 'l2', storage: { pca_dimension: 3 } }), 422, 'VDB_ERR_COLLECTION_CONFIG', /below the dimension \(3\)/);
+    expectError(await call(server, 'PUT', '/v1/collections/d', { dimension: 3, metric: 'l2', storage: { codec: 'float12' } }), 400, 'VDB_ERR_REQUEST_INVALID', /codec/);
     expectError(await call(server, 'GET', '/v1/collections/nope'), 404, 'VDB_ERR_COLLECTION_NOT_FOUND', /nope/);
     expectError(await call(server, 'DELETE', '/v1/collections/nope'), 404, 'VDB_ERR_COLLECTION_NOT_FOUND');
     expectError(await call(server, 'PUT', '/v1/collections/nope/points', { points: [] }), 404, 'VDB_ERR_COLLECTION_NOT_FOUND');

@@ -2,25 +2,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pack } from 'msgpackr';
-import { call, startServer, type TestServer } from '../helpers/server.ts';
+import { call, finished, startServer, type TestServer } from '../helpers/server.ts';
 import { fvecsBuffer, npyBuffer } from '../helpers/import-files.ts';
 import { randomVectors } from '../helpers/random.ts';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 
 const DIM = 8;
-
-/** Polls a job until it is done, failed or cancelled. */
-export async function finished(server: { url: string }, jobId: string, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await call(server, 'GET', `/v1/jobs/${jobId}`);
-    assert.equal(job.status, 200);
-    if (['done', 'failed', 'cancelled'].includes(job.body.state as string)) return job.body as Record<string, unknown>;
-    if (Date.now() > end) throw new Error(`job ${jobId} still ${job.body.state} after ${timeoutMs} ms`);
-    await sleep(20);
-  }
-}
 
 async function collection(server: TestServer, name: string, extra: object = {}): Promise<void> {
   const res = await call(server, 'PUT', `/v1/collections/${name}`, { dimension: DIM, metric: 'l2', ...extra });

@@ -52,7 +52,7 @@ test('writeSnapshot writes the file and its manifest', async (t) => {
   assert.deepEqual(fs.readdirSync(dir).sort(), ['c1-42.hnsw', 'c1.manifest.json']);
   const bytes = fs.statSync(path.join(dir, 'c1-42.hnsw')).size;
   assert.deepEqual({ ...manifest, sha256: 'x', createdAt: 'x' }, {
-    format: 1, file: 'c1-42.hnsw', seq: 42, bytes, sha256: 'x', dimension: 8, metric: 'cosine', count: 396, createdAt: 'x',
+    format: 1, file: 'c1-42.hnsw', seq: 42, bytes, sha256: 'x', dimension: 8, metric: 'cosine', count: 396, model: 0, createdAt: 'x',
   });
   assert.match(manifest.sha256, /^[0-9a-f]{64}$/);
   assert.ok(!Number.isNaN(Date.parse(manifest.createdAt)));

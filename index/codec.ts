@@ -1,0 +1,156 @@
+import { IndexErrors } from './errors.ts';
+import { E4M3, E5M2, FLOAT16, type MiniFloat } from './minifloat.ts';
+import { blobToVector, vectorToBlob } from './vectors.ts';
+
+/** How a collection stores its vectors (DESIGN.md: `storage.codec`). */
+export const CODECS = ['float32', 'float16', 'float8_e4m3', 'float8_e5m2'] as const;
+export type CodecName = (typeof CODECS)[number];
+
+/**
+ * What a float8 codec learns from the data: each value is stored as the float8 code of
+ * (x − mean) / scale. Centring recovers most of float8's loss on non-centred data, and the
+ * per-dimension scale keeps data beyond the format's range from saturating (bench:codecs).
+ */
+export interface CodecParams {
+  mean: Float32Array;
+  scale: Float32Array;
+}
+
+/** The dimension's largest |x − mean| in the fit sample maps to this share of the format's maximum. */
+const HEADROOM = 0.5;
+
+const FORMATS: Record<Exclude<CodecName, 'float32'>, MiniFloat> = {
+  float16: FLOAT16,
+  float8_e4m3: E4M3,
+  float8_e5m2: E5M2,
+};
+
+/** True when the codec needs `CodecParams` fitted on data before it can encode. */
+export function needsParams(name: CodecName): boolean {
+  return name === 'float8_e4m3' || name === 'float8_e5m2';
+}
+
+/**
+ * Encodes vectors to the bytes a collection stores and decodes them back. Decoding goes by the
+ * blob's length, so rows written as float32 before a float8 codec was fitted still read correctly.
+ */
+export class VectorCodec {
+  readonly name: CodecName;
+  readonly dimension: number;
+  readonly bytesPerVector: number;
+  readonly params: CodecParams | null;
+  readonly #format: MiniFloat | null;
+  readonly #scratch: Float32Array;
+
+  constructor(name: CodecName, dimension: number, params: CodecParams | null = null) {
+    if (!CODECS.includes(name)) throw new IndexErrors.Options(`codec must be one of ${CODECS.join(', ')}`);
+    if (needsParams(name) !== (params !== null)) {
+      throw new IndexErrors.Options(needsParams(name) ? `codec ${name} needs fitted params` : `codec ${name} takes no params`);
+    }
+    if (params && (params.mean.length !== dimension || params.scale.length !== dimension)) {
+      throw new IndexErrors.Options(`codec params must have ${dimension} values per field`);
+    }
+    this.name = name;
+    this.dimension = dimension;
+    this.params = params;
+    this.#format = name === 'float32' ? null : FORMATS[name];
+    this.bytesPerVector = dimension * (this.#format ? this.#format.bits / 8 : 4);
+    this.#scratch = new Float32Array(dimension);
+  }
+
+  /** The stored bytes of `v` (a new Buffer) and how many of its values saturated. */
+  encode(v: Float32Array): { bytes: Buffer; saturated: number } {
+    const format = this.#format;
+    if (!format) return { bytes: vectorToBlob(v), saturated: 0 };
+    const out = Buffer.allocUnsafe(this.bytesPerVector);
+    let saturated = 0;
+    const { params } = this;
+    if (format.bits === 16) {
+      for (let i = 0; i < v.length; i++) {
+        const code = format.code(v[i]);
+        out[2 * i] = code & 0xff;
+        out[2 * i + 1] = code >> 8;
+        if (format.saturated) saturated++;
+      }
+      return { bytes: out, saturated };
+    }
+    for (let i = 0; i < v.length; i++) {
+      out[i] = format.code(params ? (v[i] - params.mean[i]) / params.scale[i] : v[i]);
+      if (format.saturated) saturated++;
+    }
+    return { bytes: out, saturated };
+  }
+
+  /** Decodes stored bytes into `out` (the collection's dimension). */
+  decodeInto(bytes: Uint8Array, out: Float32Array): Float32Array {
+    const d = this.dimension;
+    if (out.length !== d) throw new RangeError(`out has ${out.length} slots for dimension ${d}`);
+    const format = this.#format;
+    if (bytes.byteLength === 4 * d) {
+      out.set(blobToVector(bytes));
+      return out;
+    }
+    if (!format || bytes.byteLength !== this.bytesPerVector) {
+      throw new IndexErrors.VectorEncoding(`a stored vector has ${bytes.byteLength} bytes; codec ${this.name} at dimension ${d} expects ${this.bytesPerVector}`);
+    }
+    if (format.bits === 16) {
+      for (let i = 0; i < d; i++) out[i] = format.decode(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+      return out;
+    }
+    const { params } = this;
+    if (!params) {
+      for (let i = 0; i < d; i++) out[i] = format.decode(bytes[i]);
+      return out;
+    }
+    for (let i = 0; i < d; i++) out[i] = params.mean[i] + params.scale[i] * format.decode(bytes[i]);
+    return out;
+  }
+
+  /** Decodes stored bytes into a new Float32Array. */
+  decode(bytes: Uint8Array): Float32Array {
+    return this.decodeInto(bytes, new Float32Array(this.dimension));
+  }
+
+  /** What the collection holds for `v`: decode(encode(v)), written into `out`. */
+  roundTrip(v: Float32Array, out: Float32Array = this.#scratch): Float32Array {
+    if (!this.#format) {
+      out.set(v);
+      return out;
+    }
+    return this.decodeInto(this.encode(v).bytes, out);
+  }
+}
+
+/**
+ * Fits a float8 codec's params on `n` vectors of dimension `d` (row-major): the mean, and per
+ * dimension the scale that maps the sample's largest |x − mean| to half the format's maximum.
+ */
+export function fitCodecParams(name: CodecName, data: Float32Array, n: number, d: number): CodecParams {
+  if (!needsParams(name)) throw new IndexErrors.Options(`codec ${name} takes no params`);
+  if (n < 1 || data.length !== n * d) throw new IndexErrors.Options(`data must hold n × d = ${n} × ${d} values`);
+  const mean64 = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean64[j] += data[i * d + j];
+  const mean = new Float32Array(d);
+  for (let j = 0; j < d; j++) mean[j] = mean64[j] / n;
+  const spread = new Float64Array(d);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < d; j++) spread[j] = Math.max(spread[j], Math.abs(data[i * d + j] - mean[j]));
+  }
+  const target = FORMATS[name as 'float8_e4m3'].max * HEADROOM;
+  const scale = new Float32Array(d);
+  for (let j = 0; j < d; j++) scale[j] = spread[j] > 0 ? spread[j] / target : 1;
+  return { mean, scale };
+}
+
+/** Params as bytes for storage: mean then scale, float32 little-endian. */
+export function codecParamsToBytes(params: CodecParams): Buffer {
+  return Buffer.concat([vectorToBlob(params.mean), vectorToBlob(params.scale)]);
+}
+
+export function codecParamsFromBytes(bytes: Uint8Array, dimension: number): CodecParams {
+  if (bytes.byteLength !== 8 * dimension) {
+    throw new IndexErrors.VectorEncoding(`codec params have ${bytes.byteLength} bytes; dimension ${dimension} needs ${8 * dimension}`);
+  }
+  const all = new Float32Array(blobToVector(Buffer.from(bytes)));
+  return { mean: all.slice(0, dimension), scale: all.slice(dimension) };
+}

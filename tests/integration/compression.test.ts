@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { E4M3 } from '../../index/minifloat.ts';
+import { npyBuffer } from '../helpers/import-files.ts';
+import { l2, prng } from '../helpers/random.ts';
+import { call, finished, startServer, type TestServer } from '../helpers/server.ts';
+
+/** `n` vectors of dimension `dim` near a `rank`-dimensional subspace, shifted by `offset`. */
+function lowRank(n: number, dim: number, rank: number, seed: number, offset = 0): number[][] {
+  const random = prng(seed);
+  const basis = Array.from({ length: rank }, () => Array.from({ length: dim }, () => random() * 2 - 1));
+  return Array.from({ length: n }, () => {
+    const w = Array.from({ length: rank }, () => random() * 2 - 1);
+    return Array.from({ length: dim }, (_, j) => Math.fround(offset + w.reduce((s, wi, r) => s + wi * basis[r][j], 0) + 0.01 * (random() - 0.5)));
+  });
+}
+
+const cosineDistance = (a: readonly number[], b: readonly number[]) => {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return 1 - dot / Math.sqrt(na * nb);
+};
+
+/** Every live point with its vector as stored (decoded). */
+async function storedPoints(server: TestServer, name: string): Promise<{ id: string; vector: number[] }[]> {
+  const all: { id: string; vector: number[] }[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await call(server, 'POST', `/v1/collections/${name}/points/scroll`, { limit: 1000, cursor, with_vector: true, with_payload: false });
+    assert.equal(page.status, 200);
+    all.push(...(page.body.points as { id: string; vector: number[] }[]));
+    cursor = page.body.next_cursor as string | null;
+  } while (cursor);
+  return all;
+}
+
+async function search(server: TestServer, name: string, body: object): Promise<{ id: string; distance: number }[]> {
+  const res = await call(server, 'POST', `/v1/collections/${name}/search`, { with_payload: false, ...body });
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.results as { id: string; distance: number }[];
+}
+
+/** Recall of `found` against the exact top-k over the stored vectors; checks the distances are the oracle's. */
+function checkAgainstOracle(
+  stored: { id: string; vector: number[] }[], query: number[], found: { id: string; distance: number }[], k: number,
+  distance: (a: readonly number[], b: readonly number[]) => number, exactDistances = true,
+): number {
+  const truth = stored.map((p) => ({ id: p.id, d: distance(query, p.vector) })).sort((a, b) => a.d - b.d).slice(0, k);
+  const byId = new Map(stored.map((p) => [p.id, p.vector]));
+  if (exactDistances) {
+    for (const r of found) {
+      const d = distance(query, byId.get(r.id)!);
+      assert.ok(Math.abs(r.distance - d) <= 1e-4 * Math.max(1, Math.abs(d)), `distance of ${r.id}: ${r.distance} ≠ ${d}`);
+    }
+  }
+  const want = new Set(truth.map((t) => t.id));
+  return found.filter((r) => want.has(r.id)).length / k;
+}
+
+async function stats(server: TestServer, name: string): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON
+  const res = await call(server, 'GET', `/v1/collections/${name}`);
+  assert.equal(res.status, 200);
+  return res.body.stats.storage;
+}
+
+async function answers(server: TestServer, name: string, queries: number[][], extra: object = {}): Promise<string[][]> {
+  return Promise.all(queries.map(async (q) => (await search(server, name, { vector: q, k: 10, ...extra })).map((r) => r.id)));
+}
+
+/** Same answers after a restart (snapshots) and after a rebuild from SQLite alone (snapshots removed). */
+async function survivesRestartAndRebuild(server: TestServer, name: string, queries: number[][], extra: object = {}): Promise<TestServer> {
+  const before = await answers(server, name, queries, extra);
+  server = await server.restart();
+  assert.deepEqual(await answers(server, name, queries, extra), before, 'after a restart');
+  server = await server.restart(() => rmSync(join(server.dataDir, 'indexes'), { recursive: true, force: true }));
+  assert.deepEqual(await answers(server, name, queries, extra), before, 'after a rebuild from SQLite');
+  return server;
+}
+
+test('a float8 collection fills by upserts: float32 until 1,024 points, then the codec is fitted and every row re-encoded', async (t) => {
+  let server = await startServer(t);
+  const dim = 16;
+  // Offset 300: beyond E4M3's range as a plain cast, so the centring and scaling have to work.
+  const vectors = lowRank(1300, dim, 16, 11, 300);
+  assert.equal((await call(server, 'PUT', '/v1/collections/c8', { dimension: dim, metric: 'l2', storage: { codec: 'float8_e4m3' } })).status, 201);
+  const points = vectors.map((vector, i) => ({ id: i, vector, payload: { g: i % 10 } }));
+  assert.equal((await call(server, 'PUT', '/v1/collections/c8/points', { points: points.slice(0, 500) })).status, 200);
+  let s = await stats(server, 'c8');
+  assert.equal(s.codec_fitted, false);
+  assert.equal(s.bytes_per_vector.vector_store, dim * 4, 'float32 until the fit');
+
+  assert.equal((await call(server, 'PUT', '/v1/collections/c8/points', { points: points.slice(500) })).status, 200);
+  s = await stats(server, 'c8');
+  assert.equal(s.codec_fitted, true);
+  assert.equal(s.bytes_per_vector.vector_store, dim);
+  assert.equal(s.vector_store_ratio, 0.25);
+  assert.equal(s.saturated_values, 0);
+
+  // Early and late points both come back close to what was sent: the early ones were re-encoded.
+  for (const i of [3, 900]) {
+    const got = await call(server, 'GET', `/v1/collections/c8/points/${i}?with_vector=true`);
+    assert.equal(got.body.payload.g, i % 10, 'the re-encoded point kept its payload');
+    const error = Math.sqrt(l2(got.body.vector as number[], vectors[i]));
+    const plainCast = Math.sqrt(l2(vectors[i].map((x) => E4M3.decode(E4M3.encode(x).code)), vectors[i]));
+    assert.ok(error > 0 && error < plainCast / 20, `point ${i} is off by ${error}; a plain E4M3 cast by ${plainCast}`);
+  }
+
+  const stored = await storedPoints(server, 'c8');
+  assert.equal(stored.length, 1300);
+  const queries = lowRank(20, dim, 16, 12, 300);
+  let recall = 0;
+  for (const q of queries) recall += checkAgainstOracle(stored, q, await search(server, 'c8', { vector: q, k: 10, ef: 200 }), 10, l2);
+  assert.ok(recall / queries.length >= 0.97, `recall ${recall / queries.length} against the stored vectors`);
+
+  // A selective filter scores the decoded bytes exactly.
+  const filtered = await search(server, 'c8', { vector: queries[0], k: 5, where: { g: 3 } });
+  const allowed = stored.filter((p) => Number(p.id) % 10 === 3);
+  assert.equal(checkAgainstOracle(allowed, queries[0], filtered, 5, l2), 1);
+
+  server = await survivesRestartAndRebuild(server, 'c8', queries);
+  assert.equal((await stats(server, 'c8')).codec_fitted, true);
+});
+
+test('a PCA collection is fitted by its first import and rescores candidates with the full stored vectors', async (t) => {
+  let server = await startServer(t);
+  const dim = 32;
+  const name = 'cp';
+  const create = { dimension: dim, metric: 'cosine', storage: { codec: 'float16', pca_dimension: 8 } };
+  assert.equal((await call(server, 'PUT', `/v1/collections/${name}`, create)).status, 201);
+  const early = lowRank(50, dim, 6, 21);
+  assert.equal((await call(server, 'PUT', `/v1/collections/${name}/points`, { points: early.map((vector, i) => ({ id: `e${i}`, vector })) })).status, 200);
+  assert.equal((await stats(server, name)).pca_fitted, false);
+  assert.equal((await search(server, name, { vector: early[7], k: 1 }))[0].id, 'e7', 'before the fit the index holds full vectors');
+
+  const rows = lowRank(3000, dim, 6, 21).slice(50);
+  const res = await call(server, 'POST', `/v1/collections/${name}/import?format=npy`, npyBuffer(rows), { 'content-type': 'application/octet-stream' });
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.equal((await finished(server, res.body.job_id as string)).state, 'done');
+  const s = await stats(server, name);
+  assert.equal(s.pca_fitted, true);
+  assert.equal(s.pca_version, 1);
+  assert.equal(s.bytes_per_vector.vector_store, dim * 2);
+
+  const stored = await storedPoints(server, name);
+  assert.equal(stored.length, 3000);
+  const queries = lowRank(3020, dim, 6, 21).slice(3000);
+  let rescored = 0;
+  let raw = 0;
+  for (const q of queries) {
+    rescored += checkAgainstOracle(stored, q, await search(server, name, { vector: q, k: 10 }), 10, cosineDistance);
+    const plain = await search(server, name, { vector: q, k: 10, rescore: false });
+    assert.equal(plain.length, 10);
+    raw += checkAgainstOracle(stored, q, plain, 10, cosineDistance, false);
+  }
+  assert.ok(rescored / queries.length >= 0.9, `recall with rescoring ${rescored / queries.length}`);
+  assert.ok(rescored >= raw, `rescoring (${rescored}) should not lose to the reduced distances (${raw})`);
+  assert.equal((await search(server, name, { vector: early[7], k: 1 }))[0].id, 'e7', 'points upserted before the fit are in the reduced index');
+
+  // A filtered graph walk on the reduced index, rescored.
+  const some = await search(server, name, { vector: queries[0], k: 10, where: { missing: { $exists: false } } });
+  assert.equal(some.length, 10);
+
+  server = await survivesRestartAndRebuild(server, name, queries);
+  assert.equal((await stats(server, name)).pca_version, 1);
+});
+
+test('an import into an empty float8 + PCA collection fits both; upserts after it use the fitted codec', async (t) => {
+  const server = await startServer(t);
+  const dim = 24;
+  const create = { dimension: dim, metric: 'l2', storage: { codec: 'float8_e5m2', pca_dimension: 12 } };
+  assert.equal((await call(server, 'PUT', '/v1/collections/both', create)).status, 201);
+  const rows = lowRank(2000, dim, 8, 31, 1000);
+  const res = await call(server, 'POST', '/v1/collections/both/import?format=npy&build_order=random', npyBuffer(rows), { 'content-type': 'application/octet-stream' });
+  assert.equal(res.status, 202);
+  assert.equal((await finished(server, res.body.job_id as string)).state, 'done');
+  const s = await stats(server, 'both');
+  assert.deepEqual([s.codec_fitted, s.pca_fitted, s.bytes_per_vector.vector_store], [true, true, dim]);
+
+  const extra = lowRank(10, dim, 8, 32, 1000);
+  assert.equal((await call(server, 'PUT', '/v1/collections/both/points', { points: extra.map((vector, i) => ({ id: `x${i}`, vector })) })).status, 200);
+  const stored = await storedPoints(server, 'both');
+  assert.equal(stored.length, 2010);
+  assert.ok(stored.every((p) => p.vector.length === dim));
+  let recall = 0;
+  for (const q of extra) recall += checkAgainstOracle(stored, q, await search(server, 'both', { vector: q, k: 10, oversample: 8 }), 10, l2);
+  assert.ok(recall / extra.length >= 0.9, `recall ${recall / extra.length}`);
+});
