@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { E4M3, E5M2, FLOAT16, type MiniFloat } from '../index/minifloat.ts';
 import { positiveInt, runCli } from './lib/args.ts';
+import { int8RoundTrip } from './lib/int8.ts';
 import { loadFashionMnist, syntheticDataset, type Dataset, type VectorSet } from './lib/datasets.ts';
 import { computeGroundTruth, groundTruth, recall } from './lib/ground-truth.ts';
 import { describeCommand, markdownTable, writeBenchJson } from './lib/report.ts';
@@ -72,21 +73,10 @@ function floatVariant(name: string, f: MiniFloat, mode: 'plain' | 'centred' | 's
   };
 }
 
-/** int8 scalar quantisation: 256 even steps between each dimension's min and max. */
 const INT8: Variant = {
   name: 'int8 (per-dimension min–max)',
   bytesPerValue: 1,
-  roundTrip(set) {
-    const { dim, data } = set;
-    const { min, max } = columnStats(set);
-    const out = new Float32Array(data.length);
-    for (let i = 0; i < data.length; i++) {
-      const j = i % dim;
-      const step = (max[j] - min[j]) / 255 || 1;
-      out[i] = Math.round((data[i] - min[j]) / step) * step + min[j];
-    }
-    return { decoded: { ...set, data: out }, saturated: 0 };
-  },
+  roundTrip: (set) => ({ decoded: int8RoundTrip(set), saturated: 0 }),
 };
 
 const VARIANTS: Variant[] = [

@@ -1,0 +1,165 @@
+/**
+ * Compressed storage (issue 5, PAPERS.md §4): every codec × PCA dimension, built in-process the way
+ * the server builds a collection (same model fit, stored values, index, replica search path), searched
+ * with and without rescoring at the ef where float32 reaches recall 0.95 and 0.99. Recall is against
+ * exact float32 ground truth; bytes per vector come from the same accounting as collection stats.
+ *
+ *   node --import tsx bench/compression.ts           Fashion-MNIST 60k (l2 and unit-normalised cosine), 1,000 queries,
+ *                                                   and a synthetic set beyond E4M3's range
+ *   node --import tsx bench/compression.ts --smoke   small synthetic sets (CI)
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CODECS } from '../index/codec.ts';
+import type { Metric } from '../index/vector-index.ts';
+import { DEFAULT_OVERSAMPLE } from '../server/engine/search.ts';
+import { positiveInt, runCli } from './lib/args.ts';
+import { buildVariant, measureSearch, variantName, type BuiltVariant, type SearchMeasure, type VariantSpec } from './lib/compression-run.ts';
+import { loadFashionMnist, syntheticDataset, type Dataset, type VectorSet } from './lib/datasets.ts';
+import { groundTruth } from './lib/ground-truth.ts';
+import { describeCommand, describeMachine, fixed, int, markdownTable, writeBenchJson } from './lib/report.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT_DIR = join(ROOT, 'bench', 'out');
+const K = 10;
+const M = 16;
+const EF_CONSTRUCTION = 200;
+const EF_LADDER = [10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256, 320, 400];
+const OVERSAMPLES = [1, 2, 4, 8, 16];
+const USAGE = 'usage: node --import tsx bench/compression.ts [--smoke] [--train N] [--queries N] [--no-install]';
+
+interface Row {
+  variant: string;
+  spec: VariantSpec;
+  fitSeconds: number;
+  buildSeconds: number;
+  saturated: number;
+  bytes: BuiltVariant['bytes'];
+  /** One replica's index twice plus the shared vectors: the memory of a collection with 2 replicas. */
+  twoReplicaBytes: number;
+  searches: SearchMeasure[];
+}
+
+interface Section {
+  name: string;
+  metric: Metric;
+  n: number;
+  dim: number;
+  queries: number;
+  ef95: number;
+  ef99: number;
+  rows: Row[];
+  oversample: { variant: string; searches: SearchMeasure[] } | null;
+}
+
+function normalised(set: VectorSet): VectorSet {
+  const data = new Float32Array(set.data.length);
+  for (let i = 0; i < set.n; i++) {
+    const v = set.data.subarray(i * set.dim, (i + 1) * set.dim);
+    const norm = Math.hypot(...v) || 1;
+    for (let j = 0; j < set.dim; j++) data[i * set.dim + j] = v[j] / norm;
+  }
+  return { ...set, data };
+}
+
+function stretched(set: VectorSet, factor: number): VectorSet {
+  return { ...set, data: set.data.map((v) => v * factor) };
+}
+
+async function measureSection(dataset: Dataset, metric: Metric, log: (line: string) => void): Promise<Section> {
+  const { truth } = groundTruth(dataset, K, OUT_DIR);
+  const dim = dataset.train.dim;
+  const pcas = [null, Math.round(dim * 0.75), Math.round(dim * 0.5), Math.round(dim * 0.25)];
+  const rows: Row[] = [];
+  const run = async (spec: VariantSpec, efs: () => number[], rescores: boolean[]): Promise<BuiltVariant> => {
+    const built = await buildVariant(dataset, metric, spec, M, EF_CONSTRUCTION);
+    const searches = efs().flatMap((ef) => rescores.map((r) => measureSearch(built, dataset, truth, ef, r, DEFAULT_OVERSAMPLE)));
+    const { bytes } = built;
+    rows.push({ variant: variantName(spec), spec, fitSeconds: built.fitSeconds, buildSeconds: built.buildSeconds, saturated: built.saturated, bytes, twoReplicaBytes: 2 * bytes.indexPerReplica + bytes.shared, searches });
+    log(`${dataset.name} ${variantName(spec)}: fit ${fixed(built.fitSeconds, 1)} s, build ${fixed(built.buildSeconds, 1)} s, ${searches.map((s) => `ef ${s.ef}${s.rescore ? '' : ' raw'} ${fixed(s.recall, 4)}`).join(', ')}`);
+    return built;
+  };
+  // float32 without PCA sets the two ef values every other variant is measured at.
+  await run({ codec: 'float32', pca: null }, () => EF_LADDER, [true]);
+  const ladder = rows[0].searches;
+  const top = EF_LADDER[EF_LADDER.length - 1];
+  const ef95 = ladder.find((s) => s.recall >= 0.95)?.ef ?? top;
+  const ef99 = ladder.find((s) => s.recall >= 0.99)?.ef ?? top;
+  rows[0].searches = ladder.filter((s) => s.ef === ef95 || s.ef === ef99);
+  log(`${dataset.name}: float32 reaches 0.95 at ef ${ef95}, 0.99 at ef ${ef99}`);
+  let oversample: Section['oversample'] = null;
+  for (const codec of CODECS) {
+    for (const pca of pcas) {
+      if (codec === 'float32' && pca === null) continue;
+      const built = await run({ codec, pca }, () => [ef95, ef99], pca === null ? [true] : [true, false]);
+      if (codec === 'float8_e4m3' && pca === pcas[2]) {
+        oversample = { variant: variantName(built.spec), searches: OVERSAMPLES.map((o) => measureSearch(built, dataset, truth, ef99, true, o)) };
+      }
+    }
+  }
+  await run({ codec: 'int8', pca: null }, () => [ef95, ef99], [true]);
+  return { name: dataset.name, metric, n: dataset.train.n, dim, queries: dataset.queries.n, ef95, ef99, rows, oversample };
+}
+
+function formatSection(s: Section): string {
+  const base = s.rows[0];
+  const baseAt = (ef: number) => base.searches.find((x) => x.ef === ef)!.recall;
+  const header = ['variant', 'rescore', `recall @ef ${s.ef95}`, '× float32', 'QPS', `recall @ef ${s.ef99}`, '× float32', 'QPS',
+    'store B/vec', 'snapshot B/vec', 'index B/vec/replica', 'shared B/vec', '2-replica RAM × float32', 'build s', 'saturated'];
+  const lines = s.rows.flatMap((r) =>
+    [true, false].filter((rescore) => r.searches.some((x) => x.rescore === rescore)).map((rescore) => {
+      const at = (ef: number) => r.searches.find((x) => x.ef === ef && x.rescore === rescore)!;
+      const a = at(s.ef95);
+      const b = at(s.ef99);
+      return [r.variant, r.spec.pca === null ? '—' : rescore ? 'yes' : 'no', fixed(a.recall, 4), fixed(a.recall / baseAt(s.ef95), 4), int(a.qps),
+        fixed(b.recall, 4), fixed(b.recall / baseAt(s.ef99), 4), int(b.qps), int(r.bytes.store), int(r.bytes.snapshot), int(r.bytes.indexPerReplica),
+        int(r.bytes.shared), fixed(r.twoReplicaBytes / base.twoReplicaBytes, 3), fixed(r.buildSeconds + r.fitSeconds, 1), int(r.saturated)];
+    }),
+  );
+  let text = `## ${s.name} (${s.metric}): ${int(s.n)} × ${s.dim}, ${s.queries} queries, k=${K}, M=${M}, efC=${EF_CONSTRUCTION}, oversample ${DEFAULT_OVERSAMPLE}\n\n`;
+  text += markdownTable(header, lines, header.map((_, i) => i > 1)) + '\n';
+  if (s.oversample) {
+    text += `\nOversampling, ${s.oversample.variant} with rescoring at ef ${s.ef99}:\n\n`;
+    text += markdownTable(['oversample', 'recall', 'QPS'], s.oversample.searches.map((x) => [String(x.oversample), fixed(x.recall, 4), int(x.qps)]), [true, true, true]) + '\n';
+  }
+  return text;
+}
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      smoke: { type: 'boolean', default: false },
+      train: { type: 'string' },
+      queries: { type: 'string' },
+      'no-install': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  return {
+    help: values.help,
+    smoke: values.smoke,
+    install: !values['no-install'],
+    train: positiveInt('train', values.train ?? (values.smoke ? '1500' : '60000')),
+    queries: positiveInt('queries', values.queries ?? (values.smoke ? '20' : '1000')),
+  };
+}
+
+runCli(options, USAGE, async (o) => {
+  const started = new Date().toISOString();
+  const log = (line: string) => console.error(`[bench] ${line}`);
+  const base = o.smoke
+    ? syntheticDataset({ train: o.train, queries: o.queries, dim: 32, clusters: 10, seed: 5 })
+    : loadFashionMnist(o.train, o.queries, o.install, log);
+  const cosine: Dataset = { ...base, name: `${base.name}-unit`, train: normalised(base.train), queries: normalised(base.queries), source: `${base.source}, unit-normalised` };
+  const wide = syntheticDataset({ train: o.smoke ? o.train : 20_000, queries: o.smoke ? o.queries : 1000, dim: o.smoke ? 32 : 128, clusters: 20, seed: 11 });
+  // Beyond E4M3's 448 as a plain cast: the mixture stretched ×100 (centres in ±1,000).
+  const beyond: Dataset = { ...wide, name: `${wide.name}-x100`, train: stretched(wide.train, 100), queries: stretched(wide.queries, 100), source: `${wide.source}, ×100` };
+  const sections: Section[] = [];
+  for (const [dataset, metric] of [[base, 'l2'], [cosine, 'cosine'], [beyond, 'l2']] as const) sections.push(await measureSection(dataset, metric, log));
+  console.log(`Compressed storage — ${started}\ncommand: ${describeCommand(ROOT)}\n`);
+  for (const s of sections) console.log(formatSection(s));
+  const machine = describeMachine(ROOT, null);
+  console.log(`JSON: ${writeBenchJson(OUT_DIR, 'compression', { started, smoke: o.smoke, machine, sections } as { started: string; smoke: boolean })}`);
+  return 0;
+});

@@ -1,0 +1,110 @@
+import { rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CodecName } from '../../index/codec.ts';
+import { HnswIndex } from '../../index/hnsw.ts';
+import { loadHnswlib } from '../../index/native/load.ts';
+import { VectorStore } from '../../index/vector-store.ts';
+import type { Metric } from '../../index/vector-index.ts';
+import { indexOptions } from '../../server/engine/load-index.ts';
+import { CollectionModel, fitModel, fitRows } from '../../server/engine/model.ts';
+import { searchCollection, type SearchTarget } from '../../server/engine/replica-state.ts';
+import type { CollectionConfig } from '../../storage/collections.ts';
+import { updatedModel } from '../../storage/models.ts';
+import { row, type Dataset } from './datasets.ts';
+import { recall, type GroundTruth } from './ground-truth.ts';
+import { int8RoundTrip } from './int8.ts';
+
+/** One way of storing a collection: a product codec (or the paper's int8 baseline), with or without PCA. */
+export interface VariantSpec {
+  codec: CodecName | 'int8';
+  pca: number | null;
+}
+
+export interface BuiltVariant {
+  spec: VariantSpec;
+  target: SearchTarget;
+  fitSeconds: number;
+  buildSeconds: number;
+  saturated: number;
+  /** Bytes per live vector: the SQLite vector column, the snapshot file, one replica's index, the shared vectors. */
+  bytes: { store: number; snapshot: number; indexPerReplica: number; shared: number };
+}
+
+export interface SearchMeasure {
+  ef: number;
+  rescore: boolean;
+  oversample: number;
+  recall: number;
+  qps: number;
+}
+
+const EMPTY_MODEL = { codec: null, pca: null, pcaVersion: 0 };
+const engine = loadHnswlib('auto').build;
+
+/**
+ * Builds a collection the way the server does, in this process: the model fitted on the server's
+ * sample rows, every vector encoded into the shared store, and the index built from the stored
+ * values (PCA-projected when configured), in the given order, single-threaded.
+ */
+export async function buildVariant(dataset: Dataset, metric: Metric, spec: VariantSpec, m: number, efConstruction: number): Promise<BuiltVariant> {
+  const { n, dim } = dataset.train;
+  const codec = spec.codec === 'int8' ? 'float32' : spec.codec;
+  const config: CollectionConfig = {
+    dimension: dim, metric, hnsw: { m, ef_construction: efConstruction, ef_search: 64 },
+    storage: spec.pca === null ? { codec } : { codec, pca_dimension: spec.pca }, build_order: 'given',
+  };
+  const train = spec.codec === 'int8' ? int8RoundTrip(dataset.train) : dataset.train;
+  const fitStarted = performance.now();
+  const rows = fitRows(n);
+  const sample = new Float32Array(rows.length * dim);
+  rows.forEach((r, i) => sample.set(row(train, r), i * dim));
+  const unfitted = new CollectionModel(config, EMPTY_MODEL);
+  const model = new CollectionModel(config, updatedModel(EMPTY_MODEL, fitModel(unfitted, sample, rows.length, { codec: true, pca: true })));
+  const fitSeconds = (performance.now() - fitStarted) / 1000;
+
+  const store = new VectorStore(dim, metric, [], model.codec);
+  const index = new HnswIndex({ ...indexOptions(model, engine), initialCapacity: n });
+  let saturated = 0;
+  const started = performance.now();
+  for (let i = 0; i < n; i++) {
+    const encoded = model.encode(row(train, i));
+    saturated += encoded.saturated;
+    store.setStored(i, encoded.bytes, (b) => model.decode(b));
+    index.upsert(i, model.toIndex(model.decode(encoded.bytes)));
+  }
+  const buildSeconds = (performance.now() - started) / 1000;
+  const file = join(tmpdir(), `vicinity-compression-${process.pid}.hnsw`);
+  await index.save(file);
+  const snapshot = (await stat(file)).size;
+  await rm(file, { force: true });
+  return {
+    spec, target: { config, model, index, store }, fitSeconds, buildSeconds, saturated,
+    bytes: {
+      store: spec.codec === 'int8' ? dim : model.codec.bytesPerVector,
+      snapshot: snapshot / n,
+      indexPerReplica: index.memoryBytes() / n,
+      // int8 is measured as a search baseline only; its store would hold one byte per value.
+      shared: spec.codec === 'int8' ? store.bytes / 4 / n : store.bytes / n,
+    },
+  };
+}
+
+/** Every query through the replicas' search path, one after another; recall against exact float32 truth. */
+export function measureSearch(built: BuiltVariant, dataset: Dataset, truth: GroundTruth, ef: number, rescore: boolean, oversample: number): SearchMeasure {
+  const k = truth.k;
+  const results: Uint32Array[] = [];
+  const started = performance.now();
+  for (let q = 0; q < dataset.queries.n; q++) {
+    const hits = searchCollection(built.target, {
+      query: row(dataset.queries, q), k, ef, filter: null, candidates: Math.ceil(k * oversample), rescore,
+    });
+    results.push(Uint32Array.from(hits, (h) => h.label));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { ef, rescore, oversample, recall: recall(dataset, truth, results), qps: dataset.queries.n / seconds };
+}
+
+export function variantName(spec: VariantSpec): string {
+  return `${spec.codec}${spec.pca === null ? '' : ` + PCA ${spec.pca}`}`;
+}
