@@ -191,7 +191,28 @@ export function project(pca: Pca, v: Float32Array, out: Float32Array): Float32Ar
   const x = scratchOf(d);
   const { mean, components } = pca;
   for (let j = 0; j < d; j++) x[j] = v[j] - mean[j];
-  for (let c = 0; c < k; c++) {
+  // Four components at a time: four independent sums share each load of x (≈3× one at a time;
+  // projection is most of an import's cost into a PCA collection).
+  let c = 0;
+  for (; c + 3 < k; c += 4) {
+    const r0 = c * d;
+    const r1 = r0 + d;
+    const r2 = r1 + d;
+    const r3 = r2 + d;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let j = 0; j < d; j++) {
+      const xj = x[j];
+      s0 += components[r0 + j] * xj;
+      s1 += components[r1 + j] * xj;
+      s2 += components[r2 + j] * xj;
+      s3 += components[r3 + j] * xj;
+    }
+    out[c] = s0;
+    out[c + 1] = s1;
+    out[c + 2] = s2;
+    out[c + 3] = s3;
+  }
+  for (; c < k; c++) {
     const row = c * d;
     let s = 0;
     for (let j = 0; j < d; j++) s += components[row + j] * x[j];
