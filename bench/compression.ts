@@ -7,6 +7,8 @@
  *   node --import tsx bench/compression.ts           Fashion-MNIST 60k (l2 and unit-normalised cosine), 1,000 queries,
  *                                                   and a synthetic set beyond E4M3's range
  *   node --import tsx bench/compression.ts --smoke   small synthetic sets (CI)
+ *   --sections inproc,server                         the in-process table, and/or imports into real servers
+ *                                                   (2 replicas) read back over HTTP with their memory stats
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +17,7 @@ import { CODECS } from '../index/codec.ts';
 import type { Metric } from '../index/vector-index.ts';
 import { DEFAULT_OVERSAMPLE } from '../server/engine/search.ts';
 import { positiveInt, runCli } from './lib/args.ts';
+import { serverRuns, type ServerRunResult, type ServerVariant } from './lib/compression-server.ts';
 import { buildVariant, measureSearch, variantName, type BuiltVariant, type SearchMeasure, type VariantSpec } from './lib/compression-run.ts';
 import { loadFashionMnist, syntheticDataset, type Dataset, type VectorSet } from './lib/datasets.ts';
 import { groundTruth } from './lib/ground-truth.ts';
@@ -27,7 +30,8 @@ const M = 16;
 const EF_CONSTRUCTION = 200;
 const EF_LADDER = [10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256, 320, 400];
 const OVERSAMPLES = [1, 2, 4, 8, 16];
-const USAGE = 'usage: node --import tsx bench/compression.ts [--smoke] [--train N] [--queries N] [--no-install]';
+const USAGE = 'usage: node --import tsx bench/compression.ts [--smoke] [--train N] [--queries N] [--sections inproc,server] [--ef N] [--no-install]';
+const SECTIONS = ['inproc', 'server'];
 
 interface Row {
   variant: string;
@@ -132,6 +136,8 @@ function options() {
       smoke: { type: 'boolean', default: false },
       train: { type: 'string' },
       queries: { type: 'string' },
+      sections: { type: 'string', default: SECTIONS.join(',') },
+      ef: { type: 'string' },
       'no-install': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -142,7 +148,29 @@ function options() {
     install: !values['no-install'],
     train: positiveInt('train', values.train ?? (values.smoke ? '1500' : '60000')),
     queries: positiveInt('queries', values.queries ?? (values.smoke ? '20' : '1000')),
+    sections: sectionList(values.sections),
+    ef: values.ef === undefined ? null : positiveInt('ef', values.ef),
   };
+}
+
+function sectionList(text: string): string[] {
+  const list = text.split(',').filter(Boolean);
+  const unknown = list.filter((x) => !SECTIONS.includes(x));
+  if (unknown.length > 0 || list.length === 0) throw new Error(`--sections takes a list of ${SECTIONS.join(', ')}`);
+  return list;
+}
+
+function formatServer(name: string, ef: number, runs: ServerRunResult[]): string {
+  const mib = (b: number | null | undefined) => (b === null || b === undefined ? '—' : fixed(b / 2 ** 20, 1));
+  const memory = (r: ServerRunResult) => (r.memory ? r.memory.indexes + r.memory.shared_vectors : NaN);
+  const base = memory(runs[0]);
+  const header = ['variant', 'import s', 'vectors/s', `recall @ef ${ef}`, 'index MiB/replica', 'shared MiB', '2 indexes + shared MiB', '× float32', 'RSS after MiB', 'SQLite MiB', 'snapshot MiB', 'failure'];
+  const rows = runs.map((r) => [
+    r.label, fixed(r.import?.seconds ?? NaN, 1), int(r.import?.rate ?? NaN), fixed(r.recall?.recall ?? NaN, 4),
+    mib(r.memory?.per_replica), mib(r.memory?.shared_vectors), mib(memory(r)), fixed(memory(r) / base, 3),
+    mib(r.rssAfterBytes), mib(r.import?.disk.sqlite), mib(r.import?.disk.snapshots), r.failure ?? '',
+  ]);
+  return `## Imported into a server with 2 replicas: ${name}, searched over HTTP\n\n${markdownTable(header, rows, header.map((_, i) => i > 0 && i < 11))}\n`;
 }
 
 runCli(options, USAGE, async (o) => {
@@ -156,10 +184,23 @@ runCli(options, USAGE, async (o) => {
   // Beyond E4M3's 448 as a plain cast: the mixture stretched ×100 (centres in ±1,000).
   const beyond: Dataset = { ...wide, name: `${wide.name}-x100`, train: stretched(wide.train, 100), queries: stretched(wide.queries, 100), source: `${wide.source}, ×100` };
   const sections: Section[] = [];
-  for (const [dataset, metric] of [[base, 'l2'], [cosine, 'cosine'], [beyond, 'l2']] as const) sections.push(await measureSection(dataset, metric, log));
+  if (o.sections.includes('inproc')) {
+    for (const [dataset, metric] of [[base, 'l2'], [cosine, 'cosine'], [beyond, 'l2']] as const) sections.push(await measureSection(dataset, metric, log));
+  }
+  const ef = o.ef ?? sections[0]?.ef99 ?? 32;
+  const half = Math.round(base.train.dim / 2);
+  const variants: ServerVariant[] = [
+    { label: 'float32', storage: { codec: 'float32' } },
+    { label: 'float16', storage: { codec: 'float16' } },
+    { label: 'float8_e4m3', storage: { codec: 'float8_e4m3' } },
+    { label: `float8_e4m3 + PCA ${half}`, storage: { codec: 'float8_e4m3', pca_dimension: half } },
+  ];
+  const server = o.sections.includes('server') ? await serverRuns(ROOT, base, groundTruth(base, K, OUT_DIR).truth, variants, ef, log) : [];
   console.log(`Compressed storage — ${started}\ncommand: ${describeCommand(ROOT)}\n`);
   for (const s of sections) console.log(formatSection(s));
+  if (server.length > 0) console.log(formatServer(base.name, ef, server));
   const machine = describeMachine(ROOT, null);
-  console.log(`JSON: ${writeBenchJson(OUT_DIR, 'compression', { started, smoke: o.smoke, machine, sections } as { started: string; smoke: boolean })}`);
+  console.log(`JSON: ${writeBenchJson(OUT_DIR, 'compression', { started, smoke: o.smoke, machine, sections, server, ef } as { started: string; smoke: boolean })}`);
+  if (server.some((r) => r.failure !== null)) return 1;
   return 0;
 });

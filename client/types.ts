@@ -63,6 +63,9 @@ export interface SearchRequest {
   vector: number[];
   k: number;
   ef?: number;
+  /** PCA collections: candidates = k × oversample, rescored with the full stored vectors. */
+  oversample?: number;
+  rescore?: boolean;
   where?: Record<string, unknown>;
   with_payload?: boolean;
 }

@@ -46,9 +46,10 @@ export interface Accepted {
   uploadS: number;
 }
 
-/** PUT /v1/collections/{name} with the HNSW parameters of the raw builds. */
-export async function createImportCollection(client: HttpClient, name: string, dimension: number, m: number, efConstruction: number): Promise<void> {
-  await client.json('PUT', `/v1/collections/${name}`, { dimension, metric: 'l2', hnsw: { m, ef_construction: efConstruction } }, [200, 201]);
+/** PUT /v1/collections/{name} with the HNSW parameters of the raw builds (and a storage config, if any). */
+export async function createImportCollection(client: HttpClient, name: string, dimension: number, m: number, efConstruction: number, storage?: object): Promise<void> {
+  const body = { dimension, metric: 'l2', hnsw: { m, ef_construction: efConstruction }, ...(storage ? { storage } : {}) };
+  await client.json('PUT', `/v1/collections/${name}`, body, [200, 201]);
 }
 
 /**

@@ -136,6 +136,8 @@ export interface ImportMeasure {
 
 export interface ImportSettings {
   hnsw: HnswParams;
+  /** The collection's `storage` config (default float32). */
+  storage?: object;
   buildOrder: 'given' | 'random';
   pollMs: number;
   rssPollMs: number;
@@ -147,7 +149,7 @@ type Outcome = Pick<ImportMeasure, 'uploadS' | 'jobId' | 'job' | 'phases' | 'cli
 /** The import itself: PUT, streamed POST and job polling over HTTP, or one CLI command. */
 async function importOnce(root: string, server: ServerProcess, client: HttpClient, name: string, file: ImportFile, via: 'cli' | 'http', s: ImportSettings, started: number): Promise<Outcome> {
   if (via === 'http') {
-    await createImportCollection(client, name, file.dim, s.hnsw.m, s.hnsw.efConstruction);
+    await createImportCollection(client, name, file.dim, s.hnsw.m, s.hnsw.efConstruction, s.storage);
     const accepted = await uploadFile(server.port, name, file, { idOffset: 0, buildOrder: s.buildOrder, seed: s.hnsw.seed });
     const marks: PhaseMark[] = [
       { state: 'uploading', phase: null, atS: 0 },

@@ -478,9 +478,12 @@ function storageStats(state: CollectionState, live: number, perReplica: number):
       index_per_replica: perPoint(perReplica),
       shared: perPoint(state.vectors.bytes),
     },
-    vector_store_ratio: Math.round((stored / float32) * 1000) / 1000,
+    vector_store_ratio: ratio(stored, float32),
+    shared_ratio: ratio(state.vectors.bytes, state.vectors.capacity * float32),
   };
 }
+
+const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : 0);
 
 /** A point as the API shows it: its vector decoded (normalised under cosine with a compressed codec). */
 export interface StoredPoint {
@@ -510,7 +513,8 @@ function replicaCount(config: Config, collections: CollectionRecord[], log: Logg
   const cores = availableParallelism();
   let perReplica = 64 * 1024 * 1024; // an empty worker with its heap
   for (const { config: c, liveCount, deletedCount } of collections) {
-    const { slot, upper } = hnswBytesPerPoint(c.dimension, c.hnsw.m);
+    // A PCA collection's index holds the reduced vectors (once fitted; the estimate assumes it is).
+    const { slot, upper } = hnswBytesPerPoint(c.storage.pca_dimension ?? c.dimension, c.hnsw.m);
     perReplica += (liveCount + deletedCount) * (slot + upper);
   }
   const byMemory = Math.max(1, Math.floor((0.5 * totalmem()) / perReplica));

@@ -127,6 +127,13 @@ test('a float8 collection fills by upserts: float32 until 1,024 points, then the
 
   server = await survivesRestartAndRebuild(server, 'c8', queries);
   assert.equal((await stats(server, 'c8')).codec_fitted, true);
+
+  // Far beyond the fitted range: clamped to the format's largest value, counted in the stats.
+  const far = vectors[0].map((x, j) => (j < 2 ? 1e7 : x));
+  assert.equal((await call(server, 'PUT', '/v1/collections/c8/points', { points: [{ id: 'far', vector: far }] })).status, 200);
+  assert.equal((await stats(server, 'c8')).saturated_values, 2);
+  const back = (await call(server, 'GET', '/v1/collections/c8/points/far?with_vector=true')).body.vector as number[];
+  assert.ok(back[0] < 1e5 && back[0] > 300, `a clamped value comes back at the codec's edge, not ${back[0]}`);
 });
 
 test('a PCA collection is fitted by its first import and rescores candidates with the full stored vectors', async (t) => {
