@@ -20,6 +20,7 @@ export class CollectionState {
   model: CollectionModel;
   /** The vectors as stored (the codec's bytes), replaced when the codec is fitted. */
   vectors: VectorStore;
+  #filling: VectorStore | null = null;
   #storeGeneration = 0;
   /** Values clamped by the codec since start. */
   saturated = 0;
@@ -41,18 +42,23 @@ export class CollectionState {
   }
 
   /**
-   * Switches to a newly fitted model. When its codec differs, the store starts over empty: every
-   * row was re-encoded by the fit and is ingested again (true is returned).
+   * Switches to a newly fitted model. When its codec differs, a new store in the new format fills
+   * beside the current one, which keeps serving until `storeFilled()` swaps them (true is returned).
    */
   useModel(model: CollectionModel): boolean {
     const replaced = model.codec.name !== this.model.codec.name;
     this.model = model;
-    if (replaced) {
-      this.vectors = new VectorStore(this.record.config.dimension, this.record.config.metric, [], model.codec);
-      this.#storeGeneration++;
-      this.version++;
-    }
+    if (replaced) this.#filling = new VectorStore(this.record.config.dimension, this.record.config.metric, [], model.codec);
     return replaced;
+  }
+
+  /** Every live point is in the store being filled: it replaces the current one. */
+  storeFilled(): void {
+    if (!this.#filling) return;
+    this.vectors = this.#filling;
+    this.#filling = null;
+    this.#storeGeneration++;
+    this.version++;
   }
 
   /** The shared vectors, for a replica's exact scoring and rescoring. */
@@ -71,9 +77,10 @@ export class CollectionState {
     this.loaded = true;
   }
 
-  /** Reads every live point again (after the store was replaced). */
+  /** Reads every live point (into the store being filled, if any, which then takes over). */
   async ingestAll(points: PointsRepo): Promise<void> {
     await this.#ingest((after) => points.scroll(this.record.id, { limit: PAGE, afterLabel: after, withVector: true }));
+    this.storeFilled();
   }
 
   /**
@@ -107,7 +114,9 @@ export class CollectionState {
   upserted(label: number, id: string, stored: Uint8Array, payload: Record<string, unknown> | null | undefined): void {
     this.ids[label] = id;
     if (payload !== undefined) this.payloads.set(label, payload);
-    this.vectors.setStored(label, stored, (bytes) => this.model.decode(bytes));
+    const decode = (bytes: Uint8Array) => this.model.decode(bytes);
+    this.vectors.setStored(label, stored, decode);
+    this.#filling?.setStored(label, stored, decode);
     this.version++;
   }
 

@@ -214,19 +214,25 @@ export class Engine {
     if (inputs.length > 0) {
       // An import fits the codec itself (from more data): while one runs, rows stay float32 for its commit to re-encode.
       const fit = state.model.pending.codec && !this.imports.active(state.record.id) && this.#collections.get(name)!.liveCount + inputs.length >= CODEC_FIT_AT;
+      let model = state.model;
       const mutation = this.#db.transaction(() => {
-        const refit = fit ? this.#fitCodec(state, inputs.map((p) => p.vector)) : [];
+        const refit = fit ? this.#fitCodec(state, inputs.map((p) => p.vector)) : null;
+        if (refit) model = refit.model;
         let saturated = 0;
         const writes = inputs.map((p) => {
-          const encoded = state.model.encode(p.vector);
+          const encoded = model.encode(p.vector);
           saturated += encoded.saturated;
           return { id: p.id, vector: encoded.bytes, payload: p.payload };
         });
         const written = this.#points.upsert(state.record.id, writes);
         this.#saturated(state, saturated);
-        return { seq: written.seq, changes: [...refit, ...written.changes] };
+        return { seq: written.seq, changes: [...(refit?.changes ?? []), ...written.changes] };
       })();
+      // Committed: from here on the collection stores and decodes with the fitted codec. Every
+      // live point is in the mutation (all were re-encoded), so the new store is full after it.
+      const replaced = state.useModel(model);
       this.#applied(state, mutation, payloads);
+      if (replaced) state.storeFilled();
     }
     await this.#replicas.whenBacklogAtMost(this.#config.maxIndexBacklog);
     return { upserted: request.points.length };
@@ -236,7 +242,7 @@ export class Engine {
    * Fits a float8 codec on the collection's points and the batch being written (inside its
    * transaction): stores the params and re-encodes the rows written as float32 so far.
    */
-  #fitCodec(state: CollectionState, batch: Float32Array[]): Mutation['changes'] {
+  #fitCodec(state: CollectionState, batch: Float32Array[]): { model: CollectionModel; changes: Mutation['changes'] } {
     const d = state.record.config.dimension;
     const rows = this.#points.scroll(state.record.id, { limit: CODEC_FIT_AT * 4, afterLabel: -1, withVector: true });
     const sample = new Float32Array((rows.length + batch.length) * d);
@@ -245,11 +251,10 @@ export class Engine {
     const old = state.model;
     const update = fitModel(old, sample, rows.length + batch.length, { codec: true, pca: false });
     const model = new CollectionModel(state.record.config, this.#models.install(state.record.id, update));
-    state.useModel(model);
     const seq = nextSeq(this.#db);
     const changes = this.#points.reencode(state.record.id, seq, model.codec.bytesPerVector, (bytes) => model.encode(old.decode(bytes)).bytes);
     this.#log.info({ collection: state.name, codec: model.codec.name, rows: changes.length }, 'codec fitted; earlier rows re-encoded');
-    return changes;
+    return { model, changes };
   }
 
   #saturated(state: CollectionState, count: number): void {
