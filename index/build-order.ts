@@ -31,3 +31,38 @@ export function buildOrder(n: number, order: BuildOrder, seed: number): Uint32Ar
   }
   return positions;
 }
+
+/**
+ * Positions by LID, high first (`desc`) or low first, ties in given order; points whose LID is
+ * undefined (NaN) go last either way.
+ */
+export function lidOrder(lids: ArrayLike<number>, direction: 'asc' | 'desc'): Uint32Array {
+  const sign = direction === 'desc' ? -1 : 1;
+  const positions = Array.from({ length: lids.length }, (_, i) => i);
+  positions.sort((a, b) => {
+    const x = lids[a];
+    const y = lids[b];
+    const nx = Number.isNaN(x);
+    const ny = Number.isNaN(y);
+    if (nx || ny) return nx === ny ? a - b : nx ? 1 : -1;
+    return x === y ? a - b : sign * (x - y);
+  });
+  return Uint32Array.from(positions);
+}
+
+/**
+ * Positions grouped by a key (a payload field's value as text): groups in ascending key order,
+ * points without the key (null) last, each group in given order.
+ */
+export function groupedOrder(keys: readonly (string | null)[]): Uint32Array {
+  const positions = Array.from({ length: keys.length }, (_, i) => i);
+  positions.sort((a, b) => {
+    const x = keys[a];
+    const y = keys[b];
+    if (x === y) return a - b;
+    if (x === null) return 1;
+    if (y === null) return -1;
+    return x < y ? -1 : 1;
+  });
+  return Uint32Array.from(positions);
+}
