@@ -10,15 +10,29 @@ export function prng(seed: number): () => number {
   };
 }
 
-/** The orders an index can be built in (PAPERS.md §2 adds the LID-based ones). */
-export const BUILD_ORDERS = ['given', 'random'] as const;
-export type BuildOrder = (typeof BUILD_ORDERS)[number];
+/**
+ * The orders an index can be built in (PAPERS.md §2): as given, a seeded shuffle, by LID (high or
+ * low first), or grouped by a payload field (`by_payload:<dotted path>`).
+ */
+export type BuildOrder = 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;
+/** The JSON-schema pattern of a build order. */
+export const BUILD_ORDER_PATTERN = '^(given|random|lid_desc|lid_asc|by_payload:[^\\s]{1,256})$';
+
+/** True for the orders that need each point's LID (a k-NN pass before the build). */
+export function needsLid(order: BuildOrder): order is 'lid_desc' | 'lid_asc' {
+  return order === 'lid_desc' || order === 'lid_asc';
+}
+
+/** The payload path of a `by_payload:` order, or null. */
+export function payloadKey(order: BuildOrder): string | null {
+  return order.startsWith('by_payload:') ? order.slice('by_payload:'.length) : null;
+}
 
 /**
  * The positions 0…n−1 in the order they enter the graph: as given, or a seeded Fisher–Yates
  * shuffle (the same permutation for the same n and seed).
  */
-export function buildOrder(n: number, order: BuildOrder, seed: number): Uint32Array {
+export function buildOrder(n: number, order: 'given' | 'random', seed: number): Uint32Array {
   const positions = new Uint32Array(n);
   for (let i = 0; i < n; i++) positions[i] = i;
   if (order === 'given') return positions;

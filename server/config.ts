@@ -23,6 +23,10 @@ export interface Config {
   importMaxBytes: number;
   importMaxRecords: number;
   importMaxRecordBytes: number;
+  /** A collection is rebuilt by itself once tombstones are this share (percent) of its points… */
+  rebuildDeletedPercent: number;
+  /** …and at least this many (0 turns automatic rebuilds off). */
+  rebuildMinDeleted: number;
   /** Largest internal label; only tests lower it, to reach the limit quickly. */
   maxLabel: number;
 }
@@ -43,6 +47,8 @@ export const ENV_VARS = {
   VICINITY_SNAPSHOT_INTERVAL_S: ['300', 'or after this many seconds, if anything changed'],
   VICINITY_REPLICAS: ['0', 'search replicas, each a worker thread with a full copy of every index; 0 = one per core, capped by memory'],
   VICINITY_REPLICA_QUEUE: ['64', 'searches queued per replica before new ones get 503 with Retry-After'],
+  VICINITY_REBUILD_DELETED_PERCENT: ['50', 'rebuild a collection by itself once deleted points are this percent of it (50 % deleted measured 2× slower search)'],
+  VICINITY_REBUILD_MIN_DELETED: ['1000', '…and at least this many points are deleted (0: never rebuild by itself)'],
   VICINITY_MAX_INDEX_BACKLOG: ['2000', 'points the replicas may lag behind acknowledged writes before a write waits for them to catch up'],
   VICINITY_HNSW_BUILD: ['auto', 'hnswlib build: auto, stock, avx2 or native (native only if installed with VICINITY_HNSW_BUILD=native)'],
   VICINITY_IMPORT_MAX_BYTES: [String(64 * 1024 * MiB), 'largest import body, in bytes'],
@@ -94,6 +100,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     replicas: int(env, 'VICINITY_REPLICAS', 0, 64),
     replicaQueue: int(env, 'VICINITY_REPLICA_QUEUE', 1, 100_000),
     maxIndexBacklog: int(env, 'VICINITY_MAX_INDEX_BACKLOG', 0, 10_000_000),
+    rebuildDeletedPercent: int(env, 'VICINITY_REBUILD_DELETED_PERCENT', 1, 100),
+    rebuildMinDeleted: int(env, 'VICINITY_REBUILD_MIN_DELETED', 0, 1e12),
     hnswBuild: oneOf(env, 'VICINITY_HNSW_BUILD', ['auto', 'stock', 'avx2', 'native'] as const),
     logLevel: oneOf(env, 'VICINITY_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     importMaxBytes: int(env, 'VICINITY_IMPORT_MAX_BYTES', 1024, Number.MAX_SAFE_INTEGER),

@@ -7,7 +7,7 @@ export interface CollectionConfig {
   metric: 'l2' | 'cosine' | 'ip';
   hnsw: { m: number; ef_construction: number; ef_search: number };
   storage: { codec: 'float32' | 'float16' | 'float8_e4m3' | 'float8_e5m2'; pca_dimension?: number };
-  build_order: 'given' | 'random';
+  build_order: 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;
 }
 
 export interface CollectionRecord {
@@ -54,6 +54,7 @@ export class CollectionsRepo {
   readonly #purgePoints;
   readonly #deleteRow;
   readonly #deleteModel;
+  readonly #deleteKnn;
 
   constructor(db: Db) {
     this.#db = db;
@@ -70,11 +71,18 @@ export class CollectionsRepo {
     );
     this.#deleteRow = db.prepare<[number]>('DELETE FROM collections WHERE id = ?');
     this.#deleteModel = db.prepare<[number]>('DELETE FROM models WHERE collection_id = ?');
+    this.#deleteKnn = db.prepare<[number]>('DELETE FROM knn WHERE collection_id = ?');
   }
 
   get(name: string): CollectionRecord | undefined {
     const row = this.#byName.get(name);
     return row && toRecord(row);
+  }
+
+  /** True while the collection exists and is not dropped. */
+  isLive(id: number): boolean {
+    const row = this.#byId.get(id);
+    return row !== undefined && this.#byName.get(row.name)?.id === id;
   }
 
   list(): CollectionRecord[] {
@@ -111,6 +119,7 @@ export class CollectionsRepo {
       if (changes < limit) {
         this.#deleteRow.run(id);
         this.#deleteModel.run(id);
+        this.#deleteKnn.run(id);
         return true;
       }
       return false;

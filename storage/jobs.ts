@@ -11,7 +11,7 @@ export interface JobError {
 /** A job as stored. `detail` holds the kind's own fields (an import's format, order, bytes…). */
 export interface JobRecord {
   id: string;
-  kind: 'import';
+  kind: 'import' | 'optimize';
   collectionId: number;
   collection: string;
   state: JobState;
@@ -27,7 +27,7 @@ export interface JobRecord {
 
 interface Row {
   id: string;
-  kind: 'import';
+  kind: 'import' | 'optimize';
   collection_id: number;
   collection: string;
   state: JobState;

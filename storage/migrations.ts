@@ -77,6 +77,17 @@ const MIGRATIONS: readonly string[] = [
     pca_version   INTEGER NOT NULL DEFAULT 0
   ) STRICT;
   `,
+  `
+  -- What a rebuild's k-NN pass found (PAPERS.md §2, §3): each point's LID and nearest labels.
+  -- Derived data: replaced by the next pass, stale for points written since.
+  CREATE TABLE knn (
+    collection_id INTEGER NOT NULL,
+    label         INTEGER NOT NULL,
+    lid           REAL,
+    neighbours    BLOB NOT NULL,
+    PRIMARY KEY (collection_id, label)
+  ) STRICT;
+  `,
 ];
 
 export function migrate(db: Db): void {

@@ -248,6 +248,18 @@ export class PointsRepo {
     return changes;
   }
 
+  /**
+   * Deletes the tombstones last written at or before `seq` (a rebuild at that sequence left them
+   * out of the index, and its snapshot replaced every older one); their ids lose their labels.
+   */
+  purgeTombstones(collectionId: number, seq: number): number {
+    return this.#db.transaction(() => {
+      const { changes } = this.#db.prepare('DELETE FROM points WHERE collection_id = ? AND deleted = 1 AND seq <= ?').run(collectionId, seq);
+      if (changes > 0) this.#counts.run(0, -changes, collectionId);
+      return changes;
+    })();
+  }
+
   /** Labels of every tombstone of the collection. */
   deletedLabels(collectionId: number): number[] {
     return this.#deletedLabels.all(collectionId).map((r) => r.label);

@@ -14,6 +14,7 @@ export interface StagedRow {
   row: number;
   label: number;
   vector: Buffer;
+  payload: string | null;
 }
 
 /** What an import's commit did. */
@@ -61,10 +62,10 @@ export class StagingRepo {
     this.#readNextLabel = db.prepare<[number], number>('SELECT next_label FROM collections WHERE id = ?').pluck();
     this.#nextLabel = db.prepare<[number, number]>('UPDATE collections SET next_label = ? WHERE id = ?');
     this.#rowsAfter = db.prepare<[string, number, number], StagedRow>(
-      'SELECT row, label, vector FROM import_rows WHERE job_id = ? AND row > ? ORDER BY row LIMIT ?',
+      'SELECT row, label, vector, payload FROM import_rows WHERE job_id = ? AND row > ? ORDER BY row LIMIT ?',
     );
     this.#rowsByKeys = db.prepare<[string, string], StagedRow>(
-      'SELECT row, label, vector FROM import_rows WHERE job_id = ? AND row IN (SELECT value FROM json_each(?))',
+      'SELECT row, label, vector, payload FROM import_rows WHERE job_id = ? AND row IN (SELECT value FROM json_each(?))',
     );
     this.#purge = db.prepare<[string, number]>(
       'DELETE FROM import_rows WHERE rowid IN (SELECT rowid FROM import_rows WHERE job_id = ? LIMIT ?)',

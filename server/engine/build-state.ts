@@ -2,12 +2,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildOrder, type BuildOrder } from '../../index/build-order.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
-import type { CollectionConfig } from '../../storage/collections.ts';
+import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
+import { StorageErrors } from '../../storage/errors.ts';
+import { KnnRepo } from '../../storage/knn.ts';
 import { currentSeq, nextSeq, openDatabase, type Db } from '../../storage/db.ts';
 import { ModelsRepo, updatedModel, type ModelUpdate } from '../../storage/models.ts';
 import { PointsRepo } from '../../storage/points.ts';
 import { StagingRepo, type ImportCommit } from '../../storage/staging.ts';
 import { catchUp, indexOptions, loadIndex, snapshotName, type LoadedIndex } from './load-index.ts';
+import { knnRows, planOrder } from './insertion-order.ts';
+import { rebuildIndex } from './rebuild.ts';
 import { CollectionModel, fitModel, fitRows } from './model.ts';
 import { ServerErrors } from '../errors.ts';
 import type { ReplicaData } from './protocol.ts';
@@ -75,6 +79,8 @@ export class BuildProgress {
 
 export type BuildTask =
   | { op: 'build'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; control: BuildControl }
+  /** Optimize: a new index of every live point, in `order`. */
+  | { op: 'rebuild'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; control: BuildControl }
   | { op: 'commit'; jobId: string; collectionId: number }
   | { op: 'finish'; jobId: string; collectionId: number; commit: ImportCommit };
 
@@ -83,6 +89,8 @@ export type BuildReply = { value: unknown; error?: undefined } | { error: { code
 export interface FinishReply {
   seq: number;
   bytes: number;
+  /** Tombstones an optimize removed from SQLite. */
+  purged: number;
 }
 
 /**
@@ -91,11 +99,13 @@ export interface FinishReply {
  * (its own connection, while the main thread holds writes back); catches up and writes the
  * result as the collection's snapshot, which the replicas then load.
  */
-/** A built index, and the model the import fitted for it (installed by the commit). */
+/** A built index, and the model the job fitted for it (installed by the commit). */
 interface Built extends LoadedIndex {
   update: ModelUpdate | null;
   /** The model the rows were stored under before the fit. */
   before: CollectionModel;
+  /** An optimize: nothing staged; tombstones up to `caughtUp` are left out of the index. */
+  rebuild: boolean;
 }
 
 export class BuildState {
@@ -127,6 +137,7 @@ export class BuildState {
   async #run(task: BuildTask): Promise<unknown> {
     switch (task.op) {
       case 'build':
+      case 'rebuild':
         return this.#build(task);
       case 'commit':
         return this.#commit(task.jobId, task.collectionId);
@@ -135,12 +146,13 @@ export class BuildState {
     }
   }
 
-  async #build(task: Extract<BuildTask, { op: 'build' }>): Promise<null> {
+  async #build(task: Extract<BuildTask, { op: 'build' | 'rebuild' }>): Promise<null> {
     const progress = new BuildProgress();
     progress.apply(task.control);
     this.progress.set(task.jobId, progress);
     try {
-      await this.#add(task, progress);
+      if (task.op === 'build') await this.#add(task, progress);
+      else await this.#rebuild(task, progress);
     } finally {
       this.progress.delete(task.jobId);
     }
@@ -154,12 +166,22 @@ export class BuildState {
       await this.#allReceived(task.jobId, progress);
       const built = this.#fit(task, loaded.model);
       await this.#ordered(task, built, progress);
-      this.#built.set(task.jobId, built);
+      this.#built.set(task.jobId, { ...built, rebuild: false });
       return;
     }
     if (task.order === 'given') await this.#follow(task.jobId, loaded, progress);
     else await this.#ordered(task, loaded, progress);
-    this.#built.set(task.jobId, { ...loaded, update: null, before: loaded.model });
+    this.#built.set(task.jobId, { ...loaded, update: null, before: loaded.model, rebuild: false });
+  }
+
+  async #rebuild(task: Extract<BuildTask, { op: 'rebuild' }>, progress: BuildProgress): Promise<void> {
+    const report = (inserted: number, total: number) => {
+      if (progress.cancelled) throw new ServerErrors.JobCancelled('the optimize was cancelled');
+      progress.processed = inserted;
+      progress.expected = total;
+    };
+    const built = await rebuildIndex(this.#conn, this.#data.engine, task, report, breather);
+    this.#built.set(task.jobId, { ...built, rebuild: true });
   }
 
   async #allReceived(jobId: string, progress: BuildProgress): Promise<void> {
@@ -175,7 +197,7 @@ export class BuildState {
    * every stored point under the new model. (Points stored as float32 before the fit are
    * re-encoded by the commit and re-applied by `finish`.)
    */
-  #fit(task: Extract<BuildTask, { op: 'build' }>, before: CollectionModel): Built {
+  #fit(task: Extract<BuildTask, { op: 'build' }>, before: CollectionModel): Omit<Built, 'rebuild'> {
     const db = this.#conn;
     const points = new PointsRepo(db);
     const staging = new StagingRepo(db);
@@ -210,6 +232,14 @@ export class BuildState {
     const db = this.#conn;
     const staging = new StagingRepo(db);
     const built = this.#built.get(jobId);
+    if (built?.rebuild) {
+      // Nothing to make visible: install a refitted PCA, and take a sequence number no row has.
+      return db.transaction((): ImportCommit => {
+        if (!new CollectionsRepo(db).isLive(collectionId)) throw new StorageErrors.Gone('the collection was dropped during the optimize');
+        if (built.update) new ModelsRepo(db).install(collectionId, built.update);
+        return { seq: nextSeq(db), records: 0, remaps: [] };
+      }).immediate();
+    }
     return staging.commit(jobId, collectionId, () => {
       if (!built) return;
       const { model, before, update } = built;
@@ -249,19 +279,54 @@ export class BuildState {
     }
   }
 
-  /** Any other order: every row is staged already; they go in in the order's permutation. */
+  /**
+   * Any other order: every row is staged already. A shuffle reads them page by page in its
+   * permutation; the LID and payload orders read them all first (a k-NN pass, or the payloads).
+   */
   async #ordered(task: Extract<BuildTask, { op: 'build' }>, { index, model }: LoadedIndex, progress: BuildProgress): Promise<void> {
     const staging = new StagingRepo(this.#conn);
     const keys = staging.rowKeys(task.jobId);
-    const order = buildOrder(keys.length, task.order, task.seed);
     index.reserve(keys.length);
-    for (let at = 0; at < order.length; at += PAGE) {
+    const cancelled = () => {
       if (progress.cancelled) throw new ServerErrors.JobCancelled('the import was cancelled');
-      const page = Array.from(order.subarray(at, at + PAGE), (i) => keys[i]);
-      for (const row of staging.rowsByKeys(task.jobId, page)) index.upsert(row.label, model.toIndex(model.storedValue(row.vector)));
-      progress.processed = Math.min(at + PAGE, order.length);
-      await breather();
+    };
+    if (task.order === 'given' || task.order === 'random') {
+      const order = buildOrder(keys.length, task.order, task.seed);
+      for (let at = 0; at < order.length; at += PAGE) {
+        cancelled();
+        const page = Array.from(order.subarray(at, at + PAGE), (i) => keys[i]);
+        for (const row of staging.rowsByKeys(task.jobId, page)) index.upsert(row.label, model.toIndex(model.storedValue(row.vector)));
+        progress.processed = Math.min(at + PAGE, order.length);
+        await breather();
+      }
+      return;
     }
+    const dim = model.index.dimension;
+    const vectors = new Float32Array(keys.length * dim);
+    const labels = new Uint32Array(keys.length);
+    const payloads: (string | null)[] = [];
+    for (let after = -1; ; ) {
+      const rows = staging.rowsAfter(task.jobId, after, PAGE);
+      for (const row of rows) {
+        labels[payloads.length] = row.label;
+        vectors.set(model.toIndex(model.storedValue(row.vector)), payloads.length * dim);
+        payloads.push(row.payload);
+      }
+      if (rows.length < PAGE) break;
+      after = rows[rows.length - 1].row;
+    }
+    const plan = await planOrder(task.order, task.seed, { n: payloads.length, dim, vectors, payloads }, this.#data.engine, breather);
+    if (plan.pass) new KnnRepo(this.#conn).put(task.collectionId, knnRows(plan.pass, labels));
+    for (let i = 0; i < plan.positions.length; i++) {
+      const p = plan.positions[i];
+      index.upsert(labels[p], vectors.subarray(p * dim, (p + 1) * dim));
+      if (i % PAGE === 0) {
+        cancelled();
+        progress.processed = i;
+        await breather();
+      }
+    }
+    progress.processed = plan.positions.length;
   }
 
   /** Folds in what happened around the commit, writes the snapshot, frees the index. */
@@ -284,7 +349,9 @@ export class BuildState {
       return currentSeq(db);
     })();
     const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(task.collectionId), index, seq, model.version);
-    return { seq, bytes: manifest.bytes };
+    // The snapshot replaced every older one: tombstones the rebuild left out are no longer needed.
+    const purged = built.rebuild ? points.purgeTombstones(task.collectionId, built.caughtUp) : 0;
+    return { seq, bytes: manifest.bytes, purged };
   }
 }
 

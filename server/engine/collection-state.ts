@@ -1,4 +1,5 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { LidSummary } from '../../index/lid.ts';
 import { VectorStore } from '../../index/vector-store.ts';
 import type { CollectionRecord } from '../../storage/collections.ts';
 import { PayloadIndex } from '../../storage/payload-index.ts';
@@ -24,6 +25,8 @@ export class CollectionState {
   #storeGeneration = 0;
   /** Values clamped by the codec since start. */
   saturated = 0;
+  /** The last k-NN pass's LID distribution, read once after each job (undefined: not read yet). */
+  lidSummary: LidSummary | null | undefined = undefined;
   /** Point ids by label, so results without payloads need no SQLite read. */
   readonly ids: string[] = [];
   loaded = false;

@@ -5,11 +5,13 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ResolvedBuild } from '../../index/native/engine.ts';
 import { hnswBytesPerPoint } from '../../index/hnsw.ts';
 import { loadHnswlib } from '../../index/native/load.ts';
+import { summarizeLid, type LidSummary } from '../../index/lid.ts';
 import { readManifest, removeSnapshots } from '../../index/snapshot.ts';
 import { toVector } from '../../index/vectors.ts';
 import { CollectionsRepo, type CollectionConfig, type CollectionRecord } from '../../storage/collections.ts';
 import { currentSeq, nextSeq, openDatabase, type Db } from '../../storage/db.ts';
 import { normaliseId } from '../../storage/ids.ts';
+import { KnnRepo } from '../../storage/knn.ts';
 import { ModelsRepo } from '../../storage/models.ts';
 import { PointsRepo, type Mutation, type PointRow } from '../../storage/points.ts';
 import { parseWhere } from '../../storage/where.ts';
@@ -41,6 +43,7 @@ export class Engine {
   readonly #collections: CollectionsRepo;
   readonly #points: PointsRepo;
   readonly #models: ModelsRepo;
+  readonly #knn: KnnRepo;
   readonly #states = new Map<string, CollectionState>();
   readonly #snapshotDir: string;
   readonly #replicas: ReplicaSet;
@@ -58,6 +61,7 @@ export class Engine {
     this.#collections = new CollectionsRepo(this.#db);
     this.#points = new PointsRepo(this.#db, { maxLabel: config.maxLabel });
     this.#models = new ModelsRepo(this.#db);
+    this.#knn = new KnnRepo(this.#db);
     this.#snapshotDir = join(config.dataDir, 'indexes');
     const data = { dbPath, snapshotDir: this.#snapshotDir, engine: engineBuild(config, log) };
     this.#replicas = new ReplicaSet({ count: replicaCount(config, this.#collections.list(), log), maxQueue: config.replicaQueue, data, log });
@@ -182,8 +186,15 @@ export class Engine {
         },
         vector_store_bytes: record.liveCount * state.model.codec.bytesPerVector,
         storage: storageStats(state, record.liveCount, replicas[0]?.memory_bytes ?? 0),
+        lid: this.#lidSummary(state),
       },
     };
+  }
+
+  /** LID distribution of the collection's last k-NN pass (a rebuild or import in a LID order); null before one. */
+  #lidSummary(state: CollectionState): LidSummary | null {
+    if (state.lidSummary === undefined) state.lidSummary = summarizeLid(this.#knn.lids(state.record.id));
+    return state.lidSummary;
   }
 
   async dropCollection(name: string): Promise<void> {
@@ -397,7 +408,21 @@ export class Engine {
     return state.snapshotting;
   }
 
+  /** Queues an optimize of each collection whose tombstones passed the configured share. */
+  #rebuildDue(): void {
+    const { rebuildMinDeleted, rebuildDeletedPercent } = this.#config;
+    if (rebuildMinDeleted === 0 || !this.ready) return;
+    for (const state of this.#states.values()) {
+      const record = this.#collections.get(state.name);
+      if (!record || record.deletedCount < rebuildMinDeleted || this.imports.active(record.id)) continue;
+      if (record.deletedCount * 100 < rebuildDeletedPercent * (record.liveCount + record.deletedCount)) continue;
+      this.#log.info({ collection: state.name, deleted: record.deletedCount, live: record.liveCount }, 'tombstones passed the threshold: rebuilding');
+      this.imports.optimize(state.name, { auto: true }).catch((err: unknown) => this.#log.error({ err, collection: state.name }, 'could not queue a rebuild'));
+    }
+  }
+
   #snapshotDue(): void {
+    this.#rebuildDue();
     const now = Date.now();
     for (const state of this.#states.values()) {
       const due =

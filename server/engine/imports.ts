@@ -164,6 +164,31 @@ export class Imports {
     }
   }
 
+  /**
+   * Queues a rebuild of the collection's index (optimize, PAPERS.md §2): every live point in
+   * `order`, tombstones left out, PCA refitted when configured. Unless `force`, a rebuild already
+   * queued for the collection is returned instead of a second one.
+   */
+  async optimize(name: string, request: { order?: BuildOrder; seed?: number; auto?: boolean }): Promise<JobView> {
+    const state = this.#host.readyState(name);
+    const collectionId = state.record.id;
+    const waiting = this.#queue.find((id) => this.#jobs.get(id)?.kind === 'optimize' && this.#jobs.get(id)?.collectionId === collectionId);
+    if (waiting && request.auto) return this.get(waiting);
+    const detail = { build_order: request.order ?? state.record.config.build_order, seed: request.seed ?? 1, auto: request.auto ?? false };
+    await this.#host.gate.pass();
+    const job = this.#jobs.create({ id: randomUUID(), kind: 'optimize', collectionId, collection: name, detail });
+    const live: LiveJob = {
+      phase: 'queued', since: Date.now(), processed: 0, total: null, progress: new BuildProgress(), cancel: false, seconds: {},
+      building: false, received: deferred(),
+    };
+    live.received.resolve();
+    live.progress.receive();
+    this.#live.set(job.id, live);
+    this.#queue.push(job.id);
+    void this.#drain();
+    return this.get(job.id);
+  }
+
   /** True while an import of the collection is staging, queued, building or loading. */
   active(collectionId: number): boolean {
     return [...this.#live.keys()].some((id) => this.#jobs.get(id)?.collectionId === collectionId);
@@ -242,7 +267,7 @@ export class Imports {
       this.#jobs.update(job.id, { state: 'running' });
       if (live.total !== 0) {
         const task: BuildTask = {
-          op: 'build', jobId: job.id, collectionId: job.collectionId, config: state.record.config,
+          op: job.kind === 'optimize' ? 'rebuild' : 'build', jobId: job.id, collectionId: job.collectionId, config: state.record.config,
           order: build_order, seed, control: live.progress.control(),
         };
         live.progress.attach((control) => this.#builder?.control(job.id, control));
@@ -272,9 +297,11 @@ export class Imports {
     enterPhase(live, 'loading');
     await host.gate.pass();
     const { detail } = this.#jobs.get(job.id)!;
-    this.#jobs.update(job.id, { state: 'done', processed: commit.records, detail: { ...detail, phase_seconds: live.seconds } });
+    const processed = job.kind === 'optimize' ? live.progress.processed : commit.records;
+    state.lidSummary = undefined; // a LID order's pass may have replaced it
+    this.#jobs.update(job.id, { state: 'done', processed, detail: { ...detail, phase_seconds: live.seconds } });
     this.#live.delete(job.id);
-    host.log.info({ job: job.id, collection: job.collection, records: commit.records, seq: commit.seq }, 'import done');
+    host.log.info({ job: job.id, kind: job.kind, collection: job.collection, records: processed, seq: commit.seq }, `${job.kind} done`);
     await this.#purge(job.id);
   }
 
@@ -288,11 +315,13 @@ export class Imports {
     const ingested = ingest.catch((err: unknown) =>
       host.log.error({ err, job: job.id }, 'loading the imported points into the payload index failed; restart to reload them'),
     );
-    if (commit.records > 0) {
+    const rebuilt = commit.records > 0 || job.kind === 'optimize';
+    if (rebuilt) {
       await state.snapshotting;
       const changes = state.changesSinceSnapshot;
       const finish = this.#task<FinishReply>({ op: 'finish', jobId: job.id, collectionId: job.collectionId, commit }).then(
         (done) => {
+          if (done.purged > 0) host.log.info({ job: job.id, collection: job.collection, tombstones: done.purged }, 'tombstones purged');
           state.snapshotSeq = done.seq;
           state.snapshotBytes = done.bytes;
           state.changesSinceSnapshot -= changes;
@@ -306,7 +335,7 @@ export class Imports {
     }
     await ingested;
     await this.#endBuilder();
-    for (let i = 0; i < host.replicas.size && commit.records > 0; i++) {
+    for (let i = 0; i < host.replicas.size && rebuilt; i++) {
       if (host.stateById(job.collectionId) !== state) return; // dropped meanwhile: nothing to load
       await host.replicas.offline(i, { op: 'reload', collectionId: job.collectionId, config: state.record.config }).catch((err: unknown) => {
         host.log.error({ err, replica: i, job: job.id }, 'a replica failed to load the imported index; it restarts');

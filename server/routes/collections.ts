@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine/engine.ts';
-import { collectionBody, collectionParams, type CollectionRequest } from '../schemas/index.ts';
+import { collectionBody, collectionParams, optimizeBody, type CollectionRequest, type OptimizeRequest } from '../schemas/index.ts';
 
 type Params = { name: string };
 
@@ -18,6 +18,23 @@ export function collectionRoutes(app: FastifyInstance, engine: Engine): void {
 
   app.get<{ Params: Params }>('/v1/collections/:name', { schema: { params: collectionParams } }, (request) =>
     engine.describe(request.params.name),
+  );
+
+  app.post<{ Params: Params; Body: OptimizeRequest | undefined }>(
+    '/v1/collections/:name/optimize',
+    {
+      schema: { params: collectionParams, body: optimizeBody },
+      // No body at all means the defaults.
+      preValidation: (request, _reply, done) => {
+        request.body ??= {};
+        done();
+      },
+    },
+    async (request, reply) => {
+      const body = request.body ?? {};
+      const job = await engine.imports.optimize(request.params.name, { order: body.build_order, seed: body.seed });
+      return reply.code(202).send(job);
+    },
   );
 
   app.delete<{ Params: Params }>('/v1/collections/:name', { schema: { params: collectionParams } }, async (request) => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectionParams } from '../schemas/index.ts';
 import type { Engine } from '../engine/engine.ts';
 import { ServerErrors } from '../errors.ts';
-import { BUILD_ORDERS, type BuildOrder } from '../../index/build-order.ts';
+import { BUILD_ORDER_PATTERN, type BuildOrder } from '../../index/build-order.ts';
 import { IMPORT_FORMATS, type ImportFormat } from '../import/records.ts';
 
 /** Content types that name a format when `?format=` is absent (`format` wins when both are given). */
@@ -23,7 +23,7 @@ const importQuery = {
   properties: {
     format: { type: 'string', enum: IMPORT_FORMATS },
     id_offset: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
-    build_order: { type: 'string', enum: BUILD_ORDERS },
+    build_order: { type: 'string', pattern: BUILD_ORDER_PATTERN },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
   },
 } as const;

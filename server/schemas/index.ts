@@ -1,4 +1,5 @@
 /** JSON schemas of the REST API (DESIGN.md). Bodies are validated strictly: no coercion, no unknown fields. */
+import { BUILD_ORDER_PATTERN, type BuildOrder } from '../../index/build-order.ts';
 import { CODECS, type CodecName } from '../../index/codec.ts';
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
@@ -58,7 +59,7 @@ export const collectionBody = {
         pca_dimension: { type: 'integer', minimum: 1, maximum: MAX_DIMENSION },
       },
     },
-    build_order: { enum: ['given', 'random'] },
+    build_order: { type: 'string', pattern: BUILD_ORDER_PATTERN },
   },
 } as const;
 
@@ -144,7 +145,7 @@ export interface CollectionRequest {
   metric: 'cosine' | 'l2' | 'ip';
   hnsw?: { m?: number; ef_construction?: number; ef_search?: number };
   storage?: { codec?: CodecName; pca_dimension?: number };
-  build_order?: 'given' | 'random';
+  build_order?: BuildOrder;
 }
 
 export interface UpsertRequest {
@@ -162,4 +163,18 @@ export interface ScrollRequest {
   cursor?: string | null;
   with_vector?: boolean;
   with_payload?: boolean;
+}
+
+export const optimizeBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    build_order: { type: 'string', pattern: BUILD_ORDER_PATTERN },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+  },
+} as const;
+
+export interface OptimizeRequest {
+  build_order?: BuildOrder;
+  seed?: number;
 }

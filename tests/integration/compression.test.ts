@@ -177,6 +177,16 @@ test('a PCA collection is fitted by its first import and rescores candidates wit
 
   server = await survivesRestartAndRebuild(server, name, queries);
   assert.equal((await stats(server, name)).pca_version, 1);
+
+  // Optimize refits PCA on a sample of what is stored now, and the index is rebuilt under it.
+  const optimized = await call(server, 'POST', `/v1/collections/${name}/optimize`, { build_order: 'random' });
+  assert.equal(optimized.status, 202);
+  assert.equal((await finished(server, optimized.body.id as string)).state, 'done');
+  assert.equal((await stats(server, name)).pca_version, 2);
+  let refitted = 0;
+  for (const q of queries) refitted += checkAgainstOracle(stored, q, await search(server, name, { vector: q, k: 10 }), 10, cosineDistance);
+  assert.ok(refitted / queries.length >= 0.9, `recall after the refit ${refitted / queries.length}`);
+  await survivesRestartAndRebuild(server, name, queries);
 });
 
 test('an import into an empty float8 + PCA collection fits both; upserts after it use the fitted codec', async (t) => {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { knnPass } from '../../../index/knn-pass.ts';
 import { lid, summarizeLid } from '../../../index/lid.ts';
 import { prng } from '../../helpers/random.ts';
 
@@ -43,4 +44,23 @@ test('known cases: neighbours at r, 2r, … give the closed form; duplicates are
 test('the summary leaves NaNs out and interpolates the quartiles', () => {
   assert.deepEqual(summarizeLid([5, NaN, 1, 3, 2, 4]), { count: 5, min: 1, q1: 2, median: 3, q3: 4, max: 5 });
   assert.equal(summarizeLid([NaN]), null);
+});
+
+test('a k-NN pass finds each point its exact neighbours (small set) and estimates LID near the subspace dimension', async () => {
+  const points = subspacePoints(600, 3, 16, 7);
+  const vectors = Float32Array.from(points.flatMap((p) => Array.from(p)));
+  const pass = await knnPass(vectors, 600, 16, { k: 10 });
+  assert.equal(pass.k, 10);
+  let agree = 0;
+  for (let i = 0; i < 600; i += 20) {
+    const exact = knnDistances(points, i, 10);
+    const got = Array.from(pass.distances.subarray(i * 10, i * 10 + 10));
+    for (let j = 0; j < 10; j++) if (Math.abs(got[j] - exact[j]) < 1e-4) agree++;
+    assert.ok(!Array.from(pass.neighbours.subarray(i * 10, i * 10 + 10)).includes(i), 'a point is not its own neighbour');
+  }
+  assert.ok(agree >= 0.95 * 30 * 10, `${agree} of 300 neighbour distances exact`);
+  const { median } = summarizeLid(pass.lids)!;
+  assert.ok(Math.abs(median - 3) < 0.75, `median LID ${median}`);
+  const single = await knnPass(new Float32Array(4), 1, 4);
+  assert.deepEqual([single.k, Number.isNaN(single.lids[0])], [0, true]);
 });

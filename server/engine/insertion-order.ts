@@ -1,0 +1,56 @@
+import { buildOrder, groupedOrder, lidOrder, needsLid, payloadKey, type BuildOrder } from '../../index/build-order.ts';
+import { knnPass, type KnnPass } from '../../index/knn-pass.ts';
+import type { EngineBuild } from '../../index/native/engine.ts';
+import type { KnnRow } from '../../storage/knn.ts';
+
+/** Rows about to enter an index: their index-space vectors (row-major) and payloads as stored (JSON text). */
+export interface OrderInput {
+  n: number;
+  dim: number;
+  vectors: Float32Array;
+  payloads: readonly (string | null)[];
+}
+
+export interface PlannedOrder {
+  /** Row positions in insertion order. */
+  positions: Uint32Array;
+  /** The k-NN pass the LID orders ran, and how long it took. */
+  pass: KnnPass | null;
+  passSeconds: number;
+}
+
+/**
+ * Where each row goes in the build: as given, shuffled by `seed`, by LID from a k-NN pass (PAPERS.md
+ * §2), or grouped by a payload field. `pause` lets the build process breathe during the pass.
+ */
+export async function planOrder(order: BuildOrder, seed: number, input: OrderInput, engine: EngineBuild, pause?: () => Promise<void>): Promise<PlannedOrder> {
+  if (order === 'given' || order === 'random') return { positions: buildOrder(input.n, order, seed), pass: null, passSeconds: 0 };
+  if (needsLid(order)) {
+    const started = performance.now();
+    const pass = await knnPass(input.vectors, input.n, input.dim, { engine, pause });
+    return { positions: lidOrder(pass.lids, order === 'lid_desc' ? 'desc' : 'asc'), pass, passSeconds: (performance.now() - started) / 1000 };
+  }
+  const path = payloadKey(order)!.split('.');
+  return { positions: groupedOrder(input.payloads.map((p) => groupKey(p, path))), pass: null, passSeconds: 0 };
+}
+
+/** The value at `path` in a stored payload, as text to group by (null when absent). */
+function groupKey(payload: string | null, path: readonly string[]): string | null {
+  if (payload === null) return null;
+  let value: unknown = JSON.parse(payload);
+  for (const key of path) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return null;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+/** A pass's findings by label, for `KnnRepo.replace`. */
+export function knnRows(pass: KnnPass, labels: ArrayLike<number>): KnnRow[] {
+  const rows: KnnRow[] = [];
+  for (let i = 0; i < labels.length; i++) {
+    const neighbours = Uint32Array.from(pass.neighbours.subarray(i * pass.k, (i + 1) * pass.k), (p) => labels[p]);
+    rows.push({ label: labels[i], lid: Number.isFinite(pass.lids[i]) ? pass.lids[i] : null, neighbours });
+  }
+  return rows;
+}

@@ -1,0 +1,113 @@
+import type { BuildOrder } from '../../index/build-order.ts';
+import { HnswIndex } from '../../index/hnsw.ts';
+import type { ResolvedBuild } from '../../index/native/engine.ts';
+import type { CollectionConfig } from '../../storage/collections.ts';
+import { currentSeq, type Db } from '../../storage/db.ts';
+import { KnnRepo } from '../../storage/knn.ts';
+import { ModelsRepo, updatedModel, type ModelUpdate } from '../../storage/models.ts';
+import { PointsRepo } from '../../storage/points.ts';
+import { indexOptions, loadModel } from './load-index.ts';
+import { CollectionModel, fitModel, fitRows } from './model.ts';
+import { knnRows, planOrder } from './insertion-order.ts';
+
+const PAGE = 1000;
+
+/** Rows to index, all in memory: labels, index-space vectors (row-major), payloads as stored. */
+export interface RowSet {
+  labels: Uint32Array;
+  dim: number;
+  vectors: Float32Array;
+  payloads: (string | null)[];
+}
+
+export interface Rebuilt {
+  index: HnswIndex;
+  model: CollectionModel;
+  before: CollectionModel;
+  update: ModelUpdate | null;
+  /** Every mutation up to this sequence is in the index. */
+  caughtUp: number;
+  /** Seconds of the k-NN pass (LID orders), and how many points it covered. */
+  passSeconds: number;
+}
+
+export interface RebuildTask {
+  collectionId: number;
+  config: CollectionConfig;
+  order: BuildOrder;
+  seed: number;
+}
+
+/**
+ * A new index of every live point, as optimize builds it (PAPERS.md §2, §4): the rows read at one
+ * moment, PCA refitted when the collection has it, the points ordered (a k-NN pass for the LID
+ * orders, whose findings are kept), then inserted. Tombstones are left out. `progress` gets the
+ * points inserted; `pause` lets the process breathe.
+ */
+export async function rebuildIndex(
+  db: Db, engine: ResolvedBuild, task: RebuildTask, progress: (inserted: number, total: number) => void, pause: () => Promise<void>,
+): Promise<Rebuilt> {
+  const points = new PointsRepo(db);
+  const before = loadModel(db, task.collectionId, task.config);
+  let model = before;
+  let update: ModelUpdate | null = null;
+  if (task.config.storage.pca_dimension !== undefined) {
+    const labels = points.scroll(task.collectionId, { limit: Number.MAX_SAFE_INTEGER, afterLabel: -1, withVector: false }).map((r) => r.label);
+    if (labels.length > 0) {
+      update = refitPca(points, task.collectionId, before, labels);
+      model = new CollectionModel(task.config, updatedModel(new ModelsRepo(db).get(task.collectionId), update));
+    }
+  }
+  const { rows, caughtUp } = db.transaction(() => ({ rows: readRows(points, task.collectionId, model), caughtUp: currentSeq(db) }))();
+  const n = rows.labels.length;
+  const plan = await planOrder(task.order, task.seed, { n, dim: rows.dim, vectors: rows.vectors, payloads: rows.payloads }, engine, pause);
+  if (plan.pass) new KnnRepo(db).replace(task.collectionId, knnRows(plan.pass, rows.labels));
+  const index = new HnswIndex({ ...indexOptions(model, engine), initialCapacity: Math.max(1024, n) });
+  for (let i = 0; i < n; i++) {
+    const p = plan.positions[i];
+    index.upsert(rows.labels[p], rows.vectors.subarray(p * rows.dim, (p + 1) * rows.dim));
+    if (i % PAGE === 0) {
+      progress(i, n);
+      await pause();
+    }
+  }
+  progress(n, n);
+  return { index, model, before, update, caughtUp, passSeconds: plan.passSeconds };
+}
+
+/** Every live point's index-space vector under `model`, with its label and payload. Call inside a read transaction. */
+function readRows(points: PointsRepo, collectionId: number, model: CollectionModel): RowSet {
+  const dim = model.index.dimension;
+  const labels: number[] = [];
+  const payloads: (string | null)[] = [];
+  const chunks: Float32Array[] = [];
+  for (let after = -1; ; ) {
+    const page = points.scroll(collectionId, { limit: PAGE, afterLabel: after, withVector: true });
+    const chunk = new Float32Array(page.length * dim);
+    page.forEach((row, i) => {
+      labels.push(row.label);
+      payloads.push(row.payload);
+      chunk.set(model.toIndex(model.decode(row.vector!)), i * dim);
+    });
+    chunks.push(chunk);
+    if (page.length < PAGE) break;
+    after = page[page.length - 1].label;
+  }
+  const vectors = new Float32Array(labels.length * dim);
+  let at = 0;
+  for (const c of chunks) {
+    vectors.set(c, at);
+    at += c.length;
+  }
+  return { labels: Uint32Array.from(labels), dim, vectors, payloads };
+}
+
+/** PCA fitted again on a sample of the stored points (the codec's params never change). */
+function refitPca(points: PointsRepo, collectionId: number, model: CollectionModel, labels: readonly number[]): ModelUpdate {
+  const d = model.config.dimension;
+  const sampleLabels = Array.from(fitRows(labels.length), (i) => labels[i]);
+  const sample = new Float32Array(sampleLabels.length * d);
+  let n = 0;
+  for (const row of points.getByLabels(collectionId, sampleLabels)) sample.set(model.decode(row.vector!), d * n++);
+  return fitModel(model, sample.subarray(0, n * d), n, { codec: false, pca: true });
+}
