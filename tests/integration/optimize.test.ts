@@ -6,7 +6,7 @@ import { call, finished, startServer, type TestServer } from '../helpers/server.
 
 const DIM = 12;
 
-async function upsert(server: TestServer, name: string, points: { id: string; vector: number[]; payload?: object }[]): Promise<void> {
+async function upsert(server: TestServer, name: string, points: { id: string | number; vector: number[]; payload?: object | null }[]): Promise<void> {
   for (let at = 0; at < points.length; at += 500) {
     const res = await call(server, 'PUT', `/v1/collections/${name}/points`, { points: points.slice(at, at + 500) });
     assert.equal(res.status, 200, JSON.stringify(res.body));
