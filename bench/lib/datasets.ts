@@ -109,6 +109,17 @@ export function readIdxImages(path: string, limit: number): VectorSet {
   return { n: limit, dim, data };
 }
 
+/** The class (0–9) of each of the first `limit` Fashion-MNIST training images (IDX1, magic 0x00000801). */
+export function readFashionLabels(limit: number, allowInstall: boolean, log: (line: string) => void): Uint8Array {
+  const path = join(findFashionMnist(allowInstall, log), 'train-labels-idx1-ubyte.gz');
+  const bytes = gunzipSync(readFileSync(path));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.byteLength < 8 || view.getUint32(0, false) !== 0x801) throw new Error(`${path}: not an IDX1 label file`);
+  const count = view.getUint32(4, false);
+  if (limit > count || bytes.byteLength !== 8 + count) throw new Error(`${path}: ${count} labels, ${limit} asked for`);
+  return bytes.slice(8, 8 + limit);
+}
+
 /** fashion-mnist-784-euclidean: the first `train` training images and the first `queries` test images. */
 export function loadFashionMnist(
   train: number,
