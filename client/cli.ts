@@ -4,7 +4,7 @@ import type { ImportOptions } from './commands/import.ts';
 import type { SearchOptions } from './commands/search.ts';
 import { FORMATS } from './formats.ts';
 import { EXIT, processIo, reportError, type Io } from './io.ts';
-import { jsonObject, jsonVector, nonNegativeInt, positiveInt, urlOption } from './options.ts';
+import { buildOrderArg, jsonObject, jsonVector, nonNegativeInt, positiveInt, urlOption } from './options.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -30,7 +30,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .addOption(new Option('--metric <metric>', 'metric for --create (default: l2)').choices(['cosine', 'l2', 'ip']))
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(FORMATS))
     .option('--id-offset <n>', 'id of the first row of .npy/.fvecs files (row r gets n + r)', nonNegativeInt)
-    .addOption(new Option('--build-order <order>', 'order the index is built in').choices(['given', 'random']))
+    .addOption(new Option('--build-order <order>', 'order the index is built in: given, random, lid_desc, lid_asc or by_payload:<field>').argParser(buildOrderArg))
     .option('--seed <n>', 'seed of --build-order random', nonNegativeInt)
     .addOption(urlOption())
     .option('--no-progress', 'plain progress lines instead of bars')

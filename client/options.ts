@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_URL } from './http.ts';
+import type { BuildOrder } from './types.ts';
 
 /** A command line that cannot work as given: printed as `error: …`, exit code 2. */
 export class UsageError extends Error {
@@ -70,4 +71,10 @@ function parseJson(text: string): unknown {
   } catch (err) {
     throw new InvalidArgumentError(`is not valid JSON: ${(err as Error).message}`);
   }
+}
+
+/** A build order as the server accepts it. */
+export function buildOrderArg(value: string): BuildOrder {
+  if (/^(given|random|lid_desc|lid_asc|by_payload:\S{1,256})$/.test(value)) return value as BuildOrder;
+  throw new InvalidArgumentError('expected given, random, lid_desc, lid_asc or by_payload:<field>');
 }
