@@ -180,7 +180,11 @@ export class BuildState {
       progress.processed = inserted;
       progress.expected = total;
     };
-    const built = await rebuildIndex(this.#conn, this.#data.engine, task, report, breather);
+    const pause = async () => {
+      if (progress.cancelled) throw new ServerErrors.JobCancelled('the optimize was cancelled');
+      await breather();
+    };
+    const built = await rebuildIndex(this.#conn, this.#data.engine, task, report, pause);
     this.#built.set(task.jobId, { ...built, rebuild: true });
   }
 
