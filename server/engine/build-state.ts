@@ -80,7 +80,7 @@ export class BuildProgress {
 export type BuildTask =
   | { op: 'build'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; control: BuildControl }
   /** Optimize: a new index of every live point, in `order`. */
-  | { op: 'rebuild'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; control: BuildControl }
+  | { op: 'rebuild'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; lidK: number; control: BuildControl }
   | { op: 'commit'; jobId: string; collectionId: number }
   | { op: 'finish'; jobId: string; collectionId: number; commit: ImportCommit };
 

@@ -169,12 +169,12 @@ export class Imports {
    * `order`, tombstones left out, PCA refitted when configured. Unless `force`, a rebuild already
    * queued for the collection is returned instead of a second one.
    */
-  async optimize(name: string, request: { order?: BuildOrder; seed?: number; auto?: boolean }): Promise<JobView> {
+  async optimize(name: string, request: { order?: BuildOrder; seed?: number; lidK?: number; auto?: boolean }): Promise<JobView> {
     const state = this.#host.readyState(name);
     const collectionId = state.record.id;
     const waiting = this.#queue.find((id) => this.#jobs.get(id)?.kind === 'optimize' && this.#jobs.get(id)?.collectionId === collectionId);
     if (waiting && request.auto) return this.get(waiting);
-    const detail = { build_order: request.order ?? state.record.config.build_order, seed: request.seed ?? 1, auto: request.auto ?? false };
+    const detail = { build_order: request.order ?? state.record.config.build_order, seed: request.seed ?? 1, lid_k: request.lidK ?? 20, auto: request.auto ?? false };
     await this.#host.gate.pass();
     const job = this.#jobs.create({ id: randomUUID(), kind: 'optimize', collectionId, collection: name, detail });
     const live: LiveJob = {
@@ -254,7 +254,7 @@ export class Imports {
   async #build(job: JobRecord, live: LiveJob): Promise<void> {
     const host = this.#host;
     const state = host.stateById(job.collectionId);
-    const { build_order, seed } = job.detail as { build_order: BuildOrder; seed: number };
+    const { build_order, seed, lid_k } = job.detail as { build_order: BuildOrder; seed: number; lid_k?: number };
     let commit: ImportCommit;
     let replaced = false;
     try {
@@ -266,10 +266,8 @@ export class Imports {
       await host.gate.pass();
       this.#jobs.update(job.id, { state: 'running' });
       if (live.total !== 0) {
-        const task: BuildTask = {
-          op: job.kind === 'optimize' ? 'rebuild' : 'build', jobId: job.id, collectionId: job.collectionId, config: state.record.config,
-          order: build_order, seed, control: live.progress.control(),
-        };
+        const common = { jobId: job.id, collectionId: job.collectionId, config: state.record.config, order: build_order, seed, control: live.progress.control() };
+        const task: BuildTask = job.kind === 'optimize' ? { op: 'rebuild', ...common, lidK: lid_k ?? 20 } : { op: 'build', ...common };
         live.progress.attach((control) => this.#builder?.control(job.id, control));
         try {
           await this.#task(task);

@@ -23,11 +23,13 @@ export interface PlannedOrder {
  * Where each row goes in the build: as given, shuffled by `seed`, by LID from a k-NN pass (PAPERS.md
  * §2), or grouped by a payload field. `pause` lets the build process breathe during the pass.
  */
-export async function planOrder(order: BuildOrder, seed: number, input: OrderInput, engine: EngineBuild, pause?: () => Promise<void>): Promise<PlannedOrder> {
+export async function planOrder(
+  order: BuildOrder, seed: number, input: OrderInput, engine: EngineBuild, pause?: () => Promise<void>, lidK = 20,
+): Promise<PlannedOrder> {
   if (order === 'given' || order === 'random') return { positions: buildOrder(input.n, order, seed), pass: null, passSeconds: 0 };
   if (needsLid(order)) {
     const started = performance.now();
-    const pass = await knnPass(input.vectors, input.n, input.dim, { engine, pause });
+    const pass = await knnPass(input.vectors, input.n, input.dim, { k: lidK, engine, pause });
     return { positions: lidOrder(pass.lids, order === 'lid_desc' ? 'desc' : 'asc'), pass, passSeconds: (performance.now() - started) / 1000 };
   }
   const path = payloadKey(order)!.split('.');

@@ -36,6 +36,8 @@ export interface RebuildTask {
   config: CollectionConfig;
   order: BuildOrder;
   seed: number;
+  /** Neighbours per point for the LID estimate (default 20). */
+  lidK?: number;
 }
 
 /**
@@ -60,7 +62,7 @@ export async function rebuildIndex(
   }
   const { rows, caughtUp } = db.transaction(() => ({ rows: readRows(points, task.collectionId, model), caughtUp: currentSeq(db) }))();
   const n = rows.labels.length;
-  const plan = await planOrder(task.order, task.seed, { n, dim: rows.dim, vectors: rows.vectors, payloads: rows.payloads }, engine, pause);
+  const plan = await planOrder(task.order, task.seed, { n, dim: rows.dim, vectors: rows.vectors, payloads: rows.payloads }, engine, pause, task.lidK);
   if (plan.pass) new KnnRepo(db).replace(task.collectionId, knnRows(plan.pass, rows.labels));
   const index = new HnswIndex({ ...indexOptions(model, engine), initialCapacity: Math.max(1024, n) });
   for (let i = 0; i < n; i++) {

@@ -171,10 +171,13 @@ export const optimizeBody = {
   properties: {
     build_order: { type: 'string', pattern: BUILD_ORDER_PATTERN },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+    lid_k: { type: 'integer', minimum: 2, maximum: 200 },
   },
 } as const;
 
 export interface OptimizeRequest {
   build_order?: BuildOrder;
   seed?: number;
+  /** Neighbours per point for the LID estimate of the LID orders (default 20). */
+  lid_k?: number;
 }

@@ -36,7 +36,7 @@ test('optimize rebuilds in a LID order while searches and writes go on: nothing 
   for (const id of doomed) live.delete(id);
   assert.equal((await info(server, 'o')).stats.index.deleted, 1800);
 
-  const started = await call(server, 'POST', '/v1/collections/o/optimize', { build_order: 'lid_desc' });
+  const started = await call(server, 'POST', '/v1/collections/o/optimize', { build_order: 'lid_desc', lid_k: 10 });
   assert.equal(started.status, 202, JSON.stringify(started.body));
   assert.equal(started.body.kind, 'optimize');
   // Searches and writes while it runs: every search answers, every write lands.
@@ -102,7 +102,7 @@ test('optimize by a payload field, and with a bad order', async (t) => {
   const empty = await call(server, 'POST', '/v1/collections/g/optimize');
   assert.equal(empty.status, 202, 'no body: the collection build order');
   assert.equal((await finished(server, empty.body.id as string)).state, 'done');
-  for (const bad of [{ build_order: 'sideways' }, { build_order: 'by_payload:' }, { seed: -1 }]) {
+  for (const bad of [{ build_order: 'sideways' }, { build_order: 'by_payload:' }, { seed: -1 }, { lid_k: 1 }]) {
     const answer = await call(server, 'POST', '/v1/collections/g/optimize', bad);
     assert.equal(answer.status, 400, JSON.stringify(bad));
     assert.equal(answer.body.code, 'VDB_ERR_REQUEST_INVALID');

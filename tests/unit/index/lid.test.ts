@@ -64,3 +64,12 @@ test('a k-NN pass finds each point its exact neighbours (small set) and estimate
   const single = await knnPass(new Float32Array(4), 1, 4);
   assert.deepEqual([single.k, Number.isNaN(single.lids[0])], [0, true]);
 });
+
+test('a k-NN pass is deterministic: the same data gives the same neighbours and LIDs', async () => {
+  const vectors = Float32Array.from(subspacePoints(400, 5, 12, 9).flatMap((p) => Array.from(p)));
+  const a = await knnPass(vectors, 400, 12, { k: 8 });
+  const b = await knnPass(vectors, 400, 12, { k: 8 });
+  assert.deepEqual(a.neighbours, b.neighbours);
+  assert.deepEqual(a.lids, b.lids);
+  assert.equal(a.k, 8);
+});
