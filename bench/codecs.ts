@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { E4M3, E5M2, FLOAT16, type MiniFloat } from '../index/minifloat.ts';
-import { positiveInt, runCli } from './lib/args.ts';
+import { DATA_OPTIONS, dataSizes, runCli } from './lib/args.ts';
 import { int8RoundTrip } from './lib/int8.ts';
 import { loadFashionMnist, syntheticDataset, type Dataset, type VectorSet } from './lib/datasets.ts';
 import { computeGroundTruth, groundTruth, recall } from './lib/ground-truth.ts';
@@ -104,22 +104,8 @@ function measure(dataset: Dataset, log: (line: string) => void): string[][] {
 }
 
 function options() {
-  const { values } = parseArgs({
-    options: {
-      smoke: { type: 'boolean', default: false },
-      train: { type: 'string' },
-      queries: { type: 'string' },
-      'no-install': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  return {
-    help: values.help,
-    smoke: values.smoke,
-    install: !values['no-install'],
-    train: positiveInt('train', values.train ?? (values.smoke ? '2000' : '60000')),
-    queries: positiveInt('queries', values.queries ?? (values.smoke ? '20' : '200')),
-  };
+  const { values } = parseArgs({ options: { ...DATA_OPTIONS } });
+  return { ...dataSizes(values, { train: [2000, 60000], queries: [20, 200] }) };
 }
 
 runCli(options, USAGE, (o) => {

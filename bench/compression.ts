@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { CODECS } from '../index/codec.ts';
 import type { Metric } from '../index/vector-index.ts';
 import { DEFAULT_OVERSAMPLE } from '../server/engine/search.ts';
-import { positiveInt, runCli } from './lib/args.ts';
+import { DATA_OPTIONS, dataSizes, positiveInt, runCli } from './lib/args.ts';
 import { serverRuns, type ServerRunResult, type ServerVariant } from './lib/compression-server.ts';
 import { buildVariant, measureSearch, variantName, type BuiltVariant, type SearchMeasure, type VariantSpec } from './lib/compression-run.ts';
 import { loadFashionMnist, syntheticDataset, type Dataset, type VectorSet } from './lib/datasets.ts';
@@ -131,26 +131,8 @@ function formatSection(s: Section): string {
 }
 
 function options() {
-  const { values } = parseArgs({
-    options: {
-      smoke: { type: 'boolean', default: false },
-      train: { type: 'string' },
-      queries: { type: 'string' },
-      sections: { type: 'string', default: SECTIONS.join(',') },
-      ef: { type: 'string' },
-      'no-install': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  return {
-    help: values.help,
-    smoke: values.smoke,
-    install: !values['no-install'],
-    train: positiveInt('train', values.train ?? (values.smoke ? '1500' : '60000')),
-    queries: positiveInt('queries', values.queries ?? (values.smoke ? '20' : '1000')),
-    sections: sectionList(values.sections),
-    ef: values.ef === undefined ? null : positiveInt('ef', values.ef),
-  };
+  const { values } = parseArgs({ options: { ...DATA_OPTIONS, sections: { type: 'string', default: SECTIONS.join(',') }, ef: { type: 'string' } } });
+  return { ...dataSizes(values, { train: [1500, 60000], queries: [20, 1000] }), sections: sectionList(values.sections), ef: values.ef === undefined ? null : positiveInt('ef', values.ef) };
 }
 
 function sectionList(text: string): string[] {

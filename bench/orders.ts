@@ -15,7 +15,7 @@ import { HnswIndex } from '../index/hnsw.ts';
 import { knnPass } from '../index/knn-pass.ts';
 import { summarizeLid, type LidSummary } from '../index/lid.ts';
 import { loadHnswlib } from '../index/native/load.ts';
-import { intList, positiveInt, runCli } from './lib/args.ts';
+import { DATA_OPTIONS, dataSizes, intList, runCli } from './lib/args.ts';
 import { loadFashionMnist, prng, readFashionLabels, row, type Dataset, type VectorSet } from './lib/datasets.ts';
 import { groundTruth, recall } from './lib/ground-truth.ts';
 import { describeCommand, describeMachine, fixed, int, markdownTable, writeBenchJson } from './lib/report.ts';
@@ -128,24 +128,8 @@ function formatSection(s: Section): string {
 }
 
 function options() {
-  const { values } = parseArgs({
-    options: {
-      smoke: { type: 'boolean', default: false },
-      train: { type: 'string' },
-      queries: { type: 'string' },
-      seeds: { type: 'string', default: '1,2,3' },
-      'no-install': { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-  return {
-    help: values.help,
-    smoke: values.smoke,
-    install: !values['no-install'],
-    train: positiveInt('train', values.train ?? (values.smoke ? '2000' : '60000')),
-    queries: positiveInt('queries', values.queries ?? (values.smoke ? '50' : '1000')),
-    seeds: intList('seeds', values.seeds),
-  };
+  const { values } = parseArgs({ options: { ...DATA_OPTIONS, seeds: { type: 'string', default: '1,2,3' } } });
+  return { ...dataSizes(values, { train: [2000, 60000], queries: [50, 1000] }), seeds: intList('seeds', values.seeds) };
 }
 
 runCli(options, USAGE, async (o) => {

@@ -63,3 +63,35 @@ export function runCli<O extends { help: boolean }>(parse: () => O, usage: strin
     },
   );
 }
+
+/** The options of every bench over a data set: `--smoke`, `--train N`, `--queries N`, `--no-install`, `--help`. */
+export const DATA_OPTIONS = {
+  smoke: { type: 'boolean', default: false },
+  train: { type: 'string' },
+  queries: { type: 'string' },
+  'no-install': { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+
+export interface DataSizes {
+  help: boolean;
+  smoke: boolean;
+  install: boolean;
+  train: number;
+  queries: number;
+}
+
+/** Reads DATA_OPTIONS, with the sizes a smoke run and a full run default to. */
+export function dataSizes(
+  values: { smoke?: boolean; train?: string; queries?: string; 'no-install'?: boolean; help?: boolean },
+  defaults: { train: [smoke: number, full: number]; queries: [smoke: number, full: number] },
+): DataSizes {
+  const pick = (d: [number, number]) => String(values.smoke ? d[0] : d[1]);
+  return {
+    help: values.help ?? false,
+    smoke: values.smoke ?? false,
+    install: !values['no-install'],
+    train: positiveInt('train', values.train ?? pick(defaults.train)),
+    queries: positiveInt('queries', values.queries ?? pick(defaults.queries)),
+  };
+}
