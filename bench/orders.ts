@@ -26,7 +26,7 @@ const K = 10;
 const M = 16;
 const EF_CONSTRUCTION = 200;
 const EFS = [10, 20, 40];
-const USAGE = 'usage: node --import tsx bench/orders.ts [--smoke] [--train N] [--queries N] [--seeds 1,2,3] [--no-install]';
+const USAGE = 'usage: node --import tsx bench/orders.ts [--smoke] [--train N] [--queries N] [--seeds 1,2,3] [--sets fashion,mixed] [--no-install]';
 const engine = loadHnswlib('auto').build;
 
 interface OrderRun {
@@ -128,16 +128,16 @@ function formatSection(s: Section): string {
 }
 
 function options() {
-  const { values } = parseArgs({ options: { ...DATA_OPTIONS, seeds: { type: 'string', default: '1,2,3' } } });
-  return { ...dataSizes(values, { train: [2000, 60000], queries: [50, 1000] }), seeds: intList('seeds', values.seeds) };
+  const { values } = parseArgs({ options: { ...DATA_OPTIONS, seeds: { type: 'string', default: '1,2,3' }, sets: { type: 'string', default: 'fashion,mixed' } } });
+  return { ...dataSizes(values, { train: [2000, 60000], queries: [50, 1000] }), seeds: intList('seeds', values.seeds), sets: values.sets.split(',') };
 }
 
 runCli(options, USAGE, async (o) => {
   const started = new Date().toISOString();
   const log = (line: string) => console.error(`[bench] ${line}`);
   const sections: Section[] = [];
-  if (!o.smoke) sections.push(await measure(loadFashionMnist(o.train, o.queries, o.install, log), readFashionLabels(o.train, o.install, log), o.seeds, log));
-  sections.push(await measure(mixedLid(o.smoke ? o.train : 20_000, o.queries, 7), null, o.seeds, log));
+  if (!o.smoke && o.sets.includes('fashion')) sections.push(await measure(loadFashionMnist(o.train, o.queries, o.install, log), readFashionLabels(o.train, o.install, log), o.seeds, log));
+  if (o.sets.includes('mixed')) sections.push(await measure(mixedLid(o.smoke ? o.train : 20_000, o.queries, 7), null, o.seeds, log));
   console.log(`Insertion orders — ${started}\ncommand: ${describeCommand(ROOT)}\n`);
   for (const s of sections) console.log(formatSection(s));
   console.log(`JSON: ${writeBenchJson(OUT_DIR, 'orders', { started, smoke: o.smoke, machine: describeMachine(ROOT, null), sections } as { started: string; smoke: boolean })}`);

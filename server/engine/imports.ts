@@ -33,6 +33,15 @@ export interface ImportRequest {
   contentLength: number | null;
 }
 
+/**
+ * The order an optimize uses when none is asked for: the collection's, unless that is the import
+ * default `given`; then `lid_desc`, the best order in bench:orders (Fashion-MNIST +0.48 / +0.21 /
+ * +0.09 points of recall@10 over random at ef 10 / 20 / 40; a mixed-LID set +0.56 / +0.21 / −0.01).
+ */
+export function optimizeOrder(collectionOrder: BuildOrder): BuildOrder {
+  return collectionOrder === 'given' ? 'lid_desc' : collectionOrder;
+}
+
 /** What the engine lends the imports: its connection, write gate, states and replicas. */
 export interface ImportHost {
   config: Config;
@@ -174,7 +183,7 @@ export class Imports {
     const collectionId = state.record.id;
     const waiting = this.#queue.find((id) => this.#jobs.get(id)?.kind === 'optimize' && this.#jobs.get(id)?.collectionId === collectionId);
     if (waiting && request.auto) return this.get(waiting);
-    const detail = { build_order: request.order ?? state.record.config.build_order, seed: request.seed ?? 1, lid_k: request.lidK ?? 20, auto: request.auto ?? false };
+    const detail = { build_order: request.order ?? optimizeOrder(state.record.config.build_order), seed: request.seed ?? 1, lid_k: request.lidK ?? 20, auto: request.auto ?? false };
     await this.#host.gate.pass();
     const job = this.#jobs.create({ id: randomUUID(), kind: 'optimize', collectionId, collection: name, detail });
     const live: LiveJob = {

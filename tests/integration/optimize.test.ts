@@ -100,8 +100,10 @@ test('optimize by a payload field, and with a bad order', async (t) => {
   assert.equal((await info(server, 'g')).stats.lid, null, 'no k-NN pass ran');
 
   const empty = await call(server, 'POST', '/v1/collections/g/optimize');
-  assert.equal(empty.status, 202, 'no body: the collection build order');
+  assert.equal(empty.status, 202);
+  assert.equal(empty.body.build_order, 'lid_desc', 'no body, and the collection builds imports in given order: lid_desc');
   assert.equal((await finished(server, empty.body.id as string)).state, 'done');
+  assert.ok((await info(server, 'g')).stats.lid.count > 700, 'the LID pass ran');
   for (const bad of [{ build_order: 'sideways' }, { build_order: 'by_payload:' }, { seed: -1 }, { lid_k: 1 }]) {
     const answer = await call(server, 'POST', '/v1/collections/g/optimize', bad);
     assert.equal(answer.status, 400, JSON.stringify(bad));
