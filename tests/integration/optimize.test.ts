@@ -135,3 +135,23 @@ test('a collection rebuilds by itself once its tombstones pass the threshold', a
   await sleep(1500);
   assert.equal((await call(server, 'GET', '/v1/jobs')).body.jobs.length, 1, 'no second rebuild once the tombstones are gone');
 });
+
+test('imports take the LID and payload orders too', async (t) => {
+  const server = await startServer(t, { rebuildMinDeleted: 0 });
+  assert.equal((await call(server, 'PUT', '/v1/collections/i', { dimension: DIM, metric: 'l2' })).status, 201);
+  const vectors = randomVectors(600, DIM, 45);
+  const ndjson = vectors.map((vector, i) => JSON.stringify({ id: i, vector, payload: { shard: i % 4 } })).join('\n');
+  for (const order of ['lid_asc', 'by_payload:shard']) {
+    const res = await call(server, 'POST', `/v1/collections/i/import?format=ndjson&build_order=${order}`, ndjson, { 'content-type': 'application/x-ndjson' });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const job = await finished(server, res.body.job_id as string);
+    assert.equal(job.state, 'done', JSON.stringify(job));
+    assert.equal(job.build_order, order);
+  }
+  assert.ok((await info(server, 'i')).stats.lid.count >= 590, 'the lid_asc import kept its pass');
+  for (const i of [0, 123, 599]) {
+    assert.equal((await call(server, 'POST', '/v1/collections/i/search', { vector: vectors[i], k: 1 })).body.results[0].id, String(i));
+  }
+  const bad = await call(server, 'POST', '/v1/collections/i/import?format=ndjson&build_order=lid', ndjson, { 'content-type': 'application/x-ndjson' });
+  assert.equal(bad.status, 400);
+});
