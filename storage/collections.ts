@@ -55,6 +55,7 @@ export class CollectionsRepo {
   readonly #deleteRow;
   readonly #deleteModel;
   readonly #deleteKnn;
+  readonly #deleteKnnSummary;
 
   constructor(db: Db) {
     this.#db = db;
@@ -72,6 +73,7 @@ export class CollectionsRepo {
     this.#deleteRow = db.prepare<[number]>('DELETE FROM collections WHERE id = ?');
     this.#deleteModel = db.prepare<[number]>('DELETE FROM models WHERE collection_id = ?');
     this.#deleteKnn = db.prepare<[number]>('DELETE FROM knn WHERE collection_id = ?');
+    this.#deleteKnnSummary = db.prepare<[number]>('DELETE FROM knn_summary WHERE collection_id = ?');
   }
 
   get(name: string): CollectionRecord | undefined {
@@ -120,6 +122,7 @@ export class CollectionsRepo {
         this.#deleteRow.run(id);
         this.#deleteModel.run(id);
         this.#deleteKnn.run(id);
+        this.#deleteKnnSummary.run(id);
         return true;
       }
       return false;

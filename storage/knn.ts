@@ -12,24 +12,29 @@ const CHUNK = 2000;
 /** The last k-NN pass of each collection. */
 export class KnnRepo {
   readonly #db: Db;
-  readonly #clear;
   readonly #insert;
   readonly #lids;
+  readonly #clearChunk;
+  readonly #summary;
+  readonly #setSummary;
 
   constructor(db: Db) {
     this.#db = db;
-    this.#clear = db.prepare<[number]>('DELETE FROM knn WHERE collection_id = ?');
     this.#insert = db.prepare<[number, number, number | null, Uint8Array]>('INSERT OR REPLACE INTO knn (collection_id, label, lid, neighbours) VALUES (?, ?, ?, ?)');
     this.#lids = db.prepare<[number], number>('SELECT lid FROM knn WHERE collection_id = ? AND lid IS NOT NULL').pluck();
+    this.#clearChunk = db.prepare<[number, number]>(
+      'DELETE FROM knn WHERE rowid IN (SELECT rowid FROM knn WHERE collection_id = ? LIMIT ?)',
+    );
+    this.#summary = db.prepare<[number], string>('SELECT summary FROM knn_summary WHERE collection_id = ?').pluck();
+    this.#setSummary = db.prepare<[number, string]>('INSERT OR REPLACE INTO knn_summary (collection_id, summary) VALUES (?, ?)');
   }
 
-  /** Replaces the collection's entries, in transactions of a few thousand rows (derived data: no need to be atomic). */
-  replace(collectionId: number, rows: readonly KnnRow[]): void {
-    this.#clear.run(collectionId);
-    this.put(collectionId, rows);
+  /** Deletes up to `limit` of the collection's entries; true when none are left. Short transactions keep the other writers going. */
+  clear(collectionId: number, limit = CHUNK): boolean {
+    return this.#clearChunk.run(collectionId, limit).changes < limit;
   }
 
-  /** Adds or replaces entries (an import's pass covers only its own points). */
+  /** Adds or replaces entries, a few thousand per transaction (derived data: no need to be atomic). */
   put(collectionId: number, rows: readonly KnnRow[]): void {
     const write = this.#db.transaction((chunk: readonly KnnRow[]) => {
       for (const r of chunk) this.#insert.run(collectionId, r.label, r.lid, new Uint8Array(r.neighbours.buffer, r.neighbours.byteOffset, r.neighbours.byteLength));
@@ -37,8 +42,17 @@ export class KnnRepo {
     for (let at = 0; at < rows.length; at += CHUNK) write(rows.slice(at, at + CHUNK));
   }
 
-  /** The defined LIDs of the collection's last pass. */
+  /** The defined LIDs of the collection's entries. */
   lids(collectionId: number): number[] {
     return this.#lids.all(collectionId);
+  }
+
+  /** The stored summary of those LIDs (JSON text), or null. */
+  summary(collectionId: number): string | null {
+    return this.#summary.get(collectionId) ?? null;
+  }
+
+  setSummary(collectionId: number, summary: string): void {
+    this.#setSummary.run(collectionId, summary);
   }
 }

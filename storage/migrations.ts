@@ -87,6 +87,8 @@ const MIGRATIONS: readonly string[] = [
     neighbours    BLOB NOT NULL,
     PRIMARY KEY (collection_id, label)
   ) STRICT;
+  -- The LID distribution of those rows, as JSON, written with them.
+  CREATE TABLE knn_summary (collection_id INTEGER PRIMARY KEY, summary TEXT NOT NULL) STRICT;
   `,
 ];
 

@@ -249,15 +249,23 @@ export class PointsRepo {
   }
 
   /**
-   * Deletes the tombstones last written at or before `seq` (a rebuild at that sequence left them
-   * out of the index, and its snapshot replaced every older one); their ids lose their labels.
+   * Deletes up to `limit` tombstones last written at or before `seq` (a rebuild at that sequence
+   * left them out of the index, and its snapshot replaced every older one); their ids lose their
+   * labels. Returns how many; call again until it returns less than `limit`.
    */
-  purgeTombstones(collectionId: number, seq: number): number {
+  purgeTombstones(collectionId: number, seq: number, limit: number): number {
     return this.#db.transaction(() => {
-      const { changes } = this.#db.prepare('DELETE FROM points WHERE collection_id = ? AND deleted = 1 AND seq <= ?').run(collectionId, seq);
+      const { changes } = this.#db
+        .prepare('DELETE FROM points WHERE rowid IN (SELECT rowid FROM points WHERE collection_id = ? AND deleted = 1 AND seq <= ? LIMIT ?)')
+        .run(collectionId, seq, limit);
       if (changes > 0) this.#counts.run(0, -changes, collectionId);
       return changes;
     })();
+  }
+
+  /** Labels of every live point, ascending. */
+  liveLabels(collectionId: number): number[] {
+    return this.#db.prepare<[number], number>('SELECT label FROM points WHERE collection_id = ? AND deleted = 0 ORDER BY label').pluck().all(collectionId);
   }
 
   /** Labels of every tombstone of the collection. */

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildOrder, type BuildOrder } from '../../index/build-order.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
+import { summarizeLid, type LidSummary } from '../../index/lid.ts';
 import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
 import { StorageErrors } from '../../storage/errors.ts';
 import { KnnRepo } from '../../storage/knn.ts';
@@ -17,6 +18,7 @@ import { ServerErrors } from '../errors.ts';
 import type { ReplicaData } from './protocol.ts';
 
 const PAGE = 512;
+const PURGE_CHUNK = 2000;
 const BREATHE_MS = 50;
 let lastBreath = performance.now();
 
@@ -91,6 +93,8 @@ export interface FinishReply {
   bytes: number;
   /** Tombstones an optimize removed from SQLite. */
   purged: number;
+  /** The LID distribution of the collection's last k-NN pass, or null. */
+  lid: LidSummary | null;
 }
 
 /**
@@ -106,6 +110,8 @@ interface Built extends LoadedIndex {
   before: CollectionModel;
   /** An optimize: nothing staged; tombstones up to `caughtUp` are left out of the index. */
   rebuild: boolean;
+  /** A k-NN pass ran (a LID order) and wrote its findings. */
+  passRan: boolean;
 }
 
 export class BuildState {
@@ -165,13 +171,14 @@ export class BuildState {
     if (pending.codec || pending.pca) {
       await this.#allReceived(task.jobId, progress);
       const built = this.#fit(task, loaded.model);
-      await this.#ordered(task, built, progress);
-      this.#built.set(task.jobId, { ...built, rebuild: false });
-      return;
+      if (built) {
+        const passRan = await this.#ordered(task, built, progress);
+        this.#built.set(task.jobId, { ...built, rebuild: false, passRan });
+        return;
+      }
     }
-    if (task.order === 'given') await this.#follow(task.jobId, loaded, progress);
-    else await this.#ordered(task, loaded, progress);
-    this.#built.set(task.jobId, { ...loaded, update: null, before: loaded.model, rebuild: false });
+    const passRan = task.order === 'given' ? (await this.#follow(task.jobId, loaded, progress), false) : await this.#ordered(task, loaded, progress);
+    this.#built.set(task.jobId, { ...loaded, update: null, before: loaded.model, rebuild: false, passRan });
   }
 
   async #rebuild(task: Extract<BuildTask, { op: 'rebuild' }>, progress: BuildProgress): Promise<void> {
@@ -201,12 +208,12 @@ export class BuildState {
    * every stored point under the new model. (Points stored as float32 before the fit are
    * re-encoded by the commit and re-applied by `finish`.)
    */
-  #fit(task: Extract<BuildTask, { op: 'build' }>, before: CollectionModel): Omit<Built, 'rebuild'> {
+  #fit(task: Extract<BuildTask, { op: 'build' }>, before: CollectionModel): Omit<Built, 'rebuild' | 'passRan'> | null {
     const db = this.#conn;
     const points = new PointsRepo(db);
     const staging = new StagingRepo(db);
     const d = task.config.dimension;
-    const stored = points.scroll(task.collectionId, { limit: Number.MAX_SAFE_INTEGER, afterLabel: -1, withVector: false }).map((r) => r.label);
+    const stored = points.liveLabels(task.collectionId);
     const keys = staging.rowKeys(task.jobId);
     const rows = fitRows(stored.length + keys.length);
     const sample = new Float32Array(rows.length * d);
@@ -215,6 +222,7 @@ export class BuildState {
     let at = 0;
     for (const row of points.getByLabels(task.collectionId, fromStored)) sample.set(before.decode(row.vector!), d * at++);
     for (const row of staging.rowsByKeys(task.jobId, fromStaged)) sample.set(before.decode(row.vector), d * at++);
+    if (at === 0) return null; // nothing to fit on (an empty import): the model waits
     const update = fitModel(before, sample.subarray(0, at * d), at, before.pending);
     const model = new CollectionModel(task.config, updatedModel(new ModelsRepo(db).get(task.collectionId), update));
     if (update.codec) staging.reencode(task.jobId, model.codec.bytesPerVector, (old) => model.encode(before.decode(old)).bytes);
@@ -287,7 +295,7 @@ export class BuildState {
    * Any other order: every row is staged already. A shuffle reads them page by page in its
    * permutation; the LID and payload orders read them all first (a k-NN pass, or the payloads).
    */
-  async #ordered(task: Extract<BuildTask, { op: 'build' }>, { index, model }: LoadedIndex, progress: BuildProgress): Promise<void> {
+  async #ordered(task: Extract<BuildTask, { op: 'build' }>, { index, model }: LoadedIndex, progress: BuildProgress): Promise<boolean> {
     const staging = new StagingRepo(this.#conn);
     const keys = staging.rowKeys(task.jobId);
     index.reserve(keys.length);
@@ -303,7 +311,7 @@ export class BuildState {
         progress.processed = Math.min(at + PAGE, order.length);
         await breather();
       }
-      return;
+      return false;
     }
     const dim = model.index.dimension;
     const vectors = new Float32Array(keys.length * dim);
@@ -331,6 +339,7 @@ export class BuildState {
       }
     }
     progress.processed = plan.positions.length;
+    return plan.pass !== null;
   }
 
   /** Folds in what happened around the commit, writes the snapshot, frees the index. */
@@ -354,8 +363,22 @@ export class BuildState {
     })();
     const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(task.collectionId), index, seq, model.version);
     // The snapshot replaced every older one: tombstones the rebuild left out are no longer needed.
-    const purged = built.rebuild ? points.purgeTombstones(task.collectionId, built.caughtUp) : 0;
-    return { seq, bytes: manifest.bytes, purged };
+    let purged = 0;
+    while (built.rebuild) {
+      const n = points.purgeTombstones(task.collectionId, built.caughtUp, PURGE_CHUNK);
+      purged += n;
+      if (n < PURGE_CHUNK) break;
+      await breather();
+    }
+    return { seq, bytes: manifest.bytes, purged, lid: this.#lidSummary(task.collectionId, built.passRan) };
+  }
+
+  /** The LID distribution of the collection's k-NN entries: summarised again after a pass, else as stored. */
+  #lidSummary(collectionId: number, passRan: boolean): LidSummary | null {
+    const knn = new KnnRepo(this.#conn);
+    if (passRan) knn.setSummary(collectionId, JSON.stringify(summarizeLid(knn.lids(collectionId))));
+    const stored = knn.summary(collectionId);
+    return stored === null ? null : (JSON.parse(stored) as LidSummary | null);
   }
 }
 

@@ -38,9 +38,13 @@ export class CollectionState {
   lastSnapshotAt = Date.now();
   snapshotting: Promise<void> | null = null;
 
-  constructor(record: CollectionRecord, model: CollectionModel) {
+  readonly #storedModel: () => CollectionModel;
+
+  /** `storedModel` reads the model as SQLite has it now (for bytes a just-committed fit wrote). */
+  constructor(record: CollectionRecord, model: CollectionModel, storedModel: () => CollectionModel) {
     this.record = record;
     this.model = model;
+    this.#storedModel = storedModel;
     this.vectors = new VectorStore(record.config.dimension, record.config.metric, [], model.codec);
   }
 
@@ -64,10 +68,21 @@ export class CollectionState {
     this.version++;
   }
 
+  /**
+   * Decodes a stored vector. Between an import's commit of a codec fit and this thread taking the
+   * new model, rows may already be in the new format: those are decoded with the stored model.
+   */
+  decode(bytes: Uint8Array): Float32Array {
+    const { codec } = this.model;
+    if (bytes.byteLength === codec.bytesPerVector || bytes.byteLength === 4 * codec.dimension) return codec.decode(bytes);
+    return this.#storedModel().decode(bytes);
+  }
+
   /** The shared vectors, for a replica's exact scoring and rescoring. */
   get storeSpec(): StoreSpec {
-    const { codec } = this.model;
-    return { generation: this.#storeGeneration, segments: this.vectors.segments, codec: codec.name, params: codec.params };
+    // The store's own codec: while a new one fills, the model may already be the next one's.
+    const codec = this.vectors.codec;
+    return { generation: this.#storeGeneration, segments: this.vectors.segments, codec: codec?.name ?? 'float32', params: codec?.params ?? null };
   }
 
   get name(): string {
@@ -117,7 +132,7 @@ export class CollectionState {
   upserted(label: number, id: string, stored: Uint8Array, payload: Record<string, unknown> | null | undefined): void {
     this.ids[label] = id;
     if (payload !== undefined) this.payloads.set(label, payload);
-    const decode = (bytes: Uint8Array) => this.model.decode(bytes);
+    const decode = (bytes: Uint8Array) => this.decode(bytes);
     this.vectors.setStored(label, stored, decode);
     this.#filling?.setStored(label, stored, decode);
     this.version++;

@@ -5,7 +5,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ResolvedBuild } from '../../index/native/engine.ts';
 import { hnswBytesPerPoint } from '../../index/hnsw.ts';
 import { loadHnswlib } from '../../index/native/load.ts';
-import { summarizeLid, type LidSummary } from '../../index/lid.ts';
+import type { LidSummary } from '../../index/lid.ts';
 import { readManifest, removeSnapshots } from '../../index/snapshot.ts';
 import { toVector } from '../../index/vectors.ts';
 import { CollectionsRepo, type CollectionConfig, type CollectionRecord } from '../../storage/collections.ts';
@@ -72,7 +72,7 @@ export class Engine {
       saturated: (state, count) => this.#saturated(state, count),
     });
     for (const record of this.#collections.list()) {
-      const state = new CollectionState(record, loadModel(this.#db, record.id, record.config));
+      const state = this.#newState(record);
       this.#states.set(record.name, state);
       void this.#loadState(state);
     }
@@ -87,6 +87,11 @@ export class Engine {
     void this.#removeOrphanSnapshots();
     this.#timer = setInterval(() => this.#snapshotDue(), Math.min(1000, config.snapshotIntervalMs));
     this.#timer.unref();
+  }
+
+  #newState(record: CollectionRecord): CollectionState {
+    const stored = () => loadModel(this.#db, record.id, record.config);
+    return new CollectionState(record, stored(), stored);
   }
 
   async #loadState(state: CollectionState): Promise<void> {
@@ -143,7 +148,7 @@ export class Engine {
       return { created: false, collection: await this.describe(name) };
     }
     const record = this.#collections.create(name, config);
-    const state = new CollectionState(record, loadModel(this.#db, record.id, config));
+    const state = this.#newState(record);
     state.loaded = true;
     this.#states.set(name, state);
     this.#replicas.broadcast({ op: 'create', collectionId: record.id, config });
@@ -193,7 +198,10 @@ export class Engine {
 
   /** LID distribution of the collection's last k-NN pass (a rebuild or import in a LID order); null before one. */
   #lidSummary(state: CollectionState): LidSummary | null {
-    if (state.lidSummary === undefined) state.lidSummary = summarizeLid(this.#knn.lids(state.record.id));
+    if (state.lidSummary === undefined) {
+      const stored = this.#knn.summary(state.record.id);
+      state.lidSummary = stored === null ? null : (JSON.parse(stored) as LidSummary | null);
+    }
     return state.lidSummary;
   }
 
@@ -524,7 +532,7 @@ export interface StoredPoint {
 }
 
 function decoded(state: CollectionState, row: PointRow, withVector: boolean): StoredPoint {
-  return { ...row, vector: withVector && row.vector ? state.model.decode(row.vector) : null };
+  return { ...row, vector: withVector && row.vector ? state.decode(row.vector) : null };
 }
 
 /** Resolves the hnswlib build once, here, so every replica loads the same one. */

@@ -305,7 +305,6 @@ export class Imports {
     await host.gate.pass();
     const { detail } = this.#jobs.get(job.id)!;
     const processed = job.kind === 'optimize' ? live.progress.processed : commit.records;
-    state.lidSummary = undefined; // a LID order's pass may have replaced it
     this.#jobs.update(job.id, { state: 'done', processed, detail: { ...detail, phase_seconds: live.seconds } });
     this.#live.delete(job.id);
     host.log.info({ job: job.id, kind: job.kind, collection: job.collection, records: processed, seq: commit.seq }, `${job.kind} done`);
@@ -323,31 +322,46 @@ export class Imports {
       host.log.error({ err, job: job.id }, 'loading the imported points into the payload index failed; restart to reload them'),
     );
     const rebuilt = commit.records > 0 || job.kind === 'optimize';
-    if (rebuilt) {
-      await state.snapshotting;
-      const changes = state.changesSinceSnapshot;
-      const finish = this.#task<FinishReply>({ op: 'finish', jobId: job.id, collectionId: job.collectionId, commit }).then(
-        (done) => {
-          if (done.purged > 0) host.log.info({ job: job.id, collection: job.collection, tombstones: done.purged }, 'tombstones purged');
-          state.snapshotSeq = done.seq;
-          state.snapshotBytes = done.bytes;
-          state.changesSinceSnapshot -= changes;
-          state.lastSnapshotAt = Date.now();
-        },
-        // The replicas still reload: the older snapshot plus the committed rows from SQLite.
-        (err: unknown) => host.log.error({ err, job: job.id }, 'writing the imported index failed; replicas rebuild from SQLite'),
-      );
-      state.snapshotting = finish.finally(() => (state.snapshotting = null));
-      await state.snapshotting;
+    if (!rebuilt) {
+      await ingested;
+      await this.#endBuilder();
+      return;
     }
-    await ingested;
-    await this.#endBuilder();
-    for (let i = 0; i < host.replicas.size && rebuilt; i++) {
-      if (host.stateById(job.collectionId) !== state) return; // dropped meanwhile: nothing to load
-      await host.replicas.offline(i, { op: 'reload', collectionId: job.collectionId, config: state.record.config }).catch((err: unknown) => {
-        host.log.error({ err, replica: i, job: job.id }, 'a replica failed to load the imported index; it restarts');
-        return host.replicas.on(i, { op: 'exit' }).catch(() => undefined);
-      });
+    await state.snapshotting;
+    const changes = state.changesSinceSnapshot;
+    // No periodic snapshot until replica 0 holds the new index: it would overwrite the new
+    // snapshot with replica 0's old index.
+    let release = () => {};
+    const reloaded = new Promise<void>((resolve) => (release = resolve));
+    const finish = this.#task<FinishReply>({ op: 'finish', jobId: job.id, collectionId: job.collectionId, commit }).then(
+      (done) => {
+        if (done.purged > 0) host.log.info({ job: job.id, collection: job.collection, tombstones: done.purged }, 'tombstones purged');
+        state.snapshotSeq = done.seq;
+        state.snapshotBytes = done.bytes;
+        state.changesSinceSnapshot -= changes;
+        state.lastSnapshotAt = Date.now();
+        state.lidSummary = done.lid;
+      },
+      // The replicas still reload: the older snapshot plus the committed rows from SQLite.
+      (err: unknown) => host.log.error({ err, job: job.id }, 'writing the imported index failed; replicas rebuild from SQLite'),
+    );
+    state.snapshotting = Promise.all([finish, reloaded]).then(() => {
+      state.snapshotting = null;
+    });
+    try {
+      await finish;
+      await ingested;
+      await this.#endBuilder();
+      for (let i = 0; i < host.replicas.size; i++) {
+        if (host.stateById(job.collectionId) !== state) return; // dropped meanwhile: nothing to load
+        await host.replicas.offline(i, { op: 'reload', collectionId: job.collectionId, config: state.record.config }).catch((err: unknown) => {
+          host.log.error({ err, replica: i, job: job.id }, 'a replica failed to load the imported index; it restarts');
+          return host.replicas.on(i, { op: 'exit' }).catch(() => undefined);
+        });
+        if (i === 0) release();
+      }
+    } finally {
+      release();
     }
   }
 

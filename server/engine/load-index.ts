@@ -55,8 +55,9 @@ export async function loadIndex(
     const index = loaded.index ?? new HnswIndex(options);
     const from = loaded.index ? loaded.manifest.seq : 0;
     const caughtUp = db.transaction(() => {
-      // A fit committed while the snapshot loaded: start over under the new model.
-      if (loadModel(db, collectionId, config).version !== model.version) return null;
+      // A fit committed while the snapshot loaded (PCA, or the codec, whose rows it re-encoded): start over.
+      const now = loadModel(db, collectionId, config);
+      if (now.version !== model.version || now.codec.name !== model.codec.name) return null;
       if (loaded.index) for (const label of points.deletedLabels(collectionId)) index.remove(label);
       catchUp(index, model, points, collectionId, from);
       return currentSeq(db);

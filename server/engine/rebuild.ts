@@ -1,4 +1,4 @@
-import type { BuildOrder } from '../../index/build-order.ts';
+import { payloadKey, type BuildOrder } from '../../index/build-order.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
 import type { ResolvedBuild } from '../../index/native/engine.ts';
 import type { CollectionConfig } from '../../storage/collections.ts';
@@ -27,8 +27,9 @@ export interface Rebuilt {
   update: ModelUpdate | null;
   /** Every mutation up to this sequence is in the index. */
   caughtUp: number;
-  /** Seconds of the k-NN pass (LID orders), and how many points it covered. */
+  /** Seconds of the k-NN pass (LID orders; 0 when none ran). */
   passSeconds: number;
+  passRan: boolean;
 }
 
 export interface RebuildTask {
@@ -54,16 +55,21 @@ export async function rebuildIndex(
   let model = before;
   let update: ModelUpdate | null = null;
   if (task.config.storage.pca_dimension !== undefined) {
-    const labels = points.scroll(task.collectionId, { limit: Number.MAX_SAFE_INTEGER, afterLabel: -1, withVector: false }).map((r) => r.label);
+    const labels = points.liveLabels(task.collectionId);
     if (labels.length > 0) {
       update = refitPca(points, task.collectionId, before, labels);
       model = new CollectionModel(task.config, updatedModel(new ModelsRepo(db).get(task.collectionId), update));
     }
   }
-  const { rows, caughtUp } = db.transaction(() => ({ rows: readRows(points, task.collectionId, model), caughtUp: currentSeq(db) }))();
+  const withPayloads = payloadKey(task.order) !== null;
+  const { rows, caughtUp } = db.transaction(() => ({ rows: readRows(points, task.collectionId, model, withPayloads), caughtUp: currentSeq(db) }))();
   const n = rows.labels.length;
   const plan = await planOrder(task.order, task.seed, { n, dim: rows.dim, vectors: rows.vectors, payloads: rows.payloads }, engine, pause, task.lidK);
-  if (plan.pass) new KnnRepo(db).replace(task.collectionId, knnRows(plan.pass, rows.labels));
+  if (plan.pass) {
+    const knn = new KnnRepo(db);
+    while (!knn.clear(task.collectionId)) await pause();
+    knn.put(task.collectionId, knnRows(plan.pass, rows.labels));
+  }
   const index = new HnswIndex({ ...indexOptions(model, engine), initialCapacity: Math.max(1024, n) });
   for (let i = 0; i < n; i++) {
     const p = plan.positions[i];
@@ -74,11 +80,11 @@ export async function rebuildIndex(
     }
   }
   progress(n, n);
-  return { index, model, before, update, caughtUp, passSeconds: plan.passSeconds };
+  return { index, model, before, update, caughtUp, passSeconds: plan.passSeconds, passRan: plan.pass !== null };
 }
 
-/** Every live point's index-space vector under `model`, with its label and payload. Call inside a read transaction. */
-function readRows(points: PointsRepo, collectionId: number, model: CollectionModel): RowSet {
+/** Every live point's index-space vector under `model`, with its label (and payload, when asked). Call inside a read transaction. */
+function readRows(points: PointsRepo, collectionId: number, model: CollectionModel, withPayloads: boolean): RowSet {
   const dim = model.index.dimension;
   const labels: number[] = [];
   const payloads: (string | null)[] = [];
@@ -88,7 +94,7 @@ function readRows(points: PointsRepo, collectionId: number, model: CollectionMod
     const chunk = new Float32Array(page.length * dim);
     page.forEach((row, i) => {
       labels.push(row.label);
-      payloads.push(row.payload);
+      if (withPayloads) payloads.push(row.payload);
       chunk.set(model.toIndex(model.decode(row.vector!)), i * dim);
     });
     chunks.push(chunk);

@@ -41,9 +41,14 @@ export class ReplicaState {
   /** Loads every collection: verified snapshot, tombstones, then the rows changed after it. */
   async init(): Promise<void> {
     this.#db = openDatabase({ path: this.#data.dbPath, synchronous: 'NORMAL', readonly: true });
-    const collections = new CollectionsRepo(this.#db);
-    for (const record of collections.list()) {
-      await this.#load(record.id, record.config);
+    try {
+      for (const record of new CollectionsRepo(this.#db).list()) await this.#load(record.id, record.config);
+    } catch (err) {
+      // The next task starts over rather than serving with some collections missing.
+      this.#db.close();
+      this.#db = null;
+      this.#held.clear();
+      throw err;
     }
   }
 

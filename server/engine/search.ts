@@ -58,7 +58,7 @@ export function toResults(collection: CollectionState, points: PointsRepo, searc
     if (!row) continue; // deleted after the search ran
     const result: SearchResult = { id: row.id, distance: reply.distances[i] };
     if (search.withPayload) result.payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
-    if (search.withVector && row.vector) result.vector = Array.from(collection.model.decode(row.vector));
+    if (search.withVector && row.vector) result.vector = Array.from(collection.decode(row.vector));
     results.push(result);
   }
   return results;

@@ -194,6 +194,12 @@ test('an import into an empty float8 + PCA collection fits both; upserts after i
   const dim = 24;
   const create = { dimension: dim, metric: 'l2', storage: { codec: 'float8_e5m2', pca_dimension: 12 } };
   assert.equal((await call(server, 'PUT', '/v1/collections/both', create)).status, 201);
+  // An empty import has nothing to fit on: it succeeds and the model waits.
+  const empty = await call(server, 'POST', '/v1/collections/both/import?format=ndjson', '', { 'content-type': 'application/x-ndjson' });
+  assert.equal(empty.status, 202);
+  assert.equal((await finished(server, empty.body.job_id as string)).state, 'done');
+  assert.equal((await stats(server, 'both')).codec_fitted, false);
+
   const rows = lowRank(2000, dim, 8, 31, 1000);
   const res = await call(server, 'POST', '/v1/collections/both/import?format=npy&build_order=random', npyBuffer(rows), { 'content-type': 'application/octet-stream' });
   assert.equal(res.status, 202);
