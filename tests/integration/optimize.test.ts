@@ -155,3 +155,17 @@ test('imports take the LID and payload orders too', async (t) => {
   const bad = await call(server, 'POST', '/v1/collections/i/import?format=ndjson&build_order=lid', ndjson, { 'content-type': 'application/x-ndjson' });
   assert.equal(bad.status, 400);
 });
+
+test('dropping a collection while it is being optimized fails the job cleanly', async (t) => {
+  const server = await startServer(t, { rebuildMinDeleted: 0 });
+  assert.equal((await call(server, 'PUT', '/v1/collections/d', { dimension: DIM, metric: 'l2' })).status, 201);
+  await upsert(server, 'd', randomVectors(2000, DIM, 46).map((vector, i) => ({ id: i, vector })));
+  const res = await call(server, 'POST', '/v1/collections/d/optimize', { build_order: 'lid_desc' });
+  assert.equal(res.status, 202);
+  assert.equal((await call(server, 'DELETE', '/v1/collections/d')).status, 200);
+  const job = await finished(server, res.body.id as string);
+  assert.equal(job.state, 'failed', JSON.stringify(job));
+  assert.match((job.error as { code: string }).code, /VDB_ERR_COLLECTION_(NOT_FOUND|GONE)/);
+  assert.equal((await call(server, 'PUT', '/v1/collections/d', { dimension: DIM, metric: 'l2' })).status, 201, 'the name is free again');
+  assert.equal((await call(server, 'GET', '/healthz')).status, 200);
+});
