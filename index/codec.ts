@@ -1,5 +1,6 @@
 import { IndexErrors } from './errors.ts';
 import { E4M3, E5M2, FLOAT16, type MiniFloat } from './minifloat.ts';
+import type { Metric } from './vector-index.ts';
 import { blobToVector, vectorToBlob } from './vectors.ts';
 
 /** How a collection stores its vectors (DESIGN.md: `storage.codec`). */
@@ -93,17 +94,69 @@ export class VectorCodec {
     if (!format || bytes.byteLength !== this.bytesPerVector) {
       throw new IndexErrors.VectorEncoding(`a stored vector has ${bytes.byteLength} bytes; codec ${this.name} at dimension ${d} expects ${this.bytesPerVector}`);
     }
+    // Table lookups inline: this runs for every candidate a PCA search rescores.
+    const table = format.table;
     if (format.bits === 16) {
-      for (let i = 0; i < d; i++) out[i] = format.decode(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+      for (let i = 0; i < d; i++) out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
       return out;
     }
     const { params } = this;
     if (!params) {
-      for (let i = 0; i < d; i++) out[i] = format.decode(bytes[i]);
+      for (let i = 0; i < d; i++) out[i] = table[bytes[i]];
       return out;
     }
-    for (let i = 0; i < d; i++) out[i] = params.mean[i] + params.scale[i] * format.decode(bytes[i]);
+    const { mean, scale } = params;
+    for (let i = 0; i < d; i++) out[i] = mean[i] + scale[i] * table[bytes[i]];
     return out;
+  }
+
+  /**
+   * The distance from `q` to the vector stored at `bytes[at…]` (this codec's format), as hnswlib
+   * defines it: squared L2, 1 − dot, or 1 − cos (q unit already, the stored vector normalised
+   * here). Decodes and scores in one pass, without materialising the vector: it runs for every
+   * candidate a PCA search rescores and every point an exact filter scores.
+   */
+  distance(q: Float32Array, bytes: Uint8Array, at: number, metric: Metric): number {
+    const format = this.#format;
+    if (!format) throw new RangeError('float32 vectors are scored from float views');
+    // One loop per format and metric, with nothing else in it: twice as fast as a general one.
+    const d = this.dimension;
+    const table = format.table;
+    if (format.bits === 8) {
+      const { mean, scale } = this.params ?? { mean: ZEROS(d), scale: ONES(d) };
+      if (metric === 'l2') {
+        let l2 = 0;
+        for (let i = 0; i < d; i++) {
+          const diff = q[i] - (mean[i] + scale[i] * table[bytes[at + i]]);
+          l2 += diff * diff;
+        }
+        return l2;
+      }
+      let dot = 0;
+      let norm = 0;
+      for (let i = 0; i < d; i++) {
+        const x = mean[i] + scale[i] * table[bytes[at + i]];
+        dot += q[i] * x;
+        norm += x * x;
+      }
+      return angular(metric, dot, norm);
+    }
+    if (metric === 'l2') {
+      let l2 = 0;
+      for (let i = 0; i < d; i++) {
+        const diff = q[i] - table[bytes[at + 2 * i] | (bytes[at + 2 * i + 1] << 8)];
+        l2 += diff * diff;
+      }
+      return l2;
+    }
+    let dot = 0;
+    let norm = 0;
+    for (let i = 0; i < d; i++) {
+      const x = table[bytes[at + 2 * i] | (bytes[at + 2 * i + 1] << 8)];
+      dot += q[i] * x;
+      norm += x * x;
+    }
+    return angular(metric, dot, norm);
   }
 
   /** Decodes stored bytes into a new Float32Array. */
@@ -119,6 +172,15 @@ export class VectorCodec {
     }
     return this.decodeInto(this.encode(v).bytes, out);
   }
+}
+
+const ZEROS = (d: number) => new Float32Array(d);
+const ONES = (d: number) => new Float32Array(d).fill(1);
+
+/** 1 − dot for `ip`; 1 − cos for `cosine` (the query is a unit vector, the stored one is normalised here). */
+function angular(metric: Metric, dot: number, norm: number): number {
+  if (metric === 'ip') return 1 - dot;
+  return norm > 0 ? 1 - dot / Math.sqrt(norm) : 1;
 }
 
 /**

@@ -60,6 +60,11 @@ export class MiniFloat {
     return this.#table[code];
   }
 
+  /** The decode table, value by code, for loops over whole vectors (read it, never write it). */
+  get table(): Float32Array {
+    return this.#table;
+  }
+
   /**
    * The code of `x` (read as float32), rounded to nearest even. `saturated` is true when a finite
    * value, or an infinity, lies beyond the format's range and was clamped to ±max.

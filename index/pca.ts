@@ -191,26 +191,32 @@ export function project(pca: Pca, v: Float32Array, out: Float32Array): Float32Ar
   const x = scratchOf(d);
   const { mean, components } = pca;
   for (let j = 0; j < d; j++) x[j] = v[j] - mean[j];
-  // Four components at a time: four independent sums share each load of x (measured 1.7× one at a time;
-  // projection is most of an import's cost into a PCA collection).
+  // Eight components at a time: eight independent sums share each load of x (measured 2× one
+  // at a time; projecting is most of a PCA collection's import and of each of its searches).
   let c = 0;
-  for (; c + 3 < k; c += 4) {
-    const r0 = c * d;
-    const r1 = r0 + d;
-    const r2 = r1 + d;
-    const r3 = r2 + d;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (; c + 7 < k; c += 8) {
+    const r = c * d;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
     for (let j = 0; j < d; j++) {
       const xj = x[j];
-      s0 += components[r0 + j] * xj;
-      s1 += components[r1 + j] * xj;
-      s2 += components[r2 + j] * xj;
-      s3 += components[r3 + j] * xj;
+      const b = r + j;
+      s0 += components[b] * xj;
+      s1 += components[b + d] * xj;
+      s2 += components[b + 2 * d] * xj;
+      s3 += components[b + 3 * d] * xj;
+      s4 += components[b + 4 * d] * xj;
+      s5 += components[b + 5 * d] * xj;
+      s6 += components[b + 6 * d] * xj;
+      s7 += components[b + 7 * d] * xj;
     }
     out[c] = s0;
     out[c + 1] = s1;
     out[c + 2] = s2;
     out[c + 3] = s3;
+    out[c + 4] = s4;
+    out[c + 5] = s5;
+    out[c + 6] = s6;
+    out[c + 7] = s7;
   }
   for (; c < k; c++) {
     const row = c * d;

@@ -1,6 +1,6 @@
 import { TopK } from './brute-force.ts';
 import type { VectorCodec } from './codec.ts';
-import { dot, dotAt, normalized, normSquared, squaredL2, squaredL2At } from './distance.ts';
+import { dotAt, normalized, squaredL2At } from './distance.ts';
 import type { Metric, SearchHit } from './vector-index.ts';
 
 /** Labels per segment: one SharedArrayBuffer of SEGMENT × dimension float32 values. */
@@ -22,7 +22,6 @@ export class VectorStore {
   readonly #segments: SharedArrayBuffer[];
   readonly #views: Float32Array[];
   readonly #bytes: Uint8Array[];
-  readonly #scratch: Float32Array;
 
   constructor(dimension: number, metric: Metric, segments: SharedArrayBuffer[] = [], codec: VectorCodec | null = null) {
     if (!Number.isInteger(dimension) || dimension < 1 || dimension > 4096) {
@@ -36,7 +35,6 @@ export class VectorStore {
     this.#segments = [...segments];
     this.#views = this.codec ? [] : segments.map((s) => new Float32Array(s));
     this.#bytes = this.codec ? segments.map((s) => new Uint8Array(s)) : [];
-    this.#scratch = new Float32Array(dimension);
   }
 
   /** The segments, to hand to another thread (`new VectorStore(dimension, segments)` there). */
@@ -114,23 +112,14 @@ export class VectorStore {
     return top.result();
   }
 
-  /** topK over stored bytes: each vector decoded into one scratch buffer; under cosine, normalised as hnswlib does. */
+  /** topK over stored bytes, each scored as it is decoded; under cosine, normalised as hnswlib does. */
   #topKDecoded(top: TopK, q: Float32Array, labels: ArrayLike<number>): SearchHit[] {
     const codec = this.codec!;
     const slot = this.#slot;
-    const v = this.#scratch;
     for (let i = 0; i < labels.length; i++) {
       const label = labels[i];
       const bytes = this.#bytes[Math.floor(label / SEGMENT)];
-      if (!bytes) continue;
-      const at = (label % SEGMENT) * slot;
-      codec.decodeInto(bytes.subarray(at, at + slot), v);
-      if (this.metric === 'l2') top.push(label, squaredL2(q, v));
-      else if (this.metric === 'ip') top.push(label, 1 - dot(q, v));
-      else {
-        const norm = Math.sqrt(normSquared(v));
-        top.push(label, norm > 0 ? 1 - dot(q, v) / norm : 1);
-      }
+      if (bytes) top.push(label, codec.distance(q, bytes, (label % SEGMENT) * slot, this.metric));
     }
     return top.result();
   }

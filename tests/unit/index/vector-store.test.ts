@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import { BruteForceIndex } from '../../../index/brute-force.ts';
 import { SEGMENT, VectorStore } from '../../../index/vector-store.ts';
 import type { Metric } from '../../../index/vector-index.ts';
+import { fitCodecParams, VectorCodec } from '../../../index/codec.ts';
+import { distance } from '../../../index/distance.ts';
+import { prng } from '../../helpers/random.ts';
 
 function vectors(n: number, dim: number, seed: number): Float32Array[] {
   let s = seed;
@@ -38,6 +41,32 @@ test('topK over a subset of labels equals the brute-force oracle for every metri
       const want = oracle.search(q, 10);
       assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), metric);
       got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) < 1e-5, metric));
+    }
+  }
+});
+
+test('a store of encoded vectors scores them decoded, as a brute force over the decoded vectors does, in every metric', () => {
+  const d = 24;
+  const random = prng(17);
+  const rows = Array.from({ length: 300 }, () => Float32Array.from({ length: d }, () => random() * 4 - 1));
+  const flat = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => flat.set(r, i * d));
+  for (const name of ['float16', 'float8_e4m3', 'float8_e5m2'] as const) {
+    const codec = new VectorCodec(name, d, name === 'float16' ? null : fitCodecParams(name, flat, rows.length, d));
+    for (const metric of ['l2', 'ip', 'cosine'] as const) {
+      const store = new VectorStore(d, metric, [], codec);
+      const decoded = rows.map((r, label) => {
+        const { bytes } = codec.encode(r);
+        store.setStored(label, bytes, (b) => codec.decode(b));
+        return codec.decode(bytes);
+      });
+      const q = Float32Array.from({ length: d }, () => random() * 4 - 1);
+      const labels = Array.from({ length: rows.length }, (_, i) => i);
+      const got = store.topK(q, labels, 7);
+      const want = decoded.map((v, label) => ({ label, distance: distance(metric, q, v) })).sort((a, b) => a.distance - b.distance || a.label - b.label).slice(0, 7);
+      assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), `${name} ${metric}`);
+      got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) < 1e-4, `${name} ${metric}: ${h.distance} vs ${want[i].distance}`));
+      assert.deepEqual(store.get(5), decoded[5]);
     }
   }
 });
