@@ -30,7 +30,7 @@ const M = 16;
 const EF_CONSTRUCTION = 200;
 const EF_LADDER = [10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256, 320, 400];
 const OVERSAMPLES = [1, 2, 4, 8, 16];
-const USAGE = 'usage: node --import tsx bench/compression.ts [--smoke] [--train N] [--queries N] [--sections inproc,server] [--ef N] [--no-install]';
+const USAGE = 'usage: node --import tsx bench/compression.ts [--smoke] [--train N] [--queries N] [--sections inproc,server] [--sets l2,cosine,beyond] [--ef N] [--no-install]';
 const SECTIONS = ['inproc', 'server'];
 
 interface Row {
@@ -131,8 +131,8 @@ function formatSection(s: Section): string {
 }
 
 function options() {
-  const { values } = parseArgs({ options: { ...DATA_OPTIONS, sections: { type: 'string', default: SECTIONS.join(',') }, ef: { type: 'string' } } });
-  return { ...dataSizes(values, { train: [1500, 60000], queries: [20, 1000] }), sections: sectionList(values.sections), ef: values.ef === undefined ? null : positiveInt('ef', values.ef) };
+  const { values } = parseArgs({ options: { ...DATA_OPTIONS, sections: { type: 'string', default: SECTIONS.join(',') }, sets: { type: 'string', default: 'l2,cosine,beyond' }, ef: { type: 'string' } } });
+  return { ...dataSizes(values, { train: [1500, 60000], queries: [20, 1000] }), sections: sectionList(values.sections), sets: values.sets.split(','), ef: values.ef === undefined ? null : positiveInt('ef', values.ef) };
 }
 
 function sectionList(text: string): string[] {
@@ -167,7 +167,8 @@ runCli(options, USAGE, async (o) => {
   const beyond: Dataset = { ...wide, name: `${wide.name}-x100`, train: stretched(wide.train, 100), queries: stretched(wide.queries, 100), source: `${wide.source}, ×100` };
   const sections: Section[] = [];
   if (o.sections.includes('inproc')) {
-    for (const [dataset, metric] of [[base, 'l2'], [cosine, 'cosine'], [beyond, 'l2']] as const) sections.push(await measureSection(dataset, metric, log));
+    const sets = [['l2', base, 'l2'], ['cosine', cosine, 'cosine'], ['beyond', beyond, 'l2']] as const;
+    for (const [key, dataset, metric] of sets) if (o.sets.includes(key)) sections.push(await measureSection(dataset, metric, log));
   }
   const ef = o.ef ?? sections[0]?.ef99 ?? 32;
   const half = Math.round(base.train.dim / 2);
