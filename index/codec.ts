@@ -100,12 +100,8 @@ export class VectorCodec {
       for (let i = 0; i < d; i++) out[i] = table[bytes[2 * i] | (bytes[2 * i + 1] << 8)];
       return out;
     }
-    const { params } = this;
-    if (!params) {
-      for (let i = 0; i < d; i++) out[i] = table[bytes[i]];
-      return out;
-    }
-    const { mean, scale } = params;
+    // float8: the constructor made sure the params are there.
+    const { mean, scale } = this.params!;
     for (let i = 0; i < d; i++) out[i] = mean[i] + scale[i] * table[bytes[i]];
     return out;
   }
@@ -119,11 +115,12 @@ export class VectorCodec {
   distance(q: Float32Array, bytes: Uint8Array, at: number, metric: Metric): number {
     const format = this.#format;
     if (!format) throw new RangeError('float32 vectors are scored from float views');
-    // One loop per format and metric, with nothing else in it: twice as fast as a general one.
+    // One loop per format and metric, with nothing else in it (hand-measured: about twice as
+    // fast as one general loop).
     const d = this.dimension;
     const table = format.table;
     if (format.bits === 8) {
-      const { mean, scale } = this.params ?? { mean: ZEROS(d), scale: ONES(d) };
+      const { mean, scale } = this.params!;
       if (metric === 'l2') {
         let l2 = 0;
         for (let i = 0; i < d; i++) {
@@ -174,9 +171,6 @@ export class VectorCodec {
   }
 }
 
-const ZEROS = (d: number) => new Float32Array(d);
-const ONES = (d: number) => new Float32Array(d).fill(1);
-
 /** 1 − dot for `ip`; 1 − cos for `cosine` (the query is a unit vector, the stored one is normalised here). */
 function angular(metric: Metric, dot: number, norm: number): number {
   if (metric === 'ip') return 1 - dot;
@@ -213,6 +207,6 @@ export function codecParamsFromBytes(bytes: Uint8Array, dimension: number): Code
   if (bytes.byteLength !== 8 * dimension) {
     throw new IndexErrors.VectorEncoding(`codec params have ${bytes.byteLength} bytes; dimension ${dimension} needs ${8 * dimension}`);
   }
-  const all = new Float32Array(blobToVector(Buffer.from(bytes)));
+  const all = blobToVector(bytes);
   return { mean: all.slice(0, dimension), scale: all.slice(dimension) };
 }

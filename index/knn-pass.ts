@@ -24,7 +24,7 @@ export interface KnnPassOptions {
   ef?: number;
   engine?: EngineBuild;
   /** Called every few hundred points so a long pass can let its process breathe; may be async. */
-  pause?: (done: number) => Promise<void> | void;
+  pause?: () => Promise<void> | void;
 }
 
 const PAUSE_EVERY = 256;
@@ -46,7 +46,7 @@ export async function knnPass(vectors: Float32Array, n: number, dim: number, opt
   });
   for (let i = 0; i < n; i++) {
     index.upsert(i, vectors.subarray(i * dim, (i + 1) * dim));
-    if (i % PAUSE_EVERY === 0) await options.pause?.(i / 2);
+    if (i % PAUSE_EVERY === 0) await options.pause?.();
   }
   const found = new Float64Array(k);
   for (let i = 0; i < n; i++) {
@@ -59,7 +59,7 @@ export async function knnPass(vectors: Float32Array, n: number, dim: number, opt
       found[j] = h.d;
     });
     lids[i] = ranked.length === k ? lid(found) : lid(found.subarray(0, ranked.length));
-    if (i % PAUSE_EVERY === 0) await options.pause?.((n + i) / 2);
+    if (i % PAUSE_EVERY === 0) await options.pause?.();
   }
   return { k, neighbours, distances, lids };
 }

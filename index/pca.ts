@@ -25,7 +25,7 @@ const positiveInteger = (x: number) => Number.isSafeInteger(x) && x >= 1;
 /**
  * The upper triangle (and diagonal) of TᵀT-style products: c[i·d + j] = Σₜ t[i·n + t]·t[j·n + t]
  * for i ≤ j, where `t` holds the d centred columns of length n one after another. Two columns
- * against four at a time keeps eight sums in registers and reuses every load (measured ~1.5× the
+ * against four at a time keeps eight sums in registers and reuses every load (hand-measured ~1.5× the
  * plain dot-product loop and ~4× the per-row outer product).
  */
 function upperGram(t: Float64Array, n: number, d: number): Float64Array {
@@ -191,7 +191,7 @@ export function project(pca: Pca, v: Float32Array, out: Float32Array): Float32Ar
   const x = scratchOf(d);
   const { mean, components } = pca;
   for (let j = 0; j < d; j++) x[j] = v[j] - mean[j];
-  // Eight components at a time: eight independent sums share each load of x (measured 2× one
+  // Eight components at a time: eight independent sums share each load of x (hand-measured 2× one
   // at a time; projecting is most of a PCA collection's import and of each of its searches).
   let c = 0;
   for (; c + 7 < k; c += 8) {

@@ -14,9 +14,8 @@ export interface OrderInput {
 export interface PlannedOrder {
   /** Row positions in insertion order. */
   positions: Uint32Array;
-  /** The k-NN pass the LID orders ran, and how long it took. */
+  /** The k-NN pass the LID orders ran. */
   pass: KnnPass | null;
-  passSeconds: number;
 }
 
 /**
@@ -26,14 +25,13 @@ export interface PlannedOrder {
 export async function planOrder(
   order: BuildOrder, seed: number, input: OrderInput, engine: EngineBuild, pause?: () => Promise<void>, lidK = 20,
 ): Promise<PlannedOrder> {
-  if (order === 'given' || order === 'random') return { positions: buildOrder(input.n, order, seed), pass: null, passSeconds: 0 };
+  if (order === 'given' || order === 'random') return { positions: buildOrder(input.n, order, seed), pass: null };
   if (needsLid(order)) {
-    const started = performance.now();
     const pass = await knnPass(input.vectors, input.n, input.dim, { k: lidK, engine, pause });
-    return { positions: lidOrder(pass.lids, order === 'lid_desc' ? 'desc' : 'asc'), pass, passSeconds: (performance.now() - started) / 1000 };
+    return { positions: lidOrder(pass.lids, order === 'lid_desc' ? 'desc' : 'asc'), pass };
   }
   const path = payloadKey(order)!.split('.');
-  return { positions: groupedOrder(input.payloads.map((p) => groupKey(p, path))), pass: null, passSeconds: 0 };
+  return { positions: groupedOrder(input.payloads.map((p) => groupKey(p, path))), pass: null };
 }
 
 /** The value at `path` in a stored payload, as text to group by (null when absent). */

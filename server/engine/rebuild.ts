@@ -27,8 +27,7 @@ export interface Rebuilt {
   update: ModelUpdate | null;
   /** Every mutation up to this sequence is in the index. */
   caughtUp: number;
-  /** Seconds of the k-NN pass (LID orders; 0 when none ran). */
-  passSeconds: number;
+  /** A k-NN pass ran (a LID order) and wrote its findings. */
   passRan: boolean;
 }
 
@@ -80,7 +79,7 @@ export async function rebuildIndex(
     }
   }
   progress(n, n);
-  return { index, model, before, update, caughtUp, passSeconds: plan.passSeconds, passRan: plan.pass !== null };
+  return { index, model, before, update, caughtUp, passRan: plan.pass !== null };
 }
 
 /** Every live point's index-space vector under `model`, with its label (and payload, when asked). Call inside a read transaction. */
