@@ -23,6 +23,8 @@ export interface Config {
   importMaxBytes: number;
   importMaxRecords: number;
   importMaxRecordBytes: number;
+  /** An upload that sends nothing for this long fails (ms). */
+  importIdleTimeoutMs: number;
   /** A collection is rebuilt by itself once tombstones are this share (percent) of its points… */
   rebuildDeletedPercent: number;
   /** …and at least this many (0 turns automatic rebuilds off). */
@@ -54,6 +56,7 @@ export const ENV_VARS = {
   VICINITY_IMPORT_MAX_BYTES: [String(64 * 1024 * MiB), 'largest import body, in bytes'],
   VICINITY_IMPORT_MAX_RECORDS: ['100000000', 'most records in one import'],
   VICINITY_IMPORT_MAX_RECORD_BYTES: [String(16 * MiB), 'largest NDJSON line or MessagePack record in an import'],
+  VICINITY_IMPORT_IDLE_TIMEOUT_S: ['60', 'an import upload that sends nothing for this many seconds fails with 408 and frees its place'],
   VICINITY_LOG_LEVEL: ['info', 'fatal, error, warn, info, debug, trace or silent'],
 } as const;
 
@@ -107,6 +110,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     importMaxBytes: int(env, 'VICINITY_IMPORT_MAX_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     importMaxRecords: int(env, 'VICINITY_IMPORT_MAX_RECORDS', 1, 4294967295),
     importMaxRecordBytes: int(env, 'VICINITY_IMPORT_MAX_RECORD_BYTES', 1024, 1024 * MiB),
+    importIdleTimeoutMs: int(env, 'VICINITY_IMPORT_IDLE_TIMEOUT_S', 1, 86_400) * 1000,
     maxLabel: 4294967295,
   });
 }

@@ -14,6 +14,8 @@ export const ServerErrors = {
   CollectionExists: createError('VDB_ERR_COLLECTION_EXISTS', '%s', 409),
   CollectionConfig: createError('VDB_ERR_COLLECTION_CONFIG', '%s', 422),
   PointNotFound: createError('VDB_ERR_POINT_NOT_FOUND', '%s', 404),
+  /** A payload nested too deep, or holding a value JSON cannot (MessagePack binary, NaN). */
+  PayloadInvalid: createError('VDB_ERR_PAYLOAD_INVALID', '%s', 400),
   NotReady: createError('VDB_ERR_NOT_READY', '%s', 503),
   Overloaded: createError('VDB_ERR_OVERLOADED', '%s', 503),
   Internal: createError('VDB_ERR_INTERNAL', '%s', 500),

@@ -56,6 +56,7 @@ export class CollectionsRepo {
   readonly #deleteModel;
   readonly #deleteKnn;
   readonly #deleteKnnSummary;
+  readonly #deleteFreeLabels;
 
   constructor(db: Db) {
     this.#db = db;
@@ -74,6 +75,7 @@ export class CollectionsRepo {
     this.#deleteModel = db.prepare<[number]>('DELETE FROM models WHERE collection_id = ?');
     this.#deleteKnn = db.prepare<[number]>('DELETE FROM knn WHERE collection_id = ?');
     this.#deleteKnnSummary = db.prepare<[number]>('DELETE FROM knn_summary WHERE collection_id = ?');
+    this.#deleteFreeLabels = db.prepare<[number]>('DELETE FROM free_labels WHERE collection_id = ?');
   }
 
   get(name: string): CollectionRecord | undefined {
@@ -123,6 +125,7 @@ export class CollectionsRepo {
         this.#deleteModel.run(id);
         this.#deleteKnn.run(id);
         this.#deleteKnnSummary.run(id);
+        this.#deleteFreeLabels.run(id);
         return true;
       }
       return false;

@@ -71,13 +71,13 @@ export class JobsRepo {
     );
   }
 
-  create(job: Pick<JobRecord, 'id' | 'kind' | 'collectionId' | 'collection' | 'detail'>): JobRecord {
+  create(job: Pick<JobRecord, 'id' | 'kind' | 'collectionId' | 'collection' | 'detail'> & { state?: JobState; createdAt?: number }): JobRecord {
     this.#db
       .prepare(
         `INSERT INTO jobs (id, kind, collection_id, collection, state, detail, created_at)
-         VALUES (?, ?, ?, ?, 'running', ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(job.id, job.kind, job.collectionId, job.collection, JSON.stringify(job.detail), Date.now());
+      .run(job.id, job.kind, job.collectionId, job.collection, job.state ?? 'running', JSON.stringify(job.detail), job.createdAt ?? Date.now());
     return this.get(job.id)!;
   }
 
@@ -105,6 +105,19 @@ export class JobsRepo {
         FINISHED.includes(state) ? Date.now() : null,
         id,
       );
+  }
+
+  /**
+   * Deletes finished jobs that finished before `before` (ms since the epoch) or are beyond the
+   * newest `keep` finished ones. Returns how many went.
+   */
+  prune(before: number, keep: number): number {
+    return this.#db
+      .prepare<[number, number]>(
+        `DELETE FROM jobs WHERE finished_at IS NOT NULL AND (finished_at < ? OR id NOT IN (
+           SELECT id FROM jobs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id LIMIT ?))`,
+      )
+      .run(before, keep).changes;
   }
 
   /**

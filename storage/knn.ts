@@ -7,11 +7,11 @@ export interface KnnRow {
   neighbours: Uint32Array;
 }
 
-const CHUNK = 2000;
+/** Entries per write: a few milliseconds each. */
+export const KNN_CHUNK = 2000;
 
 /** The last k-NN pass of each collection. */
 export class KnnRepo {
-  readonly #db: Db;
   readonly #insert;
   readonly #lids;
   readonly #clearChunk;
@@ -19,7 +19,6 @@ export class KnnRepo {
   readonly #setSummary;
 
   constructor(db: Db) {
-    this.#db = db;
     this.#insert = db.prepare<[number, number, number | null, Uint8Array]>('INSERT OR REPLACE INTO knn (collection_id, label, lid, neighbours) VALUES (?, ?, ?, ?)');
     this.#lids = db.prepare<[number], number>('SELECT lid FROM knn WHERE collection_id = ? AND lid IS NOT NULL').pluck();
     this.#clearChunk = db.prepare<[number, number]>(
@@ -30,16 +29,13 @@ export class KnnRepo {
   }
 
   /** Deletes up to `limit` of the collection's entries; true when none are left. Short transactions keep the other writers going. */
-  clear(collectionId: number, limit = CHUNK): boolean {
+  clear(collectionId: number, limit = KNN_CHUNK): boolean {
     return this.#clearChunk.run(collectionId, limit).changes < limit;
   }
 
-  /** Adds or replaces entries, a few thousand per transaction (derived data: no need to be atomic). */
+  /** Adds or replaces entries, in the caller's transaction (derived data: a pass writes them `KNN_CHUNK` at a time). */
   put(collectionId: number, rows: readonly KnnRow[]): void {
-    const write = this.#db.transaction((chunk: readonly KnnRow[]) => {
-      for (const r of chunk) this.#insert.run(collectionId, r.label, r.lid, new Uint8Array(r.neighbours.buffer, r.neighbours.byteOffset, r.neighbours.byteLength));
-    });
-    for (let at = 0; at < rows.length; at += CHUNK) write(rows.slice(at, at + CHUNK));
+    for (const r of rows) this.#insert.run(collectionId, r.label, r.lid, new Uint8Array(r.neighbours.buffer, r.neighbours.byteOffset, r.neighbours.byteLength));
   }
 
   /** The defined LIDs of the collection's entries. */

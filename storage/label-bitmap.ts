@@ -143,6 +143,23 @@ export class LabelBitmap {
     }
   }
 
+  /** Up to `limit` labels above `after`, ascending (a page of a scroll). */
+  labelsAfter(after: number, limit: number): number[] {
+    const words = this.#words;
+    const labels: number[] = [];
+    const start = after + 1;
+    for (let i = Math.max(0, Math.floor(start / 32)); i < words.length && labels.length < limit; i++) {
+      let word = words[i];
+      if (i * 32 < start) word &= ~0 << (start - i * 32);
+      while (word !== 0 && labels.length < limit) {
+        const lowest = word & -word;
+        labels.push(i * 32 + 31 - Math.clz32(lowest));
+        word ^= lowest;
+      }
+    }
+    return labels;
+  }
+
   /** The labels in ascending order. */
   toArray(): Uint32Array {
     const labels = new Uint32Array(this.count());

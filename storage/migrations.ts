@@ -90,6 +90,20 @@ const MIGRATIONS: readonly string[] = [
   -- The LID distribution of those rows, as JSON, written with them.
   CREATE TABLE knn_summary (collection_id INTEGER PRIMARY KEY, summary TEXT NOT NULL) STRICT;
   `,
+  `
+  -- Labels are held by ids, whether stored or staged (storage/labels.ts): staged records say their
+  -- collection, so an upsert or another import of the same id finds the label; labels of purged
+  -- points and of staged records never committed are free, and handed out again first.
+  ALTER TABLE import_rows ADD COLUMN collection_id INTEGER NOT NULL DEFAULT 0;
+  UPDATE import_rows SET collection_id = coalesce((SELECT collection_id FROM jobs WHERE jobs.id = import_rows.job_id), 0);
+  CREATE INDEX import_rows_collection_id ON import_rows (collection_id, id);
+  CREATE INDEX import_rows_collection_label ON import_rows (collection_id, label);
+  CREATE TABLE free_labels (
+    collection_id INTEGER NOT NULL,
+    label         INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, label)
+  ) STRICT, WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Db): void {

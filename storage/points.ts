@@ -1,6 +1,6 @@
 import type { Db } from './db.ts';
 import { nextSeq } from './db.ts';
-import { StorageErrors } from './errors.ts';
+import { Labels } from './labels.ts';
 import { compileWhere, type WhereNode } from './where.ts';
 
 /** One point to write: id already normalised, vector encoded, payload as JSON text. */
@@ -41,19 +41,15 @@ export interface PointsOptions {
   maxLabel?: number;
 }
 
-const UINT32_MAX = 4294967295;
-
 /** Points of all collections. Every mutation is one transaction with one sequence number. */
 export class PointsRepo {
   readonly #db: Db;
-  readonly #maxLabel: number;
+  readonly #labels: Labels;
   readonly #lookup;
   readonly #insert;
   readonly #update;
   readonly #tombstone;
   readonly #counts;
-  readonly #nextLabel;
-  readonly #readNextLabel;
   readonly #get;
   readonly #getByLabels;
   readonly #getByLabelsNoVector;
@@ -62,14 +58,14 @@ export class PointsRepo {
   readonly #rowsAtSeq;
   readonly #otherLength;
   readonly #rewrite;
+  readonly #purgeTombstones;
+  readonly #deleteKnn;
+  readonly #page;
+  readonly #pageNoVector;
 
   constructor(db: Db, options: PointsOptions = {}) {
-    const maxLabel = options.maxLabel ?? UINT32_MAX;
-    if (!Number.isInteger(maxLabel) || maxLabel < 0 || maxLabel > UINT32_MAX) {
-      throw new StorageErrors.Options('options.maxLabel must be an integer from 0 to 2^32 − 1');
-    }
     this.#db = db;
-    this.#maxLabel = maxLabel;
+    this.#labels = new Labels(db, options);
     this.#lookup = db.prepare<[number, string], { label: number; deleted: number }>(
       'SELECT label, deleted FROM points WHERE collection_id = ? AND id = ?',
     );
@@ -86,8 +82,6 @@ export class PointsRepo {
     this.#counts = db.prepare<[number, number, number]>(
       'UPDATE collections SET live_count = live_count + ?, deleted_count = deleted_count + ? WHERE id = ?',
     );
-    this.#nextLabel = db.prepare<[number, number]>('UPDATE collections SET next_label = ? WHERE id = ?');
-    this.#readNextLabel = db.prepare<[number], number>('SELECT next_label FROM collections WHERE id = ?').pluck();
     this.#get = db.prepare<[number, string], PointRow>(
       'SELECT id, label, vector, payload FROM points WHERE collection_id = ? AND id = ? AND deleted = 0',
     );
@@ -116,11 +110,26 @@ export class PointsRepo {
     this.#deletedLabels = db.prepare<[number], { label: number }>(
       'SELECT label FROM points WHERE collection_id = ? AND deleted = 1',
     );
+    // A tombstone whose id an import has staged stays: the staged record holds its label.
+    this.#purgeTombstones = db.prepare<[number, number, number], number>(
+      `DELETE FROM points WHERE rowid IN (
+         SELECT p.rowid FROM points p WHERE p.collection_id = ? AND p.deleted = 1 AND p.seq <= ?
+           AND NOT EXISTS (SELECT 1 FROM import_rows s WHERE s.collection_id = p.collection_id AND s.id = p.id)
+         LIMIT ?)
+       RETURNING label`,
+    ).pluck();
+    this.#deleteKnn = db.prepare<[number, number]>('DELETE FROM knn WHERE collection_id = ? AND label = ?');
+    this.#page = db.prepare<[number, number, number], PointRow>(
+      'SELECT id, label, vector, payload FROM points WHERE collection_id = ? AND deleted = 0 AND label > ? ORDER BY label LIMIT ?',
+    );
+    this.#pageNoVector = db.prepare<[number, number, number], PointRow>(
+      'SELECT id, label, NULL AS vector, payload FROM points WHERE collection_id = ? AND deleted = 0 AND label > ? ORDER BY label LIMIT ?',
+    );
   }
 
   /**
-   * Inserts or replaces points atomically. A repeated id keeps its last occurrence; a new id
-   * takes the collection's next label, a known id (even deleted) keeps its label.
+   * Inserts or replaces points atomically. A repeated id keeps its last occurrence; a known id
+   * (even deleted, or staged by an import) keeps its label, a new one takes a free label.
    */
   upsert(collectionId: number, points: readonly PointWrite[]): Mutation {
     const last = new Map<string, PointWrite>();
@@ -131,8 +140,7 @@ export class PointsRepo {
     return this.#db.transaction(() => {
       const seq = nextSeq(this.#db);
       const changes: Change[] = [];
-      const nextLabel = this.#readNextLabel.get(collectionId)!;
-      let label = nextLabel;
+      const labels = this.#labels.allocator(collectionId);
       let revived = 0;
       let added = 0;
       for (const p of last.values()) {
@@ -143,17 +151,12 @@ export class PointsRepo {
           changes.push({ label: existing.label, vector: p.vector, id: p.id });
           continue;
         }
-        if (label > this.#maxLabel) {
-          throw new StorageErrors.LabelsExhausted(
-            `the collection has used all ${this.#maxLabel + 1} internal labels; recreate it (or optimize it, once available) to compact them`,
-          );
-        }
+        const label = labels.labelFor(p.id);
         this.#insert.run(collectionId, p.id, label, p.vector, p.payload, seq);
         changes.push({ label, vector: p.vector, id: p.id });
-        label++;
         added++;
       }
-      if (label !== nextLabel) this.#nextLabel.run(label, collectionId);
+      labels.done();
       if (added + revived > 0) this.#counts.run(added + revived, -revived, collectionId);
       return { seq, changes };
     })();
@@ -171,10 +174,19 @@ export class PointsRepo {
     })();
   }
 
-  /** Deletes every live point whose payload matches `where`. */
-  deleteWhere(collectionId: number, where: WhereNode): Mutation {
+  /**
+   * Deletes the given labels' points if they are still live and, when `where` is given, still
+   * match it (a delete by filter in chunks re-checks each chunk as it commits).
+   */
+  deleteLabels(collectionId: number, labels: readonly number[], where?: WhereNode): Mutation {
     return this.#db.transaction(() => {
-      return this.#tombstoneLabels(collectionId, this.matchingLabels(collectionId, where));
+      if (!where) return this.#tombstoneLabels(collectionId, labels);
+      const { sql, params } = compileWhere(where, 'payload');
+      const matching = this.#db
+        .prepare(`SELECT label FROM points WHERE collection_id = ? AND label IN (SELECT value FROM json_each(?)) AND deleted = 0 AND (${sql})`)
+        .pluck()
+        .all(collectionId, JSON.stringify(labels), ...params) as number[];
+      return this.#tombstoneLabels(collectionId, matching);
     })();
   }
 
@@ -198,29 +210,25 @@ export class PointsRepo {
     return (withVector ? this.#getByLabels : this.#getByLabelsNoVector).all(collectionId, JSON.stringify(labels));
   }
 
-  /** Labels of live points matching `where`. */
-  matchingLabels(collectionId: number, where: WhereNode): number[] {
+  /**
+   * Labels of live points matching `where` among the next `scan` live points after `afterLabel`,
+   * by label; `last` is the last label scanned, null once the collection is done. A filter the
+   * payload index cannot answer is read this way, a bounded page at a time.
+   */
+  matchingLabels(collectionId: number, where: WhereNode, afterLabel: number, scan: number): { labels: number[]; last: number | null } {
     const { sql, params } = compileWhere(where, 'payload');
-    return this.#db
-      .prepare(`SELECT label FROM points WHERE collection_id = ? AND deleted = 0 AND (${sql})`)
-      .pluck()
-      .all(collectionId, ...params) as number[];
+    const rows = this.#db
+      .prepare(
+        `SELECT label, (${sql}) AS hit FROM (
+           SELECT label, payload FROM points WHERE collection_id = ? AND deleted = 0 AND label > ? ORDER BY label LIMIT ?)`,
+      )
+      .all(...params, collectionId, afterLabel, scan) as { label: number; hit: number }[];
+    return { labels: rows.filter((r) => r.hit === 1).map((r) => r.label), last: rows.length === scan ? rows[rows.length - 1].label : null };
   }
 
-  /** Live points matching `where` (all when undefined), ordered by label, after `afterLabel`. */
-  scroll(
-    collectionId: number,
-    options: { where?: WhereNode; limit: number; afterLabel: number; withVector: boolean },
-  ): PointRow[] {
-    const filter = options.where ? compileWhere(options.where, 'payload') : { sql: '1', params: [] };
-    const vector = options.withVector ? 'vector' : 'NULL AS vector';
-    return this.#db
-      .prepare(
-        `SELECT id, label, ${vector}, payload FROM points
-         WHERE collection_id = ? AND deleted = 0 AND label > ? AND (${filter.sql})
-         ORDER BY label LIMIT ?`,
-      )
-      .all(collectionId, options.afterLabel, ...filter.params, options.limit) as PointRow[];
+  /** Live points ordered by label, after `afterLabel`. */
+  scroll(collectionId: number, options: { limit: number; afterLabel: number; withVector: boolean }): PointRow[] {
+    return (options.withVector ? this.#page : this.#pageNoVector).all(collectionId, options.afterLabel, options.limit);
   }
 
   /** Current state of points changed after (seq, label), in (seq, label) order: for index catch-up. */
@@ -251,15 +259,17 @@ export class PointsRepo {
   /**
    * Deletes up to `limit` tombstones last written at or before `seq` (a rebuild at that sequence
    * left them out of the index, and its snapshot replaced every older one); their ids lose their
-   * labels. Returns how many; call again until it returns less than `limit`.
+   * labels, which become free, and their k-NN entries go. Returns how many; call again until it
+   * returns less than `limit`.
    */
   purgeTombstones(collectionId: number, seq: number, limit: number): number {
     return this.#db.transaction(() => {
-      const { changes } = this.#db
-        .prepare('DELETE FROM points WHERE rowid IN (SELECT rowid FROM points WHERE collection_id = ? AND deleted = 1 AND seq <= ? LIMIT ?)')
-        .run(collectionId, seq, limit);
-      if (changes > 0) this.#counts.run(0, -changes, collectionId);
-      return changes;
+      const labels = this.#purgeTombstones.all(collectionId, seq, limit);
+      if (labels.length === 0) return 0;
+      this.#counts.run(0, -labels.length, collectionId);
+      for (const label of labels) this.#deleteKnn.run(collectionId, label);
+      this.#labels.free(collectionId, labels);
+      return labels.length;
     })();
   }
 

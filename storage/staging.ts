@@ -1,6 +1,7 @@
 import type { Db } from './db.ts';
 import { nextSeq } from './db.ts';
 import { StorageErrors } from './errors.ts';
+import { Labels } from './labels.ts';
 
 /** One record to stage: id already normalised, vector encoded, payload as JSON text. */
 export interface StagedWrite {
@@ -22,26 +23,20 @@ export interface ImportCommit {
   seq: number;
   /** Records made visible. */
   records: number;
-  /** Ids created by an upsert while the import staged them: their label is kept, the staged one dropped. */
-  remaps: { staged: number; current: number }[];
 }
-
-const UINT32_MAX = 4294967295;
 
 /**
  * Import staging: records wait in `import_rows`, invisible, until one transaction copies them into
- * `points` with one sequence number. Each staged record holds its final label already (the id's
- * label, or one reserved while staging), so the index can be built before the commit.
+ * `points` with one sequence number. Each staged record holds its id's label already (storage/labels.ts:
+ * the point's, another staged record's, or a free one), so the index can be built before the commit
+ * and the commit never moves a point to another label.
  */
 export class StagingRepo {
   readonly #db: Db;
-  readonly #maxLabel: number;
+  readonly #labels: Labels;
   readonly #staged;
   readonly #restage;
-  readonly #existing;
   readonly #insert;
-  readonly #readNextLabel;
-  readonly #nextLabel;
   readonly #rowsAfter;
   readonly #rowsByKeys;
   readonly #purge;
@@ -49,26 +44,23 @@ export class StagingRepo {
 
   constructor(db: Db, options: { maxLabel?: number } = {}) {
     this.#db = db;
-    this.#maxLabel = options.maxLabel ?? UINT32_MAX;
+    this.#labels = new Labels(db, options);
     this.#staged = db.prepare<[string, string], number>('SELECT label FROM import_rows WHERE job_id = ? AND id = ?').pluck();
     this.#restage = db.prepare<[number, Uint8Array, string | null, string, string]>(
       'UPDATE import_rows SET row = ?, vector = ?, payload = ? WHERE job_id = ? AND id = ?',
     );
-    this.#existing = db.prepare<[number, string], number>('SELECT label FROM points WHERE collection_id = ? AND id = ?').pluck();
-    this.#insert = db.prepare<[string, number, string, number, Uint8Array, string | null]>(
-      'INSERT INTO import_rows (job_id, row, id, label, vector, payload) VALUES (?, ?, ?, ?, ?, ?)',
+    this.#insert = db.prepare<[string, number, number, string, number, Uint8Array, string | null]>(
+      'INSERT INTO import_rows (job_id, collection_id, row, id, label, vector, payload) VALUES (?, ?, ?, ?, ?, ?, ?)',
     );
     this.#rewrite = db.prepare<[Uint8Array, string, number]>('UPDATE import_rows SET vector = ? WHERE job_id = ? AND row = ?');
-    this.#readNextLabel = db.prepare<[number], number>('SELECT next_label FROM collections WHERE id = ?').pluck();
-    this.#nextLabel = db.prepare<[number, number]>('UPDATE collections SET next_label = ? WHERE id = ?');
     this.#rowsAfter = db.prepare<[string, number, number], StagedRow>(
       'SELECT row, label, vector, payload FROM import_rows WHERE job_id = ? AND row > ? ORDER BY row LIMIT ?',
     );
     this.#rowsByKeys = db.prepare<[string, string], StagedRow>(
       'SELECT row, label, vector, payload FROM import_rows WHERE job_id = ? AND row IN (SELECT value FROM json_each(?))',
     );
-    this.#purge = db.prepare<[string, number]>(
-      'DELETE FROM import_rows WHERE rowid IN (SELECT rowid FROM import_rows WHERE job_id = ? LIMIT ?)',
+    this.#purge = db.prepare<[string, number], { collection_id: number; label: number }>(
+      'DELETE FROM import_rows WHERE rowid IN (SELECT rowid FROM import_rows WHERE job_id = ? LIMIT ?) RETURNING collection_id, label',
     );
   }
 
@@ -78,25 +70,15 @@ export class StagingRepo {
    */
   stage(jobId: string, collectionId: number, writes: readonly StagedWrite[], dedupe: boolean): void {
     this.#db.transaction(() => {
-      const first = this.#readNextLabel.get(collectionId)!;
-      let next = first;
+      const labels = this.#labels.allocator(collectionId);
       for (const w of writes) {
         if (dedupe && this.#staged.get(jobId, w.id) !== undefined) {
           this.#restage.run(w.row, w.vector, w.payload, jobId, w.id);
           continue;
         }
-        let label = this.#existing.get(collectionId, w.id);
-        if (label === undefined) {
-          if (next > this.#maxLabel) {
-            throw new StorageErrors.LabelsExhausted(
-              `the collection has used all ${this.#maxLabel + 1} internal labels; recreate it to compact them`,
-            );
-          }
-          label = next++;
-        }
-        this.#insert.run(jobId, w.row, w.id, label, w.vector, w.payload);
+        this.#insert.run(jobId, collectionId, w.row, w.id, labels.labelFor(w.id), w.vector, w.payload);
       }
-      if (next !== first) this.#nextLabel.run(next, collectionId);
+      labels.done();
     })();
   }
 
@@ -123,18 +105,13 @@ export class StagingRepo {
 
   /**
    * Rewrites the staged vectors not `bytes` long with `reencode(old)` (the collection's codec was
-   * fitted after they were staged), a page per transaction: the rows are invisible until the commit.
+   * fitted after they were staged), up to `limit` rows after the key `afterRow`. Returns the last
+   * row key seen, or null when no rows are left: call again with it, a write each.
    */
-  reencode(jobId: string, bytes: number, reencode: (old: Buffer) => Uint8Array, page = 512): void {
-    const write = this.#db.transaction((rows: StagedRow[]) => {
-      for (const r of rows) if (r.vector.byteLength !== bytes) this.#rewrite.run(reencode(r.vector), jobId, r.row);
-    });
-    for (let after = -1; ; ) {
-      const rows = this.rowsAfter(jobId, after, page);
-      if (rows.length === 0) return;
-      write(rows);
-      after = rows[rows.length - 1].row;
-    }
+  reencode(jobId: string, afterRow: number, bytes: number, reencode: (old: Buffer) => Uint8Array, limit = 512): number | null {
+    const rows = this.rowsAfter(jobId, afterRow, limit);
+    for (const r of rows) if (r.vector.byteLength !== bytes) this.#rewrite.run(reencode(r.vector), jobId, r.row);
+    return rows.length === limit ? rows[rows.length - 1].row : null;
   }
 
   /**
@@ -145,46 +122,48 @@ export class StagingRepo {
    */
   commit(jobId: string, collectionId: number, before?: () => void): ImportCommit {
     const db = this.#db;
-    return db
-      .transaction((): ImportCommit => {
-        const live = db.prepare<[number], number>('SELECT count(*) FROM collections WHERE id = ? AND dropped = 0').pluck().get(collectionId);
-        if (!live) throw new StorageErrors.Gone('the collection was dropped during the import');
-        const joined = `FROM import_rows s JOIN points p ON p.collection_id = ? AND p.id = s.id WHERE s.job_id = ?`;
-        const remaps = db
-          .prepare<[number, string], { staged: number; current: number }>(
-            `SELECT s.label AS staged, p.label AS current ${joined} AND p.label != s.label`,
-          )
-          .all(collectionId, jobId);
-        const known = db
-          .prepare<[number, string], { live: number; deleted: number }>(
-            `SELECT count(*) FILTER (WHERE p.deleted = 0) AS live, count(*) FILTER (WHERE p.deleted = 1) AS deleted ${joined}`,
-          )
-          .get(collectionId, jobId)!;
-        const records = this.count(jobId);
-        before?.();
-        const seq = nextSeq(db);
-        db.prepare(
-          `INSERT INTO points (collection_id, id, label, vector, payload, seq, deleted)
-           SELECT ?, id, label, vector, payload, ?, 0 FROM import_rows WHERE job_id = ?
-           ON CONFLICT (collection_id, id) DO UPDATE
-             SET vector = excluded.vector, payload = excluded.payload, seq = excluded.seq, deleted = 0`,
-        ).run(collectionId, seq, jobId);
-        const added = records - known.live - known.deleted;
-        db.prepare('UPDATE collections SET live_count = live_count + ?, deleted_count = deleted_count - ? WHERE id = ?').run(
-          added + known.deleted,
-          known.deleted,
-          collectionId,
-        );
-        db.prepare('UPDATE jobs SET committed_seq = ? WHERE id = ?').run(seq, jobId);
-        return { seq, records, remaps };
-      })
-      .immediate();
+    return db.transaction((): ImportCommit => {
+      const live = db.prepare<[number], number>('SELECT count(*) FROM collections WHERE id = ? AND dropped = 0').pluck().get(collectionId);
+      if (!live) throw new StorageErrors.Gone('the collection was dropped during the import');
+      const joined = `FROM import_rows s JOIN points p ON p.collection_id = s.collection_id AND p.id = s.id WHERE s.job_id = ?`;
+      const known = db
+        .prepare<[string], { live: number; deleted: number; moved: number }>(
+          `SELECT count(*) FILTER (WHERE p.deleted = 0) AS live, count(*) FILTER (WHERE p.deleted = 1) AS deleted,
+                  count(*) FILTER (WHERE p.label != s.label) AS moved ${joined}`,
+        )
+        .get(jobId)!;
+      // Labels are held per id (storage/labels.ts), so a staged record always has its point's label.
+      if (known.moved > 0) throw new Error(`import ${jobId}: ${known.moved} staged records hold another label than their points`);
+      const records = this.count(jobId);
+      before?.();
+      const seq = nextSeq(db);
+      db.prepare(
+        `INSERT INTO points (collection_id, id, label, vector, payload, seq, deleted)
+         SELECT ?, id, label, vector, payload, ?, 0 FROM import_rows WHERE job_id = ?
+         ON CONFLICT (collection_id, id) DO UPDATE
+           SET vector = excluded.vector, payload = excluded.payload, seq = excluded.seq, deleted = 0`,
+      ).run(collectionId, seq, jobId);
+      const added = records - known.live - known.deleted;
+      db.prepare('UPDATE collections SET live_count = live_count + ?, deleted_count = deleted_count - ? WHERE id = ?').run(
+        added + known.deleted,
+        known.deleted,
+        collectionId,
+      );
+      db.prepare('UPDATE jobs SET committed_seq = ? WHERE id = ?').run(seq, jobId);
+      return { seq, records };
+    })();
   }
 
-  /** Deletes up to `limit` staged rows of a job; true when none are left. */
+  /**
+   * Deletes up to `limit` staged rows of a job; true when none are left. Labels they held that no
+   * point or other staged record holds become free (none do after a commit).
+   */
   purge(jobId: string, limit: number): boolean {
-    const { changes } = this.#purge.run(jobId, limit);
-    return changes < limit;
+    return this.#db.transaction(() => {
+      const rows = this.#purge.all(jobId, limit);
+      for (const { collection_id, label } of rows) this.#labels.free(collection_id, [label]);
+      return rows.length < limit;
+    })();
   }
 
   /** Jobs that still have staged rows (left by a crash or a cancel), for clean-up. */

@@ -23,10 +23,24 @@ for (const tid of readdirSync('/proc/self/task', { withFileTypes: false })) {
 const send = (message: FromBuild) => process.send?.(message);
 let state: BuildState | null = null;
 
+// Every write borrows the server's write lock: asked for by id, given back with the same id.
+const grants = new Map<number, () => void>();
+let nextLock = 0;
+const acquire = () =>
+  new Promise<() => void>((resolve) => {
+    const id = nextLock++;
+    grants.set(id, () => resolve(() => send({ type: 'unlock', id })));
+    send({ type: 'lock', id });
+  });
+
 process.on('message', (message: ToBuild) => {
   switch (message.type) {
     case 'init':
-      state = new BuildState(message.data);
+      state = new BuildState(message.data, acquire);
+      return;
+    case 'locked':
+      grants.get(message.id)?.();
+      grants.delete(message.id);
       return;
     case 'task':
       void state!.run(message.task).then((reply) => send({ type: 'reply', id: message.id, reply }));
@@ -37,7 +51,7 @@ process.on('message', (message: ToBuild) => {
 });
 
 setInterval(() => {
-  for (const [jobId, progress] of state?.progress ?? []) send({ type: 'progress', jobId, processed: progress.processed });
+  for (const [jobId, progress] of state?.progress ?? []) send({ type: 'progress', jobId, processed: progress.processed, total: progress.total });
 }, REPORT_MS).unref();
 
 // The server went away (even by SIGKILL): nothing here is worth keeping.

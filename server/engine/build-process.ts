@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BuildControl, BuildReply, BuildTask, FromBuild, ToBuild } from './build-state.ts';
 import type { ReplicaData } from './protocol.ts';
+import type { Writer } from './writer.ts';
 
 const CHILD = fileURLToPath(new URL('./build-child.ts', import.meta.url));
 /** The build process loads TypeScript the way the server does. */
@@ -9,23 +10,44 @@ const TSX = import.meta.resolve('tsx');
 
 /**
  * The server's side of the build process: tasks out, replies and progress back, over the IPC
- * channel. One task runs at a time; ending the process gives all of its memory back at once.
+ * channel, and the server's write lock lent for each of its transactions (given back when it ends,
+ * even by a kill). One task runs at a time; ending the process gives all of its memory back at once.
  */
 export class BuildProcess {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, { resolve: (reply: BuildReply) => void; reject: (err: Error) => void }>();
+  readonly #leases = new Map<number, () => void>();
   readonly #exited: Promise<void>;
+  #gone = false;
   #next = 0;
 
-  constructor(data: ReplicaData, onProgress: (jobId: string, processed: number) => void) {
+  constructor(data: ReplicaData, writer: Writer, onProgress: (jobId: string, processed: number, total: number | null) => void) {
     this.#child = fork(CHILD, [], { execArgv: ['--import', TSX], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#child.on('message', (message: FromBuild) => {
-      if (message.type === 'progress') return onProgress(message.jobId, message.processed);
-      this.#pending.get(message.id)?.resolve(message.reply);
-      this.#pending.delete(message.id);
+      switch (message.type) {
+        case 'progress':
+          return onProgress(message.jobId, message.processed, message.total);
+        case 'lock':
+          void writer.lease().then((release) => {
+            if (this.#gone || !this.#send({ type: 'locked', id: message.id })) return release();
+            this.#leases.set(message.id, release);
+          });
+          return;
+        case 'unlock':
+          this.#leases.get(message.id)?.();
+          this.#leases.delete(message.id);
+          return;
+        case 'reply':
+          this.#pending.get(message.id)?.resolve(message.reply);
+          this.#pending.delete(message.id);
+      }
     });
     this.#exited = new Promise((resolve) => {
       this.#child.once('exit', (code, signal) => {
+        this.#gone = true;
+        // A process killed inside a transaction never committed it; SQLite dropped its lock with it.
+        for (const release of this.#leases.values()) release();
+        this.#leases.clear();
         const err = new Error(`the build process exited (${signal ?? `code ${code}`})`);
         for (const { reject } of this.#pending.values()) reject(err);
         this.#pending.clear();

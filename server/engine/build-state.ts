@@ -12,77 +12,47 @@ import { PointsRepo } from '../../storage/points.ts';
 import { StagingRepo, type ImportCommit } from '../../storage/staging.ts';
 import { catchUp, indexOptions, loadIndex, snapshotName, type LoadedIndex } from './load-index.ts';
 import { knnRows, planOrder } from './insertion-order.ts';
-import { rebuildIndex } from './rebuild.ts';
+import { putKnn, rebuildIndex } from './rebuild.ts';
 import { CollectionModel, fitModel, fitRows } from './model.ts';
-import { ServerErrors } from '../errors.ts';
 import type { ReplicaData } from './protocol.ts';
+import { Writer, type AcquireLock } from './writer.ts';
 
 const PAGE = 512;
 const PURGE_CHUNK = 2000;
 const BREATHE_MS = 50;
+const FOLLOW_WAIT_MS = 20;
 let lastBreath = performance.now();
 
-/** Lets the process's event loop run now and then (control messages, progress reports). */
+/** Lets the process's event loop run now and then (control messages, progress reports, lock grants). */
 async function breather(): Promise<void> {
   if (performance.now() - lastBreath < BREATHE_MS) return;
   await new Promise((resolve) => setImmediate(resolve));
   lastBreath = performance.now();
 }
-const FOLLOW_WAIT_MS = 20;
 
-/** What the server tells a build while it runs: the record count once known, "body all staged", "cancel". */
+/** What the server tells a build that follows an upload: the record count once known, "body all staged". */
 export interface BuildControl {
   expected?: number;
   received?: boolean;
-  cancelled?: boolean;
 }
 
-/**
- * A build's progress, one copy on each side of the process boundary: the build process counts
- * `processed` (and reports it), the server sets the control fields and forwards each change.
- */
-export class BuildProgress {
+/** A build's progress in the build process: `processed` and `total` are reported, the control fields set by the server. */
+class BuildProgress {
   processed = 0;
+  total: number | null = null;
   expected = 0;
   received = false;
-  cancelled = false;
-  #send: ((control: BuildControl) => void) | null = null;
-
-  /** Server side: forwards control changes from now on (after sending `control()` with the task). */
-  attach(send: ((control: BuildControl) => void) | null): void {
-    this.#send = send;
-  }
-
-  control(): BuildControl {
-    return { expected: this.expected, received: this.received, cancelled: this.cancelled };
-  }
 
   apply(control: BuildControl): void {
-    Object.assign(this, control);
-  }
-
-  setExpected(n: number): void {
-    if (n === this.expected) return;
-    this.expected = n;
-    this.#send?.({ expected: n });
-  }
-
-  /** The whole body is staged: after this, no more rows come. */
-  receive(): void {
-    this.received = true;
-    this.#send?.({ received: true });
-  }
-
-  cancel(): void {
-    this.cancelled = true;
-    this.#send?.({ cancelled: true });
+    if (control.expected !== undefined) this.expected = control.expected;
+    if (control.received !== undefined) this.received = control.received;
   }
 }
 
 export type BuildTask =
   | { op: 'build'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; control: BuildControl }
   /** Optimize: a new index of every live point, in `order`. */
-  | { op: 'rebuild'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; lidK: number; control: BuildControl }
+  | { op: 'rebuild'; jobId: string; collectionId: number; config: CollectionConfig; order: BuildOrder; seed: number; lidK: number }
   | { op: 'commit'; jobId: string; collectionId: number }
   | { op: 'finish'; jobId: string; collectionId: number; commit: ImportCommit };
 
@@ -97,12 +67,6 @@ export interface FinishReply {
   lid: LidSummary | null;
 }
 
-/**
- * What the build process does: builds an import's index off the event loop, from the collection's snapshot
- * plus the rows changed since, then the staged records in the chosen order; commits the records
- * (its own connection, while the main thread holds writes back); catches up and writes the
- * result as the collection's snapshot, which the replicas then load.
- */
 /** A built index, and the model the job fitted for it (installed by the commit). */
 interface Built extends LoadedIndex {
   update: ModelUpdate | null;
@@ -114,20 +78,35 @@ interface Built extends LoadedIndex {
   passRan: boolean;
 }
 
+/**
+ * What the build process does: builds an import's index off the server's event loop, from the
+ * collection's snapshot plus the rows changed since, then the staged records in the chosen order;
+ * commits the records; catches up and writes the result as the collection's snapshot, which the
+ * replicas then load. It reads on its own connection and writes only through `Writer`, holding the
+ * server's write lock for each transaction. A cancelled job's process is killed.
+ */
 export class BuildState {
   readonly #data: ReplicaData;
+  readonly #acquire: AcquireLock;
   readonly #built = new Map<string, Built>();
   /** Progress of the builds running, by job: the server's control messages land here. */
   readonly progress = new Map<string, BuildProgress>();
   #db: Db | null = null;
+  #writer: Writer | null = null;
 
-  constructor(data: ReplicaData) {
+  constructor(data: ReplicaData, acquire: AcquireLock) {
     this.#data = data;
+    this.#acquire = acquire;
   }
 
   get #conn(): Db {
     this.#db ??= openDatabase({ path: this.#data.dbPath, synchronous: 'NORMAL' });
     return this.#db;
+  }
+
+  get #write(): Writer {
+    this.#writer ??= new Writer(this.#conn, this.#acquire);
+    return this.#writer;
   }
 
   /** Runs a task; errors come back as values, since an error's `code` does not cross processes. */
@@ -154,7 +133,7 @@ export class BuildState {
 
   async #build(task: Extract<BuildTask, { op: 'build' | 'rebuild' }>): Promise<null> {
     const progress = new BuildProgress();
-    progress.apply(task.control);
+    if (task.op === 'build') progress.apply(task.control);
     this.progress.set(task.jobId, progress);
     try {
       if (task.op === 'build') await this.#add(task, progress);
@@ -169,8 +148,8 @@ export class BuildState {
     const loaded = await loadIndex(this.#conn, this.#data.snapshotDir, task.collectionId, task.config, this.#data.engine);
     const pending = loaded.model.pending;
     if (pending.codec || pending.pca) {
-      await this.#allReceived(task.jobId, progress);
-      const built = this.#fit(task, loaded.model);
+      while (!progress.received) await sleep(FOLLOW_WAIT_MS);
+      const built = await this.#fit(task, loaded.model);
       if (built) {
         const passRan = await this.#ordered(task, built, progress);
         this.#built.set(task.jobId, { ...built, rebuild: false, passRan });
@@ -183,23 +162,11 @@ export class BuildState {
 
   async #rebuild(task: Extract<BuildTask, { op: 'rebuild' }>, progress: BuildProgress): Promise<void> {
     const report = (inserted: number, total: number) => {
-      if (progress.cancelled) throw new ServerErrors.JobCancelled('the optimize was cancelled');
       progress.processed = inserted;
-      progress.expected = total;
+      progress.total = total;
     };
-    const pause = async () => {
-      if (progress.cancelled) throw new ServerErrors.JobCancelled('the optimize was cancelled');
-      await breather();
-    };
-    const built = await rebuildIndex(this.#conn, this.#data.engine, task, report, pause);
+    const built = await rebuildIndex(this.#conn, this.#write, this.#data.engine, task, report, breather);
     this.#built.set(task.jobId, { ...built, rebuild: true });
-  }
-
-  async #allReceived(jobId: string, progress: BuildProgress): Promise<void> {
-    while (!progress.received) {
-      if (progress.cancelled) throw new ServerErrors.JobCancelled(`import ${jobId} was cancelled`);
-      await sleep(FOLLOW_WAIT_MS);
-    }
   }
 
   /**
@@ -208,7 +175,7 @@ export class BuildState {
    * every stored point under the new model. (Points stored as float32 before the fit are
    * re-encoded by the commit and re-applied by `finish`.)
    */
-  #fit(task: Extract<BuildTask, { op: 'build' }>, before: CollectionModel): Omit<Built, 'rebuild' | 'passRan'> | null {
+  async #fit(task: Extract<BuildTask, { op: 'build' }>, before: CollectionModel): Promise<Omit<Built, 'rebuild' | 'passRan'> | null> {
     const db = this.#conn;
     const points = new PointsRepo(db);
     const staging = new StagingRepo(db);
@@ -225,7 +192,15 @@ export class BuildState {
     if (at === 0) return null; // nothing to fit on (an empty import): the model waits
     const update = fitModel(before, sample.subarray(0, at * d), at, before.pending);
     const model = new CollectionModel(task.config, updatedModel(new ModelsRepo(db).get(task.collectionId), update));
-    if (update.codec) staging.reencode(task.jobId, model.codec.bytesPerVector, (old) => model.encode(before.decode(old)).bytes);
+    if (update.codec) {
+      const bytes = model.codec.bytesPerVector;
+      const reencode = (old: Buffer) => model.encode(before.decode(old)).bytes;
+      for (let after: number | null = -1; after !== null; ) {
+        const from: number = after;
+        after = await this.#write.write(() => staging.reencode(task.jobId, from, bytes, reencode));
+        await breather();
+      }
+    }
     const index = new HnswIndex(indexOptions(model, this.#data.engine));
     index.reserve(stored.length + keys.length);
     const caughtUp = db.transaction(() => {
@@ -240,29 +215,31 @@ export class BuildState {
    * re-encodes. Records staged as float32 before another import fitted the codec are encoded
    * here, as the build indexed them (`storedValue`).
    */
-  #commit(jobId: string, collectionId: number): ImportCommit {
+  #commit(jobId: string, collectionId: number): Promise<ImportCommit> {
     const db = this.#conn;
     const staging = new StagingRepo(db);
     const built = this.#built.get(jobId);
     if (built?.rebuild) {
       // Nothing to make visible: install a refitted PCA, and take a sequence number no row has.
-      return db.transaction((): ImportCommit => {
+      return this.#write.write((): ImportCommit => {
         if (!new CollectionsRepo(db).isLive(collectionId)) throw new StorageErrors.Gone('the collection was dropped during the optimize');
         if (built.update) new ModelsRepo(db).install(collectionId, built.update);
-        return { seq: nextSeq(db), records: 0, remaps: [] };
-      }).immediate();
+        return { seq: nextSeq(db), records: 0 };
+      });
     }
-    return staging.commit(jobId, collectionId, () => {
-      if (!built) return;
-      const { model, before, update } = built;
-      const bytes = model.codec.bytesPerVector;
-      if (update) {
-        new ModelsRepo(db).install(collectionId, update);
-        // Its own sequence number, before the import's: `finish` then re-applies these rows.
-        new PointsRepo(db).reencode(collectionId, nextSeq(db), bytes, (old) => model.encode(before.decode(old)).bytes);
-      }
-      staging.reencode(jobId, bytes, (old) => model.encode(model.decode(old)).bytes);
-    });
+    return this.#write.write(() =>
+      staging.commit(jobId, collectionId, () => {
+        if (!built) return;
+        const { model, before, update } = built;
+        const bytes = model.codec.bytesPerVector;
+        if (update) {
+          new ModelsRepo(db).install(collectionId, update);
+          // Its own sequence number, before the import's: `finish` then re-applies these rows.
+          new PointsRepo(db).reencode(collectionId, nextSeq(db), bytes, (old) => model.encode(before.decode(old)).bytes);
+        }
+        for (let after: number | null = -1; after !== null; ) after = staging.reencode(jobId, after, bytes, (old) => model.encode(model.decode(old)).bytes);
+      }),
+    );
   }
 
   /** Body order: adds rows as they are staged, waiting for more until the body is all in. */
@@ -271,7 +248,6 @@ export class BuildState {
     let after = -1;
     let reserved = 0;
     for (;;) {
-      if (progress.cancelled) throw new ServerErrors.JobCancelled('the import was cancelled');
       const received = progress.received; // read before the rows: rows staged before it are seen below
       if (progress.expected > reserved) {
         index.reserve(progress.expected - progress.processed);
@@ -299,13 +275,10 @@ export class BuildState {
     const staging = new StagingRepo(this.#conn);
     const keys = staging.rowKeys(task.jobId);
     index.reserve(keys.length);
-    const cancelled = () => {
-      if (progress.cancelled) throw new ServerErrors.JobCancelled('the import was cancelled');
-    };
+    progress.total = keys.length;
     if (task.order === 'given' || task.order === 'random') {
       const order = buildOrder(keys.length, task.order, task.seed);
       for (let at = 0; at < order.length; at += PAGE) {
-        cancelled();
         const page = Array.from(order.subarray(at, at + PAGE), (i) => keys[i]);
         for (const row of staging.rowsByKeys(task.jobId, page)) index.upsert(row.label, model.toIndex(model.storedValue(row.vector)));
         progress.processed = Math.min(at + PAGE, order.length);
@@ -328,12 +301,11 @@ export class BuildState {
       after = rows[rows.length - 1].row;
     }
     const plan = await planOrder(task.order, task.seed, { n: payloads.length, dim, vectors, payloads }, this.#data.engine, breather);
-    if (plan.pass) new KnnRepo(this.#conn).put(task.collectionId, knnRows(plan.pass, labels));
+    if (plan.pass) await putKnn(this.#write, new KnnRepo(this.#conn), task.collectionId, knnRows(plan.pass, labels), breather);
     for (let i = 0; i < plan.positions.length; i++) {
       const p = plan.positions[i];
       index.upsert(labels[p], vectors.subarray(p * dim, (p + 1) * dim));
       if (i % PAGE === 0) {
-        cancelled();
         progress.processed = i;
         await breather();
       }
@@ -350,14 +322,10 @@ export class BuildState {
     const { index, model } = built;
     const db = this.#conn;
     const points = new PointsRepo(db);
-    const { seq: committed, remaps } = task.commit;
+    const committed = task.commit.seq;
     const seq = db.transaction(() => {
       // Rows changed between the build's start and the commit; the import's own rows (seq = committed) are in.
       catchUp(index, model, points, task.collectionId, built.caughtUp, committed);
-      // Ids an upsert created meanwhile kept their label: move the imported vector there.
-      for (const { staged } of remaps) index.remove(staged);
-      const moved = points.getByLabels(task.collectionId, remaps.map((r) => r.current));
-      for (const row of moved) if (row.vector) index.upsert(row.label, model.toIndex(model.decode(row.vector)));
       catchUp(index, model, points, task.collectionId, committed);
       return currentSeq(db);
     })();
@@ -365,18 +333,21 @@ export class BuildState {
     // The snapshot replaced every older one: tombstones the rebuild left out are no longer needed.
     let purged = 0;
     while (built.rebuild) {
-      const n = points.purgeTombstones(task.collectionId, built.caughtUp, PURGE_CHUNK);
+      const n = await this.#write.write(() => points.purgeTombstones(task.collectionId, built.caughtUp, PURGE_CHUNK));
       purged += n;
       if (n < PURGE_CHUNK) break;
       await breather();
     }
-    return { seq, bytes: manifest.bytes, purged, lid: this.#lidSummary(task.collectionId, built.passRan) };
+    return { seq, bytes: manifest.bytes, purged, lid: await this.#lidSummary(task.collectionId, built.passRan) };
   }
 
   /** The LID distribution of the collection's k-NN entries: summarised again after a pass, else as stored. */
-  #lidSummary(collectionId: number, passRan: boolean): LidSummary | null {
+  async #lidSummary(collectionId: number, passRan: boolean): Promise<LidSummary | null> {
     const knn = new KnnRepo(this.#conn);
-    if (passRan) knn.setSummary(collectionId, JSON.stringify(summarizeLid(knn.lids(collectionId))));
+    if (passRan) {
+      const summary = JSON.stringify(summarizeLid(knn.lids(collectionId)));
+      await this.#write.write(() => knn.setSummary(collectionId, summary));
+    }
     const stored = knn.summary(collectionId);
     return stored === null ? null : (JSON.parse(stored) as LidSummary | null);
   }
@@ -386,7 +357,13 @@ export class BuildState {
 export type ToBuild =
   | { type: 'init'; data: ReplicaData }
   | { type: 'task'; id: number; task: BuildTask }
-  | { type: 'control'; jobId: string; control: BuildControl };
+  | { type: 'control'; jobId: string; control: BuildControl }
+  /** The server's write lock is this process's until it sends `unlock` with the same id. */
+  | { type: 'locked'; id: number };
 
 /** Messages from the build process to the server. */
-export type FromBuild = { type: 'reply'; id: number; reply: BuildReply } | { type: 'progress'; jobId: string; processed: number };
+export type FromBuild =
+  | { type: 'reply'; id: number; reply: BuildReply }
+  | { type: 'progress'; jobId: string; processed: number; total: number | null }
+  | { type: 'lock'; id: number }
+  | { type: 'unlock'; id: number };

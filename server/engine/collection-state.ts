@@ -5,10 +5,33 @@ import type { CollectionRecord } from '../../storage/collections.ts';
 import { PayloadIndex } from '../../storage/payload-index.ts';
 import type { PointRow, PointsRepo } from '../../storage/points.ts';
 import type { CollectionModel } from './model.ts';
+import { Mutex } from './mutex.ts';
 import type { StoreSpec } from './protocol.ts';
 
 const PAGE = 1000;
 const SLICE_MS = 8;
+
+/**
+ * A collection's index snapshot as last written. One writer at a time holds `lock`: a periodic
+ * snapshot (replica 0), or a job from its commit until every replica holds its new index, so no
+ * snapshot is written between a commit and the index that has its points.
+ */
+export class SnapshotInfo {
+  seq = 0;
+  bytes = 0;
+  /** Points changed since the last snapshot. */
+  changes = 0;
+  writtenAt = Date.now();
+  readonly lock = new Mutex();
+
+  /** A snapshot covering `seq` was written while `changes` of the changes counted were in it. */
+  written(seq: number, bytes: number, changes: number): void {
+    this.seq = seq;
+    this.bytes = bytes;
+    this.changes -= changes;
+    this.writtenAt = Date.now();
+  }
+}
 
 /**
  * What the main thread keeps of one collection: its payload index (to plan filters) and the
@@ -30,13 +53,10 @@ export class CollectionState {
   /** Point ids by label, so results without payloads need no SQLite read. */
   readonly ids: string[] = [];
   loaded = false;
+  #ingesting = 0;
   /** Bumped on every write: plans cached for an older version are stale. */
   version = 0;
-  changesSinceSnapshot = 0;
-  snapshotSeq = 0;
-  snapshotBytes = 0;
-  lastSnapshotAt = Date.now();
-  snapshotting: Promise<void> | null = null;
+  readonly snapshot = new SnapshotInfo();
 
   readonly #storedModel: () => CollectionModel;
 
@@ -89,6 +109,11 @@ export class CollectionState {
     return this.record.name;
   }
 
+  /** The payload index holds every committed point: loaded, and not taking in an import's commit. */
+  get current(): boolean {
+    return this.loaded && this.#ingesting === 0;
+  }
+
   /** Reads every live point's payload and vector, yielding to the event loop between slices. */
   async load(points: PointsRepo): Promise<void> {
     await this.ingestAll(points);
@@ -111,6 +136,15 @@ export class CollectionState {
 
   /** Pages of rows by label, each recorded as an upsert, yielding to the event loop between slices. */
   async #ingest(page: (afterLabel: number) => PointRow[]): Promise<void> {
+    this.#ingesting++;
+    try {
+      await this.#ingestPages(page);
+    } finally {
+      this.#ingesting--;
+    }
+  }
+
+  async #ingestPages(page: (afterLabel: number) => PointRow[]): Promise<void> {
     let after = -1;
     let sliceStart = performance.now();
     for (;;) {

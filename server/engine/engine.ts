@@ -1,91 +1,98 @@
-import { readdir } from 'node:fs/promises';
-import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { ResolvedBuild } from '../../index/native/engine.ts';
-import { hnswBytesPerPoint } from '../../index/hnsw.ts';
-import { loadHnswlib } from '../../index/native/load.ts';
-import type { LidSummary } from '../../index/lid.ts';
-import { readManifest, removeSnapshots } from '../../index/snapshot.ts';
-import { toVector } from '../../index/vectors.ts';
-import { CollectionsRepo, type CollectionConfig, type CollectionRecord } from '../../storage/collections.ts';
-import { currentSeq, nextSeq, openDatabase, type Db } from '../../storage/db.ts';
+import { CollectionsRepo, type CollectionRecord } from '../../storage/collections.ts';
+import { openDatabase, type Db } from '../../storage/db.ts';
 import { normaliseId } from '../../storage/ids.ts';
 import { KnnRepo } from '../../storage/knn.ts';
 import { ModelsRepo } from '../../storage/models.ts';
-import { PointsRepo, type Mutation, type PointRow } from '../../storage/points.ts';
+import { PointsRepo, type PointRow } from '../../storage/points.ts';
 import { parseWhere } from '../../storage/where.ts';
 import type { Config } from '../config.ts';
 import { ServerErrors } from '../errors.ts';
 import type { CollectionRequest, DeleteRequest, ScrollRequest, SearchRequest, UpsertRequest } from '../schemas/index.ts';
+import { engineBuild, normaliseConfig, replicaCount } from './collection-config.ts';
 import { CollectionState } from './collection-state.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
+import { describeCollection } from './describe.ts';
+import { Jobs } from './jobs.ts';
+import { loadModel } from './load-index.ts';
 import type { Logger } from './logger.ts';
-import { planSearch } from './planner.ts';
-import type { IndexStats, SearchItem, SearchReply, SnapshotReply } from './protocol.ts';
-import { loadModel, snapshotName } from './load-index.ts';
-import { CODEC_FIT_AT, CollectionModel, fitModel } from './model.ts';
-import { Imports } from './imports.ts';
+import { SCAN_PAGE } from './matches.ts';
+import { planSearch, type Plan } from './planner.ts';
+import { PointWrites } from './point-writes.ts';
+import type { IndexStats, SearchItem, SearchReply } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
-import { WriteGate } from './write-gate.ts';
 import { prepareSearch, toResults, type PreparedSearch, type SearchResult } from './search.ts';
+import { Snapshots } from './snapshots.ts';
+import { Writer } from './writer.ts';
 
 const PURGE_CHUNK = 2000;
+/** Pages a filtered scroll reads from SQLite at most per request when the payload index cannot answer. */
+const SCROLL_SCAN_PAGES = 8;
+const ALL: Plan = { kind: 'all' };
 
 /**
- * Orchestrates storage and indexes. The single write path is the main thread's SQLite connection
- * (short transactions, acknowledged after commit); each commit is then sent to every replica.
+ * Orchestrates storage and indexes: the collections, their points and searches. Every SQLite write
+ * goes through the writer (writer.ts); each commit is then sent to every replica.
  */
 export class Engine {
-  readonly #config: Config;
   readonly #log: Logger;
   readonly #db: Db;
+  readonly #writer: Writer;
   readonly #collections: CollectionsRepo;
   readonly #points: PointsRepo;
-  readonly #models: ModelsRepo;
   readonly #knn: KnnRepo;
   readonly #states = new Map<string, CollectionState>();
-  readonly #snapshotDir: string;
   readonly #replicas: ReplicaSet;
+  readonly #snapshots: Snapshots;
+  readonly #writes: PointWrites;
   readonly #timer: NodeJS.Timeout;
-  readonly #gate = new WriteGate();
-  readonly imports: Imports;
+  readonly jobs: Jobs;
   #replicasReady = false;
   #closed = false;
 
   constructor(config: Config, log: Logger) {
-    this.#config = config;
     this.#log = log;
     const dbPath = join(config.dataDir, 'vicinity.db');
-    this.#db = openDatabase({ path: dbPath, synchronous: config.synchronous });
-    this.#collections = new CollectionsRepo(this.#db);
-    this.#points = new PointsRepo(this.#db, { maxLabel: config.maxLabel });
-    this.#models = new ModelsRepo(this.#db);
-    this.#knn = new KnnRepo(this.#db);
-    this.#snapshotDir = join(config.dataDir, 'indexes');
-    const data = { dbPath, snapshotDir: this.#snapshotDir, engine: engineBuild(config, log) };
-    this.#replicas = new ReplicaSet({ count: replicaCount(config, this.#collections.list(), log), maxQueue: config.replicaQueue, data, log });
-    this.imports = new Imports({
-      config, log, db: this.#db, points: this.#points, gate: this.#gate, replicas: this.#replicas, data,
+    const db = (this.#db = openDatabase({ path: dbPath, synchronous: config.synchronous }));
+    const writer = (this.#writer = new Writer(db));
+    const collections = (this.#collections = new CollectionsRepo(db));
+    const points = (this.#points = new PointsRepo(db, { maxLabel: config.maxLabel }));
+    this.#knn = new KnnRepo(db);
+    const snapshotDir = join(config.dataDir, 'indexes');
+    const data = { dbPath, snapshotDir, engine: engineBuild(config, log) };
+    const replicas = (this.#replicas = new ReplicaSet({ count: replicaCount(config, collections.list(), log), maxQueue: config.replicaQueue, data, log }));
+    const snapshots = (this.#snapshots = new Snapshots({
+      db, replicas, log, dir: snapshotDir, everyChanges: config.snapshotEveryChanges, intervalMs: config.snapshotIntervalMs,
+      ready: () => this.#replicasReady,
+    }));
+    const stateById = (id: number) => [...this.#states.values()].find((s) => s.record.id === id);
+    this.jobs = new Jobs({
+      config, log, db, writer, points, collections, replicas, data, stateById,
       readyState: (name) => this.#readyState(name),
-      stateById: (id) => [...this.#states.values()].find((s) => s.record.id === id),
-      saturated: (state, count) => this.#saturated(state, count),
+      saturated: (state, count) => this.#writes.saturated(state, count),
     });
-    for (const record of this.#collections.list()) {
+    this.#writes = new PointWrites({
+      config, log, db, writer, collections, points, replicas, snapshots, models: new ModelsRepo(db),
+      state: (name) => this.#state(name),
+      current: (name, state) => this.#states.get(name) === state,
+      jobActive: (id) => this.jobs.active(id),
+    });
+    for (const record of collections.list()) {
       const state = this.#newState(record);
       this.#states.set(record.name, state);
       void this.#loadState(state);
     }
-    this.#replicas.init().then(
+    replicas.init().then(
       () => {
         this.#replicasReady = true;
-        log.info({ replicas: this.#replicas.size }, 'replicas ready');
+        log.info({ replicas: replicas.size }, 'replicas ready');
       },
       (err: unknown) => log.error({ err }, 'replicas failed to load'),
     );
     void this.#purgeDropped();
-    void this.#removeOrphanSnapshots();
-    this.#timer = setInterval(() => this.#snapshotDue(), Math.min(1000, config.snapshotIntervalMs));
+    void snapshots.removeOrphans(this.#states.values());
+    this.#timer = setInterval(() => this.#tick(), Math.min(1000, config.snapshotIntervalMs));
     this.#timer.unref();
   }
 
@@ -96,11 +103,7 @@ export class Engine {
 
   async #loadState(state: CollectionState): Promise<void> {
     try {
-      const manifest = await readManifest(this.#snapshotDir, snapshotName(state.record.id));
-      if (manifest.manifest) {
-        state.snapshotSeq = manifest.manifest.seq;
-        state.snapshotBytes = manifest.manifest.bytes;
-      }
+      await this.#snapshots.recall(state);
       await state.load(this.#points);
     } catch (err) {
       this.#log.error({ err, collection: state.name }, 'collection failed to load');
@@ -120,12 +123,6 @@ export class Engine {
     return state;
   }
 
-  /** Waits until writes may go ahead (an import may be committing), then checks the collection is still there. */
-  async #writable(name: string, state: CollectionState): Promise<void> {
-    await this.#gate.pass();
-    if (this.#states.get(name) !== state) throw new ServerErrors.CollectionNotFound(`collection '${name}' was dropped`);
-  }
-
   #readyState(name: string): CollectionState {
     const state = this.#state(name);
     if (!state.loaded || !this.#replicasReady) {
@@ -137,22 +134,26 @@ export class Engine {
   /** Creates a collection; `created` is false when an identical one exists. */
   async createCollection(name: string, request: CollectionRequest): Promise<{ created: boolean; collection: object }> {
     const config = normaliseConfig(request);
-    await this.#gate.pass();
-    const existing = this.#collections.get(name);
-    if (existing) {
-      if (JSON.stringify(existing.config) !== JSON.stringify(config)) {
-        throw new ServerErrors.CollectionExists(
-          `collection '${name}' exists with a different configuration: ${JSON.stringify(existing.config)}; drop it first or use another name`,
-        );
-      }
-      return { created: false, collection: await this.describe(name) };
-    }
-    const record = this.#collections.create(name, config);
-    const state = this.#newState(record);
-    state.loaded = true;
-    this.#states.set(name, state);
-    this.#replicas.broadcast({ op: 'create', collectionId: record.id, config });
-    return { created: true, collection: await this.describe(name) };
+    const record = await this.#writer.write(
+      () => {
+        const existing = this.#collections.get(name);
+        if (!existing) return this.#collections.create(name, config);
+        if (JSON.stringify(existing.config) !== JSON.stringify(config)) {
+          throw new ServerErrors.CollectionExists(
+            `collection '${name}' exists with a different configuration: ${JSON.stringify(existing.config)}; drop it first or use another name`,
+          );
+        }
+        return null;
+      },
+      (created) => {
+        if (!created) return;
+        const state = this.#newState(created);
+        state.loaded = true;
+        this.#states.set(name, state);
+        this.#replicas.broadcast({ op: 'create', collectionId: created.id, config });
+      },
+    );
+    return { created: record !== null, collection: await this.describe(name) };
   }
 
   async listCollections(): Promise<object[]> {
@@ -161,128 +162,37 @@ export class Engine {
 
   async describe(name: string): Promise<object> {
     const state = this.#state(name);
-    const record = this.#collections.get(name)!;
-    const { config } = record;
-    const replicas = this.#replicasReady
-      ? await this.#replicas.all<IndexStats>({ op: 'stats', collectionId: record.id })
-      : [];
-    const payloadStats = state.payloads.stats();
-    return {
-      name,
-      dimension: config.dimension,
-      metric: config.metric,
-      count: record.liveCount,
-      deleted: record.deletedCount,
-      config,
-      stats: {
-        index: replicas[0] ?? { state: 'loading' },
-        replicas: replicas.length,
-        memory_bytes: {
-          indexes: replicas.reduce((sum, r) => sum + r.memory_bytes, 0),
-          per_replica: replicas[0]?.memory_bytes ?? 0,
-          shared_vectors: state.vectors.bytes,
-          payload_index: payloadStats.approximateBytes,
-        },
-        snapshot: {
-          seq: state.snapshotSeq,
-          bytes: state.snapshotBytes,
-          changes_since: state.changesSinceSnapshot,
-          age_s: Math.round((Date.now() - state.lastSnapshotAt) / 1000),
-        },
-        vector_store_bytes: record.liveCount * state.model.codec.bytesPerVector,
-        storage: storageStats(state, record.liveCount, replicas[0]?.memory_bytes ?? 0),
-        lid: this.#lidSummary(state),
-      },
-    };
+    const index = this.#replicasReady ? await this.#replicas.stats<IndexStats>({ op: 'stats', collectionId: state.record.id }) : null;
+    const record = this.#collections.get(name);
+    if (!record || this.#states.get(name) !== state) throw new ServerErrors.CollectionNotFound(`collection '${name}' was dropped`);
+    return describeCollection(state, record, index, this.#replicas.size, this.#knn);
   }
 
-  /** LID distribution of the collection's last k-NN pass (a rebuild or import in a LID order); null before one. */
-  #lidSummary(state: CollectionState): LidSummary | null {
-    if (state.lidSummary === undefined) {
-      const stored = this.#knn.summary(state.record.id);
-      state.lidSummary = stored === null ? null : (JSON.parse(stored) as LidSummary | null);
-    }
-    return state.lidSummary;
-  }
-
+  /** Drops a collection: hidden at once, its jobs failed, its files removed once nothing writes them. */
   async dropCollection(name: string): Promise<void> {
     const state = this.#state(name);
-    await this.#gate.pass();
-    this.#states.delete(name);
-    this.#collections.drop(state.record.id);
-    // Each replica runs the drop after any snapshot it was writing, so the files can go after.
-    await this.#replicas.all({ op: 'drop', collectionId: state.record.id }).catch(() => undefined);
-    await removeSnapshots(this.#snapshotDir, snapshotName(state.record.id));
+    await this.#writer.write(
+      () => {
+        // A drop (or a drop and a create) that got the lock first: this request's collection is gone.
+        if (this.#states.get(name) !== state) throw new ServerErrors.CollectionNotFound(`collection '${name}' does not exist`);
+        this.#collections.drop(state.record.id);
+      },
+      () => {
+        this.#states.delete(name);
+        this.jobs.dropped(state.record.id);
+        this.#replicas.broadcast({ op: 'drop', collectionId: state.record.id });
+      },
+    );
+    await this.#snapshots.remove(state);
     void this.#purgeDropped();
   }
 
-  async upsert(name: string, request: UpsertRequest): Promise<{ upserted: number }> {
-    const state = this.#state(name);
-    const { dimension, metric } = state.record.config;
-    const payloads = new Map<string, Record<string, unknown> | null>();
-    const inputs = request.points.map((p, i) => {
-      const id = normaliseId(p.id, `points[${i}].id`);
-      payloads.set(id, p.payload ?? null);
-      return {
-        id,
-        vector: toVector(p.vector, { dimension, metric }, `points[${i}].vector`),
-        payload: p.payload === undefined || p.payload === null ? null : JSON.stringify(p.payload),
-      };
-    });
-    await this.#writable(name, state);
-    if (inputs.length > 0) {
-      // An import fits the codec itself (from more data): while one runs, rows stay float32 for its commit to re-encode.
-      const fit = state.model.pending.codec && !this.imports.active(state.record.id) && this.#collections.get(name)!.liveCount + inputs.length >= CODEC_FIT_AT;
-      let model = state.model;
-      const mutation = this.#db.transaction(() => {
-        const refit = fit ? this.#fitCodec(state, inputs.map((p) => p.vector)) : null;
-        if (refit) model = refit.model;
-        let saturated = 0;
-        const writes = inputs.map((p) => {
-          const encoded = model.encode(p.vector);
-          saturated += encoded.saturated;
-          return { id: p.id, vector: encoded.bytes, payload: p.payload };
-        });
-        const written = this.#points.upsert(state.record.id, writes);
-        this.#saturated(state, saturated);
-        return { seq: written.seq, changes: [...(refit?.changes ?? []), ...written.changes] };
-      })();
-      // Committed: from here on the collection stores and decodes with the fitted codec. Every
-      // live point is in the mutation (all were re-encoded), so the new store is full after it.
-      const replaced = state.useModel(model);
-      this.#applied(state, mutation, payloads);
-      if (replaced) state.storeFilled();
-    }
-    await this.#replicas.whenBacklogAtMost(this.#config.maxIndexBacklog);
-    return { upserted: request.points.length };
+  upsert(name: string, request: UpsertRequest): Promise<{ upserted: number }> {
+    return this.#writes.upsert(name, request);
   }
 
-  /**
-   * Fits a float8 codec on the collection's points and the batch being written (inside its
-   * transaction): stores the params and re-encodes the rows written as float32 so far.
-   */
-  #fitCodec(state: CollectionState, batch: Float32Array[]): { model: CollectionModel; changes: Mutation['changes'] } {
-    const d = state.record.config.dimension;
-    const rows = this.#points.scroll(state.record.id, { limit: CODEC_FIT_AT * 4, afterLabel: -1, withVector: true });
-    const sample = new Float32Array((rows.length + batch.length) * d);
-    rows.forEach((row, i) => sample.set(state.model.decode(row.vector!), i * d));
-    batch.forEach((v, i) => sample.set(v, (rows.length + i) * d));
-    const old = state.model;
-    const update = fitModel(old, sample, rows.length + batch.length, { codec: true, pca: false });
-    const model = new CollectionModel(state.record.config, this.#models.install(state.record.id, update));
-    const seq = nextSeq(this.#db);
-    const changes = this.#points.reencode(state.record.id, seq, model.codec.bytesPerVector, (bytes) => model.encode(old.decode(bytes)).bytes);
-    this.#log.info({ collection: state.name, codec: model.codec.name, rows: changes.length }, 'codec fitted; earlier rows re-encoded');
-    return { model, changes };
-  }
-
-  #saturated(state: CollectionState, count: number): void {
-    if (count === 0) return;
-    state.saturated += count;
-    this.#log.warn(
-      { collection: state.name, codec: state.model.codec.name, saturated: count, total: state.saturated },
-      'vector values beyond the codec range were clamped to its largest value',
-    );
+  deletePoints(name: string, request: DeleteRequest): Promise<{ deleted: number }> {
+    return this.#writes.delete(name, request);
   }
 
   getPoint(name: string, rawId: string, withVector: boolean): StoredPoint {
@@ -292,34 +202,43 @@ export class Engine {
     return decoded(state, row, withVector);
   }
 
-  async deletePoints(name: string, request: DeleteRequest): Promise<{ deleted: number }> {
+  /**
+   * A page of points in label order. A filter is answered by the payload index; one it cannot answer
+   * reads at most SCROLL_SCAN_PAGES pages of SQLite per request, so a page may hold fewer than
+   * `limit` points with a cursor to go on from.
+   */
+  async scroll(name: string, request: ScrollRequest): Promise<{ points: StoredPoint[]; next_cursor: string | null }> {
     const state = this.#state(name);
-    if ((request.ids === undefined) === (request.where === undefined)) {
-      throw new ServerErrors.RequestInvalid('give either ids or where (not both)');
-    }
     const id = state.record.id;
-    await this.#writable(name, state);
-    const mutation = request.ids
-      ? this.#points.deleteIds(id, request.ids.map((raw, i) => normaliseId(raw, `ids[${i}]`)))
-      : this.#points.deleteWhere(id, parseWhere(request.where));
-    this.#applied(state, mutation, new Map());
-    await this.#replicas.whenBacklogAtMost(this.#config.maxIndexBacklog);
-    return { deleted: mutation.changes.length };
-  }
-
-  scroll(name: string, request: ScrollRequest): { points: StoredPoint[]; next_cursor: string | null } {
-    const state = this.#state(name);
     const limit = request.limit ?? 100;
+    const withVector = request.with_vector ?? false;
+    const after = request.cursor ? decodeCursor(request.cursor) : -1;
     const where = request.where && Object.keys(request.where).length > 0 ? parseWhere(request.where) : undefined;
-    const rows = this.#points.scroll(state.record.id, {
-      where,
-      limit: limit + 1,
-      afterLabel: request.cursor ? decodeCursor(request.cursor) : -1,
-      withVector: request.with_vector ?? false,
+    const page = (rows: PointRow[], more: boolean, last: number | null = null) => ({
+      points: rows.map((row) => decoded(state, row, true)),
+      next_cursor: more ? encodeCursor(rows.length > 0 ? rows[rows.length - 1].label : last!) : null,
     });
-    const more = rows.length > limit;
-    const page = more ? rows.slice(0, limit) : rows;
-    return { points: page.map((row) => decoded(state, row, true)), next_cursor: more ? encodeCursor(page[page.length - 1].label) : null };
+    if (!where) {
+      const rows = this.#points.scroll(id, { limit: limit + 1, afterLabel: after, withVector });
+      return page(rows.slice(0, limit), rows.length > limit);
+    }
+    const evaluated = state.current ? state.payloads.evaluate(where) : null;
+    if (evaluated) {
+      const labels = evaluated.bitmap.labelsAfter(after, limit + 1);
+      const rows = this.#points.getByLabels(id, labels.slice(0, limit), withVector).sort((a, b) => a.label - b.label);
+      return page(rows, labels.length > limit);
+    }
+    const labels: number[] = [];
+    let last: number | null = after;
+    for (let pages = 0; labels.length <= limit && last !== null && pages < SCROLL_SCAN_PAGES; pages++) {
+      if (pages > 0) await yieldToLoop();
+      const scanned = this.#points.matchingLabels(id, where, last, SCAN_PAGE);
+      labels.push(...scanned.labels);
+      last = scanned.last;
+    }
+    const rows = this.#points.getByLabels(id, labels.slice(0, limit), withVector).sort((a, b) => a.label - b.label);
+    if (labels.length > limit) return page(rows, true);
+    return page(rows, last !== null, last);
   }
 
   async search(name: string, request: SearchRequest): Promise<SearchResult[]> {
@@ -342,7 +261,7 @@ export class Engine {
 
   /** Plans each search's filter, runs them as one task on the least busy replica, and fills in ids and payloads. */
   async #search(state: CollectionState, searches: PreparedSearch[]): Promise<SearchResult[][]> {
-    const plans = searches.map((s) => planSearch(state, this.#points, s.where, s.whereKey));
+    const plans = await Promise.all(searches.map((s) => (s.where ? planSearch(state, this.#points, s.where, s.whereKey) : Promise.resolve(ALL))));
     const items: SearchItem[] = [];
     searches.forEach((s, i) => {
       const plan = plans[i];
@@ -364,103 +283,16 @@ export class Engine {
     return searches.map((s, i) => (plans[i].kind === 'none' ? [] : toResults(state, this.#points, s, replies[next++])));
   }
 
-  /**
-   * After a commit: update the main thread's payload index and vectors, then send the change to
-   * every replica. A change whose id is not in `payloads` (a re-encoded row) keeps its payload.
-   */
-  #applied(state: CollectionState, mutation: Mutation, payloads: Map<string, Record<string, unknown> | null>): void {
-    const { changes } = mutation;
-    if (changes.length === 0) return;
-    const dim = state.record.config.dimension;
-    const { model } = state;
-    const labels = new Uint32Array(changes.length);
-    const deleted = new Uint8Array(changes.length);
-    const vectors = new Float32Array(changes.filter((c) => c.vector).length * dim);
-    let v = 0;
-    changes.forEach((change, i) => {
-      labels[i] = change.label;
-      if (!change.vector) {
-        deleted[i] = 1;
-        state.deleted(change.label);
-        return;
-      }
-      model.codec.decodeInto(change.vector, vectors.subarray(v * dim, (v + 1) * dim));
-      v++;
-      state.upserted(change.label, change.id!, change.vector, payloads.has(change.id!) ? payloads.get(change.id!)! : undefined);
-    });
-    this.#replicas.broadcast({ op: 'apply', collectionId: state.record.id, seq: mutation.seq, labels, deleted, vectors });
-    state.changesSinceSnapshot += changes.length;
-    if (state.changesSinceSnapshot >= this.#config.snapshotEveryChanges) void this.#snapshot(state);
-  }
-
-  /** Replica 0 writes the snapshot; the others keep serving reads meanwhile. */
-  #snapshot(state: CollectionState): Promise<void> {
-    if (state.snapshotting || !this.#replicasReady) return state.snapshotting ?? Promise.resolve();
-    const changes = state.changesSinceSnapshot;
-    const seq = currentSeq(this.#db);
-    state.snapshotting = this.#replicas
-      .on<SnapshotReply | null>(0, { op: 'snapshot', collectionId: state.record.id, seq })
-      .then(
-        (done) => {
-          if (!done) return;
-          state.snapshotSeq = done.seq;
-          state.snapshotBytes = done.bytes;
-          state.changesSinceSnapshot -= changes;
-          state.lastSnapshotAt = Date.now();
-        },
-        (err: unknown) => this.#log.error({ err, collection: state.name }, 'snapshot failed; will retry'),
-      )
-      .finally(() => {
-        state.snapshotting = null;
-      });
-    return state.snapshotting;
-  }
-
-  /** Queues an optimize of each collection whose tombstones passed the configured share. */
-  #rebuildDue(): void {
-    const { rebuildMinDeleted, rebuildDeletedPercent } = this.#config;
-    if (rebuildMinDeleted === 0 || !this.ready) return;
-    for (const state of this.#states.values()) {
-      const record = this.#collections.get(state.name);
-      if (!record || record.deletedCount < rebuildMinDeleted || this.imports.active(record.id)) continue;
-      if (record.deletedCount * 100 < rebuildDeletedPercent * (record.liveCount + record.deletedCount)) continue;
-      this.#log.info({ collection: state.name, deleted: record.deletedCount, live: record.liveCount }, 'tombstones passed the threshold: rebuilding');
-      this.imports.optimize(state.name, { auto: true }).catch((err: unknown) => this.#log.error({ err, collection: state.name }, 'could not queue a rebuild'));
-    }
-  }
-
-  #snapshotDue(): void {
-    this.#rebuildDue();
-    const now = Date.now();
-    for (const state of this.#states.values()) {
-      const due =
-        state.changesSinceSnapshot >= this.#config.snapshotEveryChanges ||
-        (state.changesSinceSnapshot > 0 && now - state.lastSnapshotAt >= this.#config.snapshotIntervalMs);
-      if (due) void this.#snapshot(state);
-    }
-  }
-
-  /** Removes snapshot files of collections that no longer exist (a crash between drop and cleanup). */
-  async #removeOrphanSnapshots(): Promise<void> {
-    const files = await readdir(this.#snapshotDir).catch(() => [] as string[]);
-    const live = new Set([...this.#states.values()].map((s) => snapshotName(s.record.id)));
-    const names = new Set<string>();
-    for (const file of files) {
-      const match = /^(c\d+)[-.]/.exec(file);
-      if (match && !live.has(match[1])) names.add(match[1]);
-    }
-    for (const name of names) await removeSnapshots(this.#snapshotDir, name).catch(() => undefined);
+  #tick(): void {
+    if (this.ready) for (const state of this.#states.values()) this.jobs.rebuildIfDue(state);
+    this.#snapshots.due(this.#states.values());
   }
 
   /** Deletes the points of dropped collections in short transactions, yielding between them. */
   async #purgeDropped(): Promise<void> {
     try {
       for (const id of this.#collections.droppedIds()) {
-        for (;;) {
-          await this.#gate.pass();
-          if (this.#closed || this.#collections.purgeDropped(id, PURGE_CHUNK)) break;
-          await yieldToLoop();
-        }
+        while (!this.#closed && !(await this.#writer.write(() => this.#collections.purgeDropped(id, PURGE_CHUNK)))) await yieldToLoop();
       }
     } catch (err) {
       this.#log.error({ err }, 'purging a dropped collection failed; it is retried at the next start');
@@ -477,51 +309,19 @@ export class Engine {
     return this.#replicas.on(id, { op: 'exit' }).catch(() => undefined);
   }
 
-  /** Writes snapshots of changed collections, stops the replicas, closes the database. */
+  /** Ends the jobs, writes snapshots of changed collections, stops the replicas, closes the database. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    await this.imports.close();
-    const changed = [...this.#states.values()].filter((s) => s.loaded && (s.changesSinceSnapshot > 0 || s.snapshotting !== null));
-    await Promise.all(changed.map(async (state) => {
-      await state.snapshotting;
-      if (state.changesSinceSnapshot > 0) await this.#snapshot(state);
-    }));
+    await this.jobs.close();
+    await this.#snapshots.close(this.#states.values());
     await this.#replicas.close();
+    // Writes still queued for the lock go first.
+    await this.#writer.write(() => undefined);
     this.#db.close();
   }
 }
-
-/**
- * What compression buys, per live point: bytes in the SQLite vector column, the snapshot file,
- * one replica's index and the shared vectors, each beside its float32 equivalent.
- */
-function storageStats(state: CollectionState, live: number, perReplica: number): object {
-  const { model } = state;
-  const { config } = model;
-  const perPoint = (bytes: number) => (live > 0 ? Math.round(bytes / live) : 0);
-  const float32 = config.dimension * 4;
-  const stored = model.codec.bytesPerVector;
-  return {
-    codec: config.storage.codec,
-    codec_fitted: !model.pending.codec,
-    pca_dimension: config.storage.pca_dimension ?? null,
-    pca_fitted: model.pca !== null,
-    pca_version: model.version,
-    saturated_values: state.saturated,
-    bytes_per_vector: {
-      vector_store: stored,
-      snapshot: perPoint(state.snapshotBytes),
-      index_per_replica: perPoint(perReplica),
-      shared: perPoint(state.vectors.bytes),
-    },
-    vector_store_ratio: ratio(stored, float32),
-    shared_ratio: ratio(state.vectors.bytes, state.vectors.capacity * float32),
-  };
-}
-
-const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : 0);
 
 /** A point as the API shows it: its vector decoded (normalised under cosine with a compressed codec). */
 export interface StoredPoint {
@@ -533,57 +333,4 @@ export interface StoredPoint {
 
 function decoded(state: CollectionState, row: PointRow, withVector: boolean): StoredPoint {
   return { ...row, vector: withVector && row.vector ? state.decode(row.vector) : null };
-}
-
-/** Resolves the hnswlib build once, here, so every replica loads the same one. */
-function engineBuild(config: Config, log: Logger): ResolvedBuild {
-  const loaded = loadHnswlib(config.hnswBuild);
-  log.info({ requested: config.hnswBuild, build: loaded.build, path: loaded.path, reason: loaded.reason }, 'hnswlib build chosen');
-  return loaded.build;
-}
-
-/**
- * Replicas: `VICINITY_REPLICAS`, or one per core, capped so that the replicas' index copies
- * (estimated from the stored points) stay within half of the machine's memory.
- */
-function replicaCount(config: Config, collections: CollectionRecord[], log: Logger): number {
-  if (config.replicas > 0) return config.replicas;
-  const cores = availableParallelism();
-  let perReplica = 64 * 1024 * 1024; // an empty worker with its heap
-  for (const { config: c, liveCount, deletedCount } of collections) {
-    // A PCA collection's index holds the reduced vectors (once fitted; the estimate assumes it is).
-    const { slot, upper } = hnswBytesPerPoint(c.storage.pca_dimension ?? c.dimension, c.hnsw.m);
-    perReplica += (liveCount + deletedCount) * (slot + upper);
-  }
-  const byMemory = Math.max(1, Math.floor((0.5 * totalmem()) / perReplica));
-  const count = Math.min(cores, byMemory);
-  log.info({ replicas: count, cores, estimated_bytes_per_replica: Math.round(perReplica) }, 'replica count chosen');
-  return count;
-}
-
-/** Fills in defaults; refuses what cannot work (PCA under ip, or not reducing the dimension). */
-export function normaliseConfig(request: CollectionRequest): CollectionConfig {
-  const codec = request.storage?.codec ?? 'float32';
-  const pca = request.storage?.pca_dimension;
-  if (pca !== undefined && request.metric === 'ip') {
-    throw new ServerErrors.CollectionConfig(
-      'storage.pca_dimension cannot be used with metric ip: centring changes inner products; use l2 or cosine, or leave pca_dimension out',
-    );
-  }
-  if (pca !== undefined && pca >= request.dimension) {
-    throw new ServerErrors.CollectionConfig(
-      `storage.pca_dimension must be below the dimension (${request.dimension}); it is ${pca}`,
-    );
-  }
-  return {
-    dimension: request.dimension,
-    metric: request.metric,
-    hnsw: {
-      m: request.hnsw?.m ?? 16,
-      ef_construction: request.hnsw?.ef_construction ?? 200,
-      ef_search: request.hnsw?.ef_search ?? 64,
-    },
-    storage: pca === undefined ? { codec } : { codec, pca_dimension: pca },
-    build_order: request.build_order ?? 'given',
-  };
 }

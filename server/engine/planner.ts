@@ -1,7 +1,7 @@
 import type { PointsRepo } from '../../storage/points.ts';
-import { LabelBitmap } from '../../storage/label-bitmap.ts';
 import type { WhereNode } from '../../storage/where.ts';
 import type { CollectionState } from './collection-state.ts';
+import { matchingLabels } from './matches.ts';
 import type { SearchFilter } from './protocol.ts';
 
 /** Below this share of live points passing `where`, matches are scored exactly (STACK.md: ~5 %). */
@@ -25,25 +25,18 @@ const cache = new WeakMap<CollectionState, Map<string, Cached>>();
 /**
  * Decides how a filtered search runs: nothing passes → no search; few pass → exact scoring of
  * those labels; otherwise a graph walk with the bitmap as allow-list. The payload index answers
- * in memory; a filter it cannot answer exactly (values compared on long strings) is read from SQLite.
+ * in memory; a filter it cannot answer exactly (values compared on long strings) is read from SQLite
+ * a page at a time (matches.ts).
  */
-export function planSearch(collection: CollectionState, points: PointsRepo, where: WhereNode | null, key: string): Plan {
+export async function planSearch(collection: CollectionState, points: PointsRepo, where: WhereNode | null, key: string): Promise<Plan> {
   if (!where) return { kind: 'all' };
   let plans = cache.get(collection);
   if (!plans) cache.set(collection, (plans = new Map<string, Cached>()));
   const hit = plans.get(key);
   if (hit && hit.version === collection.version) return hit.plan;
 
-  let bitmap: LabelBitmap;
-  let count: number;
-  const evaluated = collection.payloads.evaluate(where);
-  if (evaluated) {
-    ({ bitmap, count } = evaluated);
-  } else {
-    const labels = points.matchingLabels(collection.record.id, where);
-    bitmap = LabelBitmap.fromLabels(labels, collection.vectors.capacity);
-    count = labels.length;
-  }
+  const { version } = collection;
+  const { bitmap, count } = await matchingLabels(collection, points, where);
   let plan: Plan;
   if (count === 0) plan = { kind: 'none' };
   else if (count <= EXACT_MAX || count <= EXACT_SHARE * collection.payloads.size) {
@@ -52,6 +45,6 @@ export function planSearch(collection: CollectionState, points: PointsRepo, wher
     plan = { kind: 'filtered', filter: { bitmap: bitmap.buffer, count }, count, exact: false };
   }
   if (plans.size >= CACHED_PLANS) plans.delete(plans.keys().next().value!);
-  plans.set(key, { version: collection.version, plan });
+  plans.set(key, { version, plan });
   return plan;
 }

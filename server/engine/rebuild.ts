@@ -3,12 +3,13 @@ import { HnswIndex } from '../../index/hnsw.ts';
 import type { ResolvedBuild } from '../../index/native/engine.ts';
 import type { CollectionConfig } from '../../storage/collections.ts';
 import { currentSeq, type Db } from '../../storage/db.ts';
-import { KnnRepo } from '../../storage/knn.ts';
+import { KNN_CHUNK, KnnRepo, type KnnRow } from '../../storage/knn.ts';
 import { ModelsRepo, updatedModel, type ModelUpdate } from '../../storage/models.ts';
 import { PointsRepo } from '../../storage/points.ts';
 import { indexOptions, loadModel } from './load-index.ts';
 import { CollectionModel, fitModel, fitRows } from './model.ts';
 import { knnRows, planOrder } from './insertion-order.ts';
+import type { Writer } from './writer.ts';
 
 const PAGE = 1000;
 
@@ -43,11 +44,11 @@ export interface RebuildTask {
 /**
  * A new index of every live point, as optimize builds it (PAPERS.md §2, §4): the rows read at one
  * moment, PCA refitted when the collection has it, the points ordered (a k-NN pass for the LID
- * orders, whose findings are kept), then inserted. Tombstones are left out. `progress` gets the
- * points inserted; `pause` lets the process breathe.
+ * orders, whose findings are kept, written through `writer`), then inserted. Tombstones are left
+ * out. `progress` gets the points inserted; `pause` lets the process breathe.
  */
 export async function rebuildIndex(
-  db: Db, engine: ResolvedBuild, task: RebuildTask, progress: (inserted: number, total: number) => void, pause: () => Promise<void>,
+  db: Db, writer: Writer, engine: ResolvedBuild, task: RebuildTask, progress: (inserted: number, total: number) => void, pause: () => Promise<void>,
 ): Promise<Rebuilt> {
   const points = new PointsRepo(db);
   const before = loadModel(db, task.collectionId, task.config);
@@ -66,8 +67,8 @@ export async function rebuildIndex(
   const plan = await planOrder(task.order, task.seed, { n, dim: rows.dim, vectors: rows.vectors, payloads: rows.payloads }, engine, pause, task.lidK);
   if (plan.pass) {
     const knn = new KnnRepo(db);
-    while (!knn.clear(task.collectionId)) await pause();
-    knn.put(task.collectionId, knnRows(plan.pass, rows.labels));
+    while (!(await writer.write(() => knn.clear(task.collectionId)))) await pause();
+    await putKnn(writer, knn, task.collectionId, knnRows(plan.pass, rows.labels), pause);
   }
   const index = new HnswIndex({ ...indexOptions(model, engine), initialCapacity: Math.max(1024, n) });
   for (let i = 0; i < n; i++) {
@@ -80,6 +81,15 @@ export async function rebuildIndex(
   }
   progress(n, n);
   return { index, model, before, update, caughtUp, passRan: plan.pass !== null };
+}
+
+/** Writes a pass's k-NN entries, `KNN_CHUNK` per write. */
+export async function putKnn(writer: Writer, knn: KnnRepo, collectionId: number, rows: readonly KnnRow[], pause: () => Promise<void>): Promise<void> {
+  for (let at = 0; at < rows.length; at += KNN_CHUNK) {
+    const chunk = rows.slice(at, at + KNN_CHUNK);
+    await writer.write(() => knn.put(collectionId, chunk));
+    await pause();
+  }
 }
 
 /** Every live point's index-space vector under `model`, with its label (and payload, when asked). Call inside a read transaction. */

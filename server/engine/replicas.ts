@@ -133,6 +133,14 @@ export class ReplicaSet {
     }
   }
 
+  /**
+   * Index stats of the collection from one replica (they hold the same index): one that is not
+   * loading, so the answer does not wait behind a reload.
+   */
+  stats<T>(task: ReplicaTask): Promise<T> {
+    return (this.#replicas.find((r) => !r.loading) ?? this.#replicas[0]).run<T>(task);
+  }
+
   /** Runs a task on every replica and collects the answers. */
   all<T>(task: ReplicaTask): Promise<T[]> {
     return Promise.all(this.#replicas.map((r) => r.run<T>(task)));

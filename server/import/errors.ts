@@ -9,6 +9,8 @@ export const ImportErrors = {
   Format: createError('VDB_ERR_IMPORT_FORMAT', '%s', 400),
   /** The body passes a byte, record or line cap. */
   TooLarge: createError('VDB_ERR_IMPORT_TOO_LARGE', '%s', 413),
+  /** The client sent nothing for `VICINITY_IMPORT_IDLE_TIMEOUT_S` in the middle of a body. */
+  Timeout: createError('VDB_ERR_IMPORT_TIMEOUT', '%s', 408),
   /** The import's options (format, id offset, caps, batch size) are invalid. */
   Options: createError('VDB_ERR_IMPORT_OPTIONS', '%s', 400),
 } as const;

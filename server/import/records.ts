@@ -1,6 +1,7 @@
 import { toVector, bytesToFloats, type VectorRules } from '../../index/vectors.ts';
 import type { Metric } from '../../index/vector-index.ts';
 import { normaliseId } from '../../storage/ids.ts';
+import { payloadProblem } from '../payload.ts';
 import { ImportErrors } from './errors.ts';
 
 /** The body formats of `POST /v1/collections/{name}/import?format=`. */
@@ -147,29 +148,9 @@ function payloadText(payload: unknown, where: string): string | null {
   if (typeof payload !== 'object' || Array.isArray(payload) || Object.getPrototypeOf(payload) !== Object.prototype) {
     throw formatError(where, `payload must be an object or null, got ${describe(payload)}`);
   }
-  checkJson(payload, where, 'payload', 0);
+  const problem = payloadProblem(payload, 'payload');
+  if (problem) throw formatError(where, problem);
   return JSON.stringify(payload);
-}
-
-const MAX_DEPTH = 64;
-
-/** Refuses what JSON cannot hold (MessagePack binary, timestamps, non-finite numbers) and deep nesting. */
-function checkJson(value: unknown, where: string, path: string, depth: number): void {
-  if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw formatError(where, `${path} is ${value}, which JSON cannot hold`);
-    return;
-  }
-  if (depth >= MAX_DEPTH) throw formatError(where, `${path} is nested more than ${MAX_DEPTH} levels deep`);
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) checkJson(value[i], where, `${path}[${i}]`, depth + 1);
-    return;
-  }
-  if (typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const [k, v] of Object.entries(value)) checkJson(v, where, `${path}.${k}`, depth + 1);
-    return;
-  }
-  throw formatError(where, `${path} is ${describe(value)}, which JSON cannot hold`);
 }
 
 function describe(value: unknown): string {

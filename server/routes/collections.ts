@@ -32,7 +32,7 @@ export function collectionRoutes(app: FastifyInstance, engine: Engine): void {
     },
     async (request, reply) => {
       const body = request.body ?? {};
-      const job = await engine.imports.optimize(request.params.name, { order: body.build_order, seed: body.seed, lidK: body.lid_k });
+      const job = await engine.jobs.optimize(request.params.name, { order: body.build_order, seed: body.seed, lidK: body.lid_k });
       return reply.code(202).send(job);
     },
   );

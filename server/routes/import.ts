@@ -62,7 +62,7 @@ export function importRoutes(app: FastifyInstance, engine: Engine): void {
       async (request, reply) => {
         const length = Number(request.headers['content-length']);
         try {
-          const accepted = await engine.imports.receive(
+          const accepted = await engine.jobs.receive(
             request.params.name,
             {
               format: formatOf(request.query, request.headers['content-type']),
@@ -88,8 +88,8 @@ export function importRoutes(app: FastifyInstance, engine: Engine): void {
   app.get<{ Querystring: { limit?: number } }>(
     '/v1/jobs',
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } } } } },
-    (request) => ({ jobs: engine.imports.list(request.query.limit ?? 100) }),
+    (request) => ({ jobs: engine.jobs.list(request.query.limit ?? 100) }),
   );
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: jobParams } }, (request) => engine.imports.get(request.params.id));
-  app.delete<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: jobParams } }, (request) => engine.imports.cancel(request.params.id));
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: jobParams } }, (request) => engine.jobs.get(request.params.id));
+  app.delete<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: jobParams } }, (request) => engine.jobs.cancel(request.params.id));
 }

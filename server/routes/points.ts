@@ -47,8 +47,8 @@ export function pointRoutes(app: FastifyInstance, engine: Engine): void {
   app.post<{ Params: Params; Body: ScrollRequest }>(
     '/v1/collections/:name/points/scroll',
     { schema: { params: collectionParams, body: scrollBody } },
-    (request) => {
-      const page = engine.scroll(request.params.name, request.body);
+    async (request) => {
+      const page = await engine.scroll(request.params.name, request.body);
       const withPayload = request.body.with_payload ?? true;
       return { points: page.points.map((row) => pointView(row, withPayload)), next_cursor: page.next_cursor };
     },

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { codecParamsToBytes, fitCodecParams } from '../../../../index/codec.ts';
 import { vectorToBlob } from '../../../../index/vectors.ts';
 import { CollectionState } from '../../../../server/engine/collection-state.ts';
-import { normaliseConfig } from '../../../../server/engine/engine.ts';
+import { normaliseConfig } from '../../../../server/engine/collection-config.ts';
 import { CollectionModel } from '../../../../server/engine/model.ts';
 
 const config = normaliseConfig({ dimension: 4, metric: 'l2', storage: { codec: 'float8_e4m3' } });

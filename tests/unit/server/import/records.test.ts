@@ -13,6 +13,7 @@ test('import error codes have their statuses', () => {
   assert.deepEqual(statuses, [
     ['VDB_ERR_IMPORT_FORMAT', 400],
     ['VDB_ERR_IMPORT_TOO_LARGE', 413],
+    ['VDB_ERR_IMPORT_TIMEOUT', 408],
     ['VDB_ERR_IMPORT_OPTIONS', 400],
   ]);
 });

@@ -1,0 +1,62 @@
+import { availableParallelism, totalmem } from 'node:os';
+import { hnswBytesPerPoint } from '../../index/hnsw.ts';
+import type { ResolvedBuild } from '../../index/native/engine.ts';
+import { loadHnswlib } from '../../index/native/load.ts';
+import type { CollectionConfig, CollectionRecord } from '../../storage/collections.ts';
+import type { Config } from '../config.ts';
+import { ServerErrors } from '../errors.ts';
+import type { CollectionRequest } from '../schemas/index.ts';
+import type { Logger } from './logger.ts';
+
+/** Fills in defaults; refuses what cannot work (PCA under ip, or not reducing the dimension). */
+export function normaliseConfig(request: CollectionRequest): CollectionConfig {
+  const codec = request.storage?.codec ?? 'float32';
+  const pca = request.storage?.pca_dimension;
+  if (pca !== undefined && request.metric === 'ip') {
+    throw new ServerErrors.CollectionConfig(
+      'storage.pca_dimension cannot be used with metric ip: centring changes inner products; use l2 or cosine, or leave pca_dimension out',
+    );
+  }
+  if (pca !== undefined && pca >= request.dimension) {
+    throw new ServerErrors.CollectionConfig(
+      `storage.pca_dimension must be below the dimension (${request.dimension}); it is ${pca}`,
+    );
+  }
+  return {
+    dimension: request.dimension,
+    metric: request.metric,
+    hnsw: {
+      m: request.hnsw?.m ?? 16,
+      ef_construction: request.hnsw?.ef_construction ?? 200,
+      ef_search: request.hnsw?.ef_search ?? 64,
+    },
+    storage: pca === undefined ? { codec } : { codec, pca_dimension: pca },
+    build_order: request.build_order ?? 'given',
+  };
+}
+
+/** Resolves the hnswlib build once, here, so every replica loads the same one. */
+export function engineBuild(config: Config, log: Logger): ResolvedBuild {
+  const loaded = loadHnswlib(config.hnswBuild);
+  log.info({ requested: config.hnswBuild, build: loaded.build, path: loaded.path, reason: loaded.reason }, 'hnswlib build chosen');
+  return loaded.build;
+}
+
+/**
+ * Replicas: `VICINITY_REPLICAS`, or one per core, capped so that the replicas' index copies
+ * (estimated from the stored points) stay within half of the machine's memory.
+ */
+export function replicaCount(config: Config, collections: CollectionRecord[], log: Logger): number {
+  if (config.replicas > 0) return config.replicas;
+  const cores = availableParallelism();
+  let perReplica = 64 * 1024 * 1024; // an empty worker with its heap
+  for (const { config: c, liveCount, deletedCount } of collections) {
+    // A PCA collection's index holds the reduced vectors (once fitted; the estimate assumes it is).
+    const { slot, upper } = hnswBytesPerPoint(c.storage.pca_dimension ?? c.dimension, c.hnsw.m);
+    perReplica += (liveCount + deletedCount) * (slot + upper);
+  }
+  const byMemory = Math.max(1, Math.floor((0.5 * totalmem()) / perReplica));
+  const count = Math.min(cores, byMemory);
+  log.info({ replicas: count, cores, estimated_bytes_per_replica: Math.round(perReplica) }, 'replica count chosen');
+  return count;
+}

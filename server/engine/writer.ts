@@ -1,0 +1,65 @@
+import type { Db } from '../../storage/db.ts';
+import { Mutex } from './mutex.ts';
+
+/** Takes the write lock; resolves with the function that gives it back. */
+export type AcquireLock = () => Promise<() => void>;
+
+/**
+ * The one write path. Every SQLite write goes through a `Writer`: the main thread's, which owns the
+ * lock, or the build process's, which borrows it (`lease`) for each of its transactions. So no two
+ * connections ever write at once, and no transaction waits in SQLite's busy handler, which would
+ * block its thread, or fails with SQLITE_BUSY after reading.
+ *
+ * A connection is query-only outside `write`: a write that bypasses the lock fails at once
+ * (SQLITE_READONLY) instead of racing.
+ */
+export class Writer {
+  readonly #db: Db;
+  readonly #acquire: AcquireLock;
+  readonly #writable;
+  readonly #readOnly;
+
+  /** `acquire` takes the lock: by default a lock of this process; the build process asks the server's. */
+  constructor(db: Db, acquire?: AcquireLock) {
+    this.#db = db;
+    if (acquire) this.#acquire = acquire;
+    else {
+      const lock = new Mutex();
+      this.#acquire = () => lock.acquire();
+    }
+    this.#writable = db.prepare('PRAGMA query_only = 0');
+    this.#readOnly = db.prepare('PRAGMA query_only = 1');
+    this.#readOnly.run();
+  }
+
+  /**
+   * Runs `fn` as one write transaction once the lock is free. `committed` runs after the commit,
+   * still holding the lock, so what it sends on (changes to the replicas) leaves in commit order.
+   */
+  async write<T>(fn: () => T, committed?: (result: T) => void): Promise<T> {
+    const release = await this.#acquire();
+    try {
+      this.#writable.run();
+      let result: T;
+      try {
+        result = this.#db.transaction(fn).immediate();
+      } finally {
+        this.#readOnly.run();
+      }
+      committed?.(result);
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  /** Lends the lock to another connection (the build process's) until the returned function is called. */
+  lease(): Promise<() => void> {
+    return this.#acquire();
+  }
+}
+
+/** Runs `step` in one write each until it returns true, letting other writers in between. */
+export async function writeInSteps(writer: Writer, step: () => boolean): Promise<void> {
+  while (!(await writer.write(step)));
+}
