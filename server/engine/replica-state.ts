@@ -58,14 +58,25 @@ export class ReplicaState {
   }
 
   #last: Promise<unknown> = Promise.resolve();
+  /** Tasks run or waiting in the chain below, the running one included. */
+  #chained = 0;
+  /** The running task is a snapshot, waiting for its file to be written. */
+  #saving = false;
 
   /**
    * Runs tasks strictly one after another, in arrival order, even when the main thread has sent
-   * the next one already (it does, so the worker never idles waiting for the hand-off).
+   * the next one already (it does, so the worker never idles waiting for the hand-off). One
+   * exception: a read that arrives while a snapshot is being written, with nothing waiting behind
+   * it, runs at once: the index saw every write sent before the read, and takes none until the
+   * snapshot ends (hnswlib reads it from another thread meanwhile).
    */
   run(task: ReplicaTask): Promise<unknown> {
+    if ((task.op === 'search' || task.op === 'stats') && this.#saving && this.#chained === 1) return this.#run(task);
+    this.#chained++;
     const result = this.#last.then(() => this.#run(task));
-    this.#last = result.catch(() => undefined);
+    this.#last = result.catch(() => undefined).then(() => {
+      this.#chained--;
+    });
     return result;
   }
 
@@ -144,8 +155,13 @@ export class ReplicaState {
     const held = this.#held.get(collectionId);
     if (!held) return null;
     const covered = Math.max(seq, held.caughtUp);
-    const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(collectionId), held.index, covered, held.model.version);
-    return { seq: covered, bytes: manifest.bytes };
+    this.#saving = true;
+    try {
+      const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(collectionId), held.index, covered, held.model.version);
+      return { seq: covered, bytes: manifest.bytes };
+    } finally {
+      this.#saving = false;
+    }
   }
 }
 
