@@ -304,6 +304,16 @@ export class Engine {
     return this.#replicas.backlog;
   }
 
+  /** Test hook: holds every write (as a long commit does) until the returned function is called. */
+  holdWritesForTest(): Promise<() => void> {
+    return this.#writer.lease();
+  }
+
+  /** Test hook: holds the collection's snapshot lock (as a snapshot being written does) until the returned function is called. */
+  holdSnapshotsForTest(name: string): Promise<() => void> {
+    return this.#state(name).snapshot.lock.acquire();
+  }
+
   /** Test hook: ends one replica's worker, as a crash would. */
   killReplicaForTest(id: number): Promise<unknown> {
     return this.#replicas.on(id, { op: 'exit' }).catch(() => undefined);

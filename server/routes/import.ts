@@ -77,7 +77,9 @@ export function importRoutes(app: FastifyInstance, engine: Engine): void {
         } catch (err) {
           // The rest of the body is unread: discard it as it arrives, so the client, still sending,
           // gets to read the answer (closing the connection instead makes its write fail first).
+          // A client that went quiet is not sending: its connection closes after the answer.
           request.raw.resume();
+          if ((err as { code?: unknown }).code === 'VDB_ERR_IMPORT_TIMEOUT') void reply.header('connection', 'close');
           throw err;
         }
       },

@@ -241,6 +241,17 @@ const truthTable: readonly Row[] = [
   [{ 'a.0': 1 }, { a: { 0: 1 } }, true],
   [{ a: 1 }, { a: { b: 1 } }, false],
 
+  // Keys SQLite's JSON path syntax quotes: backslashes, double quotes, control characters, non-ASCII.
+  [{ 'c\\d': 1 }, { 'c\\d': 1 }, true],
+  [{ 'c\\d': 1 }, { 'c\\\\d': 1 }, false],
+  [{ 'c\\d': 1 }, { cd: 1 }, false],
+  [{ 'a"b': { $exists: true } }, { 'a"b': 0 }, true],
+  [{ 'a"b': { $exists: true } }, { ab: 0 }, false],
+  [{ 'k\\': { $gt: 0 } }, { 'k\\': [0, 2] }, true],
+  [{ 'c\\d.e"f': 2 }, { 'c\\d': { 'e"f': 2 } }, true],
+  [{ 'u\u0001': { $in: ['x'] } }, { 'u\u0001': 'x' }, true],
+  [{ 'é\t': { $ne: 1 } }, { 'é\t': 1 }, false],
+
   // Logical operators, shorthand, several keys and the empty filter.
   [{ $and: [{ a: 1 }, { b: 2 }] }, { a: 1, b: 2 }, true],
   [{ $and: [{ a: 1 }, { b: 2 }] }, { a: 1 }, false],
