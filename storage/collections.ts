@@ -83,6 +83,12 @@ export class CollectionsRepo {
     return row && toRecord(row);
   }
 
+  /** The collection with this internal id, unless it was dropped. */
+  getById(id: number): CollectionRecord | undefined {
+    const row = this.#byId.get(id);
+    return row && this.#byName.get(row.name)?.id === id ? toRecord(row) : undefined;
+  }
+
   /** True while the collection exists and is not dropped. */
   isLive(id: number): boolean {
     const row = this.#byId.get(id);

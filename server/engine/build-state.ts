@@ -213,21 +213,22 @@ export class BuildState {
   /**
    * Commits the staged records, with the model the build fitted and the stored rows it
    * re-encodes. Records staged as float32 before another import fitted the codec are encoded
-   * here, as the build indexed them (`storedValue`).
+   * here, as the build indexed them (`storedValue`). The server holds the write lock around this
+   * task (until it has taken up the model the commit installs), so it writes without asking.
    */
-  #commit(jobId: string, collectionId: number): Promise<ImportCommit> {
+  #commit(jobId: string, collectionId: number): ImportCommit {
     const db = this.#conn;
     const staging = new StagingRepo(db);
     const built = this.#built.get(jobId);
     if (built?.rebuild) {
       // Nothing to make visible: install a refitted PCA, and take a sequence number no row has.
-      return this.#write.write((): ImportCommit => {
+      return this.#write.writeHeld((): ImportCommit => {
         if (!new CollectionsRepo(db).isLive(collectionId)) throw new StorageErrors.Gone('the collection was dropped during the optimize');
         if (built.update) new ModelsRepo(db).install(collectionId, built.update);
         return { seq: nextSeq(db), records: 0 };
       });
     }
-    return this.#write.write(() =>
+    return this.#write.writeHeld(() =>
       staging.commit(jobId, collectionId, () => {
         if (!built) return;
         const { model, before, update } = built;

@@ -134,6 +134,7 @@ export class Engine {
   /** Creates a collection; `created` is false when an identical one exists. */
   async createCollection(name: string, request: CollectionRequest): Promise<{ created: boolean; collection: object }> {
     const config = normaliseConfig(request);
+    let state: CollectionState | undefined;
     const record = await this.#writer.write(
       () => {
         const existing = this.#collections.get(name);
@@ -143,28 +144,33 @@ export class Engine {
             `collection '${name}' exists with a different configuration: ${JSON.stringify(existing.config)}; drop it first or use another name`,
           );
         }
+        state = this.#states.get(name);
         return null;
       },
       (created) => {
         if (!created) return;
-        const state = this.#newState(created);
+        state = this.#newState(created);
         state.loaded = true;
         this.#states.set(name, state);
         this.#replicas.broadcast({ op: 'create', collectionId: created.id, config });
       },
     );
-    return { created: record !== null, collection: await this.describe(name) };
+    // Described as created, even if a drop got in since: the answer is about this request's collection.
+    return { created: record !== null, collection: await this.#describe(state!, record ?? undefined) };
   }
 
   async listCollections(): Promise<object[]> {
     return Promise.all([...this.#states.keys()].sort().map((name) => this.describe(name)));
   }
 
-  async describe(name: string): Promise<object> {
-    const state = this.#state(name);
+  describe(name: string): Promise<object> {
+    return this.#describe(this.#state(name));
+  }
+
+  async #describe(state: CollectionState, created?: CollectionRecord): Promise<object> {
     const index = this.#replicasReady ? await this.#replicas.stats<IndexStats>({ op: 'stats', collectionId: state.record.id }) : null;
-    const record = this.#collections.get(name);
-    if (!record || this.#states.get(name) !== state) throw new ServerErrors.CollectionNotFound(`collection '${name}' was dropped`);
+    const record = this.#collections.getById(state.record.id) ?? created;
+    if (!record) throw new ServerErrors.CollectionNotFound(`collection '${state.name}' was dropped`);
     return describeCollection(state, record, index, this.#replicas.size, this.#knn);
   }
 

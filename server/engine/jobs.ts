@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { BuildOrder } from '../../index/build-order.ts';
-import { vectorToBlob } from '../../index/vectors.ts';
-import type { CollectionRecord, CollectionsRepo } from '../../storage/collections.ts';
+import type { CollectionsRepo } from '../../storage/collections.ts';
 import type { Db } from '../../storage/db.ts';
 import { StorageErrors } from '../../storage/errors.ts';
 import { JobsRepo, type JobRecord } from '../../storage/jobs.ts';
@@ -11,9 +10,6 @@ import type { PointsRepo } from '../../storage/points.ts';
 import { StagingRepo, type ImportCommit } from '../../storage/staging.ts';
 import type { Config } from '../config.ts';
 import { ServerErrors } from '../errors.ts';
-import { uploadChunks } from '../import/body.ts';
-import { parseImport } from '../import/parse.ts';
-import type { ImportFormat } from '../import/records.ts';
 import { BuildProcess } from './build-process.ts';
 import type { BuildControl, BuildTask, FinishReply } from './build-state.ts';
 import type { CollectionState } from './collection-state.ts';
@@ -22,25 +18,17 @@ import { jobView, type JobView } from './job-view.ts';
 import { loadModel } from './load-index.ts';
 import type { Logger } from './logger.ts';
 import type { ReplicaData } from './protocol.ts';
+import { RebuildPolicy } from './rebuild-policy.ts';
 import type { ReplicaSet } from './replicas.ts';
+import { stageUpload, type ImportRequest } from './upload.ts';
 import type { Writer } from './writer.ts';
 
 const PURGE_CHUNK = 500;
-const STAGE_BYTES = 256 * 1024;
-const SLICE_MS = 4;
 /** A build that follows an upload gives way to a job that is ready once the upload has been quiet this long. */
 export const YIELD_IDLE_MS = 1000;
 /** Finished jobs are kept for a week, and at most this many. */
 const KEEP_JOBS_MS = 7 * 24 * 3600 * 1000;
 const KEEP_JOBS = 1000;
-
-export interface ImportRequest {
-  format: ImportFormat;
-  idOffset: number;
-  order?: BuildOrder;
-  seed?: number;
-  contentLength: number | null;
-}
 
 /**
  * The order an optimize uses when none is asked for: the collection's, unless that is the import
@@ -93,14 +81,14 @@ export class Jobs {
   readonly #queue: Job[] = [];
   #running: Run | null = null;
   #yieldTimer: NodeJS.Timeout | null = null;
-  /** Collections whose automatic rebuild failed or was cancelled, with their deleted count then. */
-  readonly #autoBackoff = new Map<number, number>();
+  readonly #rebuilds: RebuildPolicy;
   #closed = false;
 
   constructor(host: JobHost) {
     this.#host = host;
     this.#repo = new JobsRepo(host.db);
     this.#staging = new StagingRepo(host.db, { maxLabel: host.config.maxLabel });
+    this.#rebuilds = new RebuildPolicy(host.config.rebuildMinDeleted, host.config.rebuildDeletedPercent);
     void host.writer
       .write(() => ({ ...this.#repo.settleInterrupted(), pruned: this.#repo.prune(Date.now() - KEEP_JOBS_MS, KEEP_JOBS) }))
       .then((settled) => {
@@ -116,62 +104,24 @@ export class Jobs {
 
   /** Streams a body into staging; resolves once it is all staged and the job is queued. */
   async receive(name: string, request: ImportRequest, body: Readable): Promise<{ job_id: string; records: number; bytes: number }> {
-    const { config, writer } = this.#host;
     const state = this.#host.readyState(name);
-    const { dimension, metric, build_order } = state.record.config;
-    const order = request.order ?? build_order;
+    const order = request.order ?? state.record.config.build_order;
     const detail = { format: request.format, id_offset: request.idOffset, build_order: order, seed: request.seed ?? 1, records: 0, bytes: 0 };
     const job = await this.#create(state, 'import', detail, order === 'given');
-    const dedupe = request.format === 'ndjson' || request.format === 'msgpack';
     try {
-      const batches = parseImport(uploadChunks(body, { signal: job.signal, idleMs: config.importIdleTimeoutMs }), {
-        format: request.format, dimension, metric, idOffset: request.idOffset, contentLength: request.contentLength,
-        // About 256 KiB of vectors per staging transaction keeps each one to a few milliseconds.
-        batchSize: Math.max(16, Math.min(1024, Math.floor(STAGE_BYTES / (dimension * 4)))),
-        maxBytes: config.importMaxBytes, maxRecords: config.importMaxRecords, maxRecordBytes: config.importMaxRecordBytes,
+      const { records, bytes } = await stageUpload(job, state, request, body, {
+        config: this.#host.config, writer: this.#host.writer, staging: this.#staging,
+        saturated: (s, n) => this.#host.saturated(s, n),
+        expected: (j, expected) => this.#control(j, { expected }),
       });
-      let sliceStart = performance.now();
-      for (;;) {
-        const next = await batches.next();
-        if (next.done) {
-          detail.records = next.value.records;
-          detail.bytes = next.value.bytes;
-          break;
-        }
-        const batch = next.value;
-        job.signal.throwIfAborted();
-        // Encoded as the collection stores vectors; float32 while its codec awaits a fit (the build fits it).
-        const { model } = state;
-        let saturated = 0;
-        const writes = batch.ids.map((id, i) => {
-          const vector = batch.vectors.subarray(i * dimension, (i + 1) * dimension);
-          if (model.pending.codec) return { row: batch.firstRecord + i, id, payload: batch.payloads[i], vector: vectorToBlob(vector) };
-          const encoded = model.encode(vector);
-          saturated += encoded.saturated;
-          return { row: batch.firstRecord + i, id, payload: batch.payloads[i], vector: encoded.bytes };
-        });
-        if (saturated > 0) this.#host.saturated(state, saturated);
-        await writer.write(() => {
-          job.signal.throwIfAborted(); // a drop or cancel may have ended the job while this write waited
-          this.#staging.stage(job.id, state.record.id, writes, dedupe);
-        });
-        job.staged += writes.length;
-        job.lastStagedAt = Date.now();
-        job.total = batch.totalRecords;
-        if (batch.totalRecords !== null) this.#control(job, { expected: batch.totalRecords });
-        // A fast upload arrives already buffered, so the loop above would run on microtasks alone: let searches in between.
-        if (performance.now() - sliceStart > SLICE_MS) {
-          await yieldToLoop();
-          sliceStart = performance.now();
-        }
-      }
+      Object.assign(detail, { records, bytes });
       job.signal.throwIfAborted();
       job.total = this.#staging.count(job.id);
       job.receive();
       this.#control(job, { received: true });
       this.#persist(job, { total: job.total, detail });
       this.#kick();
-      return { job_id: job.id, records: detail.records, bytes: detail.bytes };
+      return { job_id: job.id, records, bytes };
     } catch (err) {
       await this.#end(job, err);
       throw job.signal.reason;
@@ -190,24 +140,12 @@ export class Jobs {
     return this.get(job.id);
   }
 
-  /**
-   * Queues an automatic rebuild when the collection's tombstones passed the configured share, no
-   * job of it is in progress, and no automatic rebuild of it failed or was cancelled since its
-   * deleted count last grew by `VICINITY_REBUILD_MIN_DELETED`.
-   */
+  /** Queues an automatic rebuild of the collection when it is due (rebuild-policy.ts) and no job of it is in progress. */
   rebuildIfDue(state: CollectionState): void {
     const record = this.#host.collections.get(state.name);
-    if (!record || this.active(record.id) || !this.#rebuildDue(record)) return;
+    if (!record || this.active(record.id) || !this.#rebuilds.due(record)) return;
     this.#host.log.info({ collection: state.name, deleted: record.deletedCount, live: record.liveCount }, 'tombstones passed the threshold: rebuilding');
     this.optimize(state.name, { auto: true }).catch((err: unknown) => this.#host.log.error({ err, collection: state.name }, 'could not queue a rebuild'));
-  }
-
-  #rebuildDue(record: CollectionRecord): boolean {
-    const { rebuildMinDeleted, rebuildDeletedPercent } = this.#host.config;
-    const { deletedCount: deleted, liveCount: live } = record;
-    if (rebuildMinDeleted === 0 || deleted < rebuildMinDeleted || deleted * 100 < rebuildDeletedPercent * (live + deleted)) return false;
-    const backoff = this.#autoBackoff.get(record.id);
-    return backoff === undefined || deleted >= backoff + rebuildMinDeleted;
   }
 
   /** True while a job of the collection is in progress. */
@@ -332,9 +270,17 @@ export class Jobs {
         job.signal.throwIfAborted();
         job.enter('committing');
         this.#persist(job);
-        const commit = await this.#task<ImportCommit>(builder, { op: 'commit', jobId: job.id, collectionId: job.collectionId });
-        // Writes after the commit encode with what it installed (a model fitted by this import).
-        const replaced = state.useModel(loadModel(host.db, job.collectionId, state.record.config));
+        // The build process commits under the lock held here, and no other write runs until this
+        // side has taken up what the commit installed (a model fitted by this import).
+        const release = await host.writer.lease();
+        let commit: ImportCommit;
+        let replaced: boolean;
+        try {
+          commit = await this.#task<ImportCommit>(builder, { op: 'commit', jobId: job.id, collectionId: job.collectionId });
+          replaced = state.useModel(loadModel(host.db, job.collectionId, state.record.config));
+        } finally {
+          release();
+        }
         job.enter('loading');
         job.detail.committed_records = commit.records;
         await this.#publish(state, run, commit, replaced);
@@ -353,7 +299,7 @@ export class Jobs {
 
   #stillDue(state: CollectionState): boolean {
     const record = this.#host.collections.get(state.name);
-    return record !== undefined && this.#rebuildDue(record);
+    return record !== undefined && this.#rebuilds.due(record);
   }
 
   async #task<T>(builder: BuildProcess, task: BuildTask): Promise<T> {
@@ -408,11 +354,8 @@ export class Jobs {
     const queued = this.#queue.indexOf(job);
     if (queued >= 0) this.#queue.splice(queued, 1);
     if (this.#running?.job === job && outcome.state !== 'done') void this.#running.builder.destroy();
-    if (job.detail.auto === true) {
-      const record = this.#host.collections.get(job.collection);
-      if (outcome.state === 'done') this.#autoBackoff.delete(job.collectionId);
-      else if (record?.id === job.collectionId) this.#autoBackoff.set(job.collectionId, record.deletedCount);
-    }
+    const record = job.detail.auto === true ? this.#host.collections.get(job.collection) : undefined;
+    if (record?.id === job.collectionId) this.#rebuilds.ended(record, outcome.state === 'done');
     if (outcome.state === 'failed' && outcome.error?.code === 'VDB_ERR_INTERNAL') this.#host.log.error({ err, job: job.id }, `${job.kind} failed`);
     const processed = job.kind === 'optimize' ? job.built : ((job.detail.committed_records as number | undefined) ?? 0);
     try {

@@ -69,14 +69,16 @@ export class PointWrites {
       };
     });
     if (inputs.length === 0) return { upserted: 0 };
-    let model = state.model;
+    let refit: CollectionModel | null = null;
     await host.writer.write(
       () => {
         this.#check(name, state);
+        // The model as of this write: an import's commit may have fitted one while the write waited.
         // An import fits the codec itself (from more data): while one runs, rows stay float32 for its commit to re-encode.
         const fit = state.model.pending.codec && !host.jobActive(state.record.id) && host.collections.get(name)!.liveCount + inputs.length >= CODEC_FIT_AT;
-        const refit = fit ? this.#fitCodec(state, inputs.map((p) => p.vector)) : null;
-        if (refit) model = refit.model;
+        const fitted = fit ? this.#fitCodec(state, inputs.map((p) => p.vector)) : null;
+        refit = fitted?.model ?? null;
+        const model = refit ?? state.model;
         let saturated = 0;
         const writes = inputs.map((p) => {
           const encoded = model.encode(p.vector);
@@ -85,12 +87,12 @@ export class PointWrites {
         });
         const written = host.points.upsert(state.record.id, writes);
         this.saturated(state, saturated);
-        return { seq: written.seq, changes: [...(refit?.changes ?? []), ...written.changes] };
+        return { seq: written.seq, changes: [...(fitted?.changes ?? []), ...written.changes] };
       },
       (mutation) => {
         // Committed: from here on the collection stores and decodes with the fitted codec. Every
         // live point is in the mutation (all were re-encoded), so the new store is full after it.
-        const replaced = state.useModel(model);
+        const replaced = refit !== null && state.useModel(refit);
         this.#applied(state, mutation, payloads);
         if (replaced) state.storeFilled();
       },

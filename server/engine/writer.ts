@@ -39,17 +39,25 @@ export class Writer {
   async write<T>(fn: () => T, committed?: (result: T) => void): Promise<T> {
     const release = await this.#acquire();
     try {
-      this.#writable.run();
-      let result: T;
-      try {
-        result = this.#db.transaction(fn).immediate();
-      } finally {
-        this.#readOnly.run();
-      }
+      const result = this.writeHeld(fn);
       committed?.(result);
       return result;
     } finally {
       release();
+    }
+  }
+
+  /**
+   * Runs `fn` as one write transaction without taking the lock: for a caller the lock holder lent
+   * it to for this one write (an import's commit, which the server holds the lock around so that
+   * it takes up the commit's model before any other write).
+   */
+  writeHeld<T>(fn: () => T): T {
+    this.#writable.run();
+    try {
+      return this.#db.transaction(fn).immediate();
+    } finally {
+      this.#readOnly.run();
     }
   }
 

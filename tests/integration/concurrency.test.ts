@@ -113,3 +113,38 @@ test('deletes, upserts and import uploads run throughout a fitting import and a 
   await sleep(50);
   await checkContents(server, live, deletedBefore);
 });
+
+test('an upsert that waited for the lock while an import committed a codec fit writes with the fitted codec', async (t) => {
+  const server = await startServer(t);
+  const engine = server.app.engine;
+  assert.equal((await call(server, 'PUT', '/v1/collections/f', { dimension: DIM, metric: 'l2', storage: { codec: 'float8_e4m3' } })).status, 201);
+  const early = randomVectors(100, DIM, 8);
+  assert.equal((await call(server, 'PUT', '/v1/collections/f/points', { points: early.map((vector, i) => ({ id: `e${i}`, vector })) })).status, 200);
+  // The import builds, then waits for the snapshot lock before its commit.
+  const snapshots = await engine.holdSnapshotsForTest('f');
+  const vectors = randomVectors(2000, DIM, 9);
+  const started = await fetch(`${server.url}/v1/collections/f/import?format=ndjson`, { method: 'POST', body: ndjson(vectors.map((_, i) => `p${i}`), vectors, () => ({})) });
+  const { job_id: job } = (await started.json()) as { job_id: string };
+  await sleep(1500);
+  // Hold the write lock, let the commit ask for it, then queue an upsert behind it.
+  const writes = await engine.holdWritesForTest();
+  snapshots();
+  await sleep(300);
+  const late = randomVectors(10, DIM, 10);
+  const upsert = call(server, 'PUT', '/v1/collections/f/points', { points: late.map((vector, i) => ({ id: `p${i}`, vector })) });
+  await sleep(100);
+  writes();
+  assert.equal((await upsert).status, 200);
+  assert.equal((await finished(server, job)).state, 'done');
+  const info = (await call(server, 'GET', '/v1/collections/f')).body;
+  assert.equal(info.stats.storage.codec_fitted, true);
+  assert.equal(info.count, 2100);
+  // Later writes and reads of every kind still work, and the late vectors were stored float8-encoded.
+  const again = await call(server, 'PUT', '/v1/collections/f/points', { points: [{ id: 'p5', vector: late[5] }, { id: 'e1', vector: early[1] }] });
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+  const stored = (await call(server, 'GET', '/v1/collections/f/points/p3?with_vector=true')).body.vector as number[];
+  assert.ok(stored.some((x, i) => x !== late[3][i]), 'float8 rounds the stored values');
+  assert.ok(l2(stored, late[3]) < 0.05 * l2(late[3], new Array<number>(DIM).fill(0)));
+  const found = await call(server, 'POST', '/v1/collections/f/search', { vector: late[3], k: 1, ef: 200, with_payload: false });
+  assert.equal(found.body.results[0].id, 'p3');
+});
