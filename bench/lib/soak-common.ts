@@ -148,17 +148,8 @@ export function parse<T>(answer: Answer | null): T | null {
   }
 }
 
-/** mulberry32: a small seeded generator, so a round's data is the same from run to run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator, so a round's data is the same from run to run. */
+export { prng as rng } from '../../index/build-order.ts';
 
 /** A vector of `dim` values in [-1, 1), rounded to 4 decimals so its JSON text reads back exactly. */
 export function vector(random: () => number, dim: number): number[] {
