@@ -189,7 +189,8 @@ export class Engine {
         this.#replicas.broadcast({ op: 'drop', collectionId: state.record.id });
       },
     );
-    await this.#snapshots.remove(state);
+    // Its files go once no snapshot or job holds them; its points in the background.
+    this.#snapshots.remove(state).catch((err: unknown) => this.#log.error({ err, collection: name }, 'removing the snapshot files failed; they go at the next start'));
     void this.#purgeDropped();
   }
 
