@@ -218,6 +218,11 @@ function anyElement(path: readonly string[], col: string, params: unknown[], tes
   return `(json_type(${col}, ?) IS NOT 'object' AND EXISTS (SELECT 1 FROM json_each(${col}, ?) AS _w WHERE ${test}))`;
 }
 
+/** The SQLite JSON path of a dotted field name, as `where` reads it (`a.b` is field `b` inside `a`). */
+export function fieldPath(field: string): string {
+  return jsonPath(field.split('.'));
+}
+
 // Each segment is a quoted JSON-string label, so `"`, `\`, `.`, `[`, `*` and `$` in keys stay literal.
 function jsonPath(path: readonly string[]): string {
   return `$${path.map((segment) => `.${JSON.stringify(segment)}`).join('')}`;

@@ -22,7 +22,7 @@ import { planSearch, type Plan } from './planner.ts';
 import { PointWrites } from './point-writes.ts';
 import type { IndexStats, SearchItem, SearchReply } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
-import { prepareSearch, toResults, type PreparedSearch, type SearchResult } from './search.ts';
+import { emptyAnswer, prepareSearch, toAnswer, type PreparedSearch, type SearchAnswer } from './search.ts';
 import { Snapshots } from './snapshots.ts';
 import { Writer } from './writer.ts';
 
@@ -248,14 +248,14 @@ export class Engine {
     return page(rows, last !== null, last);
   }
 
-  async search(name: string, request: SearchRequest): Promise<SearchResult[]> {
+  async search(name: string, request: SearchRequest): Promise<SearchAnswer> {
     const state = this.#readyState(name);
     const [results] = await this.#search(state, [prepareSearch(state, request, '')]);
     return results;
   }
 
   /** Validates every search first (one bad search fails the batch), then spreads them over the replicas. */
-  async searchBatch(name: string, requests: SearchRequest[]): Promise<SearchResult[][]> {
+  async searchBatch(name: string, requests: SearchRequest[]): Promise<SearchAnswer[]> {
     const state = this.#readyState(name);
     const prepared = requests.map((r, i) => prepareSearch(state, r, `searches[${i}].`));
     const slices = Math.min(this.#replicas.size, prepared.length);
@@ -267,16 +267,16 @@ export class Engine {
   }
 
   /** Plans each search's filter, runs them as one task on the least busy replica, and fills in ids and payloads. */
-  async #search(state: CollectionState, searches: PreparedSearch[]): Promise<SearchResult[][]> {
+  async #search(state: CollectionState, searches: PreparedSearch[]): Promise<SearchAnswer[]> {
     const plans = await Promise.all(searches.map((s) => (s.where ? planSearch(state, this.#points, s.where, s.whereKey) : Promise.resolve(ALL))));
     const items: SearchItem[] = [];
     searches.forEach((s, i) => {
       const plan = plans[i];
       if (plan.kind !== 'none') {
-        items.push({ query: s.query, k: s.k, ef: s.ef, filter: plan.kind === 'filtered' ? plan.filter : null, candidates: s.candidates, rescore: s.rescore });
+        items.push({ query: s.query, k: s.k, ef: s.ef, filter: plan.kind === 'filtered' ? plan.filter : null, candidates: s.candidates, rescore: s.rescore, select: s.select });
       }
     });
-    const needStore = state.model.pca !== null || plans.some((p) => p.kind === 'filtered');
+    const needStore = state.model.pca !== null || plans.some((p) => p.kind === 'filtered') || searches.some((s) => s.select);
     const replies =
       items.length === 0
         ? []
@@ -287,7 +287,7 @@ export class Engine {
             store: needStore ? state.storeSpec : null,
           });
     let next = 0;
-    return searches.map((s, i) => (plans[i].kind === 'none' ? [] : toResults(state, this.#points, s, replies[next++])));
+    return searches.map((s, i) => (plans[i].kind === 'none' ? emptyAnswer(s) : toAnswer(state, this.#points, s, replies[next++])));
   }
 
   #tick(): void {

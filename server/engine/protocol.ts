@@ -1,5 +1,6 @@
 import type { CodecName, CodecParams } from '../../index/codec.ts';
 import type { ResolvedBuild } from '../../index/native/engine.ts';
+import type { Quality, Selection } from '../../index/select.ts';
 import type { CollectionConfig } from '../../storage/collections.ts';
 
 /** What the main thread gives every replica worker at start. */
@@ -22,6 +23,18 @@ export interface SearchItem {
   candidates: number;
   /** Rescore the candidates with the full stored vectors (PCA collections). */
   rescore: boolean;
+  /** Diverse selection from a pool of candidates; null: the plain top-k. */
+  select?: SelectItem | null;
+}
+
+/** How a search picks its k results from a larger pool, scored exactly with the stored vectors. */
+export interface SelectItem {
+  selection: Selection;
+  /** Candidates the index returns for the selection to choose from (≥ k). */
+  pool: number;
+  /** At most `count` results share a value of payload field `field`. */
+  maxPer: { field: string; count: number } | null;
+  explain: boolean;
 }
 
 /**
@@ -69,6 +82,8 @@ export type ReplicaTask =
 export interface SearchReply {
   labels: Uint32Array;
   distances: Float32Array;
+  /** With `explain`: per result, its similarity to the query and what it added to the objective. */
+  explain?: { similarity: Float64Array; gain: Float64Array; quality: Quality };
 }
 
 export interface IndexStats {

@@ -6,9 +6,11 @@ import type { SearchHit } from '../../index/vector-index.ts';
 import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
 import { openDatabase, type Db } from '../../storage/db.ts';
 import { LabelBitmap } from '../../storage/label-bitmap.ts';
+import { PayloadFields } from '../../storage/payload-fields.ts';
 import { indexOptions, loadIndex, loadModel, snapshotName } from './load-index.ts';
 import type { CollectionModel } from './model.ts';
 import type { IndexStats, ReplicaData, ReplicaTask, SearchItem, SearchReply, SnapshotReply, StoreSpec } from './protocol.ts';
+import { selectSearch } from './selection.ts';
 
 /** What a search of one collection needs: its index, the model it was built under, the shared vectors. */
 export interface SearchTarget {
@@ -33,6 +35,7 @@ export class ReplicaState {
   readonly #data: ReplicaData;
   readonly #held = new Map<number, Held>();
   #db: Db | null = null;
+  #fields: PayloadFields | null = null;
 
   constructor(data: ReplicaData) {
     this.#data = data;
@@ -47,6 +50,7 @@ export class ReplicaState {
       // The next task starts over rather than serving with some collections missing.
       this.#db.close();
       this.#db = null;
+      this.#fields = null;
       this.#held.clear();
       throw err;
     }
@@ -133,7 +137,12 @@ export class ReplicaState {
     const held = this.#held.get(task.collectionId);
     if (!held) return task.searches.map(() => reply([]));
     if (task.store) this.#useStore(held, task.store);
-    return task.searches.map((search) => reply(searchCollection(held, search)));
+    const plain = (search: SearchItem): SearchHit[] => searchCollection(held, search);
+    const groupsOf = (labels: Uint32Array, field: string): Int32Array => {
+      this.#fields ??= new PayloadFields(this.#db!);
+      return this.#fields.groups(task.collectionId, labels, field);
+    };
+    return task.searches.map((search) => (search.select ? selectSearch(held, search, plain, groupsOf) : reply(plain(search))));
   }
 
   /** Segments only grow: the views are rebuilt when the main thread added one or replaced the store, not per search. */

@@ -1,15 +1,24 @@
 import { toVector } from '../../index/vectors.ts';
 import type { PointsRepo } from '../../storage/points.ts';
 import { parseWhere, type WhereNode } from '../../storage/where.ts';
-import type { SearchRequest } from '../schemas/index.ts';
+import type { Quality } from '../../index/select.ts';
+import { ServerErrors } from '../errors.ts';
+import { MAX_POOL, type SearchRequest } from '../schemas/index.ts';
 import type { CollectionState } from './collection-state.ts';
-import type { SearchReply } from './protocol.ts';
+import type { SearchReply, SelectItem } from './protocol.ts';
 
 export interface SearchResult {
   id: string;
   distance: number;
   payload?: Record<string, unknown> | null;
   vector?: number[];
+  explain?: { source: 'index'; hop: number; similarity: number; gain: number };
+}
+
+/** A search's answer: its results, and with `explain` the selection's quality. */
+export interface SearchAnswer {
+  results: SearchResult[];
+  quality?: Quality;
 }
 
 /** A search request validated against its collection. */
@@ -24,6 +33,7 @@ export interface PreparedSearch {
   whereKey: string;
   withPayload: boolean;
   withVector: boolean;
+  select: SelectItem | null;
 }
 
 /** Candidates per result a PCA collection rescores unless the search says otherwise (bench:compression). */
@@ -43,13 +53,42 @@ export function prepareSearch(collection: CollectionState, request: SearchReques
     whereKey: hasWhere ? JSON.stringify(request.where) : '',
     withPayload: request.with_payload ?? true,
     withVector: request.with_vector ?? false,
+    select: prepareSelect(request, field),
   };
 }
 
-/** Turns a replica's labels and distances into results with ids, payloads and vectors. */
-export function toResults(collection: CollectionState, points: PointsRepo, search: PreparedSearch, reply: SearchReply): SearchResult[] {
+/** Candidates per result a selection chooses from unless the search says otherwise. */
+export const DEFAULT_POOL_FACTOR = 4;
+
+/** Null for a plain top-k search: no pool, no group limit, nothing to explain. */
+function prepareSelect(request: SearchRequest, field: string): SelectItem | null {
+  const { select = {}, explain = false, k } = request;
+  const mode = select.mode ?? 'topk';
+  if (mode === 'topk' && select.pool === undefined && !select.max_per && !explain) return null;
+  const pool = select.pool ?? Math.min(MAX_POOL, Math.max(k, DEFAULT_POOL_FACTOR * k));
+  if (pool < k) throw new ServerErrors.RequestInvalid(`${field}select.pool (${pool}) must be at least k (${k}): the pool is what k results are chosen from`);
+  const selection =
+    mode === 'mmr' ? { mode, lambda: select.lambda ?? 0.5 }
+    : mode === 'cover' ? { mode, coverageWeight: select.coverage_weight ?? 1 }
+    : { mode };
+  return { selection, pool, maxPer: select.max_per ?? null, explain };
+}
+
+/** The answer of a search that no point passes. */
+export function emptyAnswer(search: PreparedSearch): SearchAnswer {
+  return search.select?.explain ? { results: [], quality: { relevance: 0, coverage: 0, diversity: 0 } } : { results: [] };
+}
+
+/** Turns a replica's labels and distances into results with ids, payloads, vectors and explanations. */
+export function toAnswer(collection: CollectionState, points: PointsRepo, search: PreparedSearch, reply: SearchReply): SearchAnswer {
+  const { explain } = reply;
+  const explained = (result: SearchResult, i: number): SearchResult => {
+    if (explain) result.explain = { source: 'index', hop: 0, similarity: explain.similarity[i], gain: explain.gain[i] };
+    return result;
+  };
+  const answer = (results: SearchResult[]): SearchAnswer => (explain ? { results, quality: explain.quality } : { results });
   if (!search.withPayload && !search.withVector) {
-    return Array.from(reply.labels, (label, i) => ({ id: collection.ids[label], distance: reply.distances[i] }));
+    return answer(Array.from(reply.labels, (label, i) => explained({ id: collection.ids[label], distance: reply.distances[i] }, i)));
   }
   const rows = new Map(points.getByLabels(collection.record.id, Array.from(reply.labels), search.withVector).map((r) => [r.label, r]));
   const results: SearchResult[] = [];
@@ -59,7 +98,7 @@ export function toResults(collection: CollectionState, points: PointsRepo, searc
     const result: SearchResult = { id: row.id, distance: reply.distances[i] };
     if (search.withPayload) result.payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
     if (search.withVector && row.vector) result.vector = Array.from(collection.decode(row.vector));
-    results.push(result);
+    results.push(explained(result, i));
   }
-  return results;
+  return answer(results);
 }

@@ -10,8 +10,8 @@ export function searchRoutes(app: FastifyInstance, engine: Engine, maxK: number)
     { schema: { params: collectionParams, body: searchBody(maxK) } },
     async (request) => {
       const started = performance.now();
-      const results = await engine.search(request.params.name, request.body);
-      return { results, took_ms: round(performance.now() - started) };
+      const { results, quality } = await engine.search(request.params.name, request.body);
+      return { results, ...(quality && { quality }), took_ms: round(performance.now() - started) };
     },
   );
 
@@ -20,8 +20,10 @@ export function searchRoutes(app: FastifyInstance, engine: Engine, maxK: number)
     { schema: { params: collectionParams, body: batchBody(maxK) } },
     async (request) => {
       const started = performance.now();
-      const results = await engine.searchBatch(request.params.name, request.body.searches);
-      return { results, took_ms: round(performance.now() - started) };
+      const answers = await engine.searchBatch(request.params.name, request.body.searches);
+      const results = answers.map((a) => a.results);
+      const explained = answers.some((a) => a.quality);
+      return { results, ...(explained && { quality: answers.map((a) => a.quality ?? null) }), took_ms: round(performance.now() - started) };
     },
   );
 }

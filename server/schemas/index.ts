@@ -16,6 +16,8 @@ const vector = {
 } as const;
 
 const where = { type: 'object' } as const;
+/** Candidates a diverse selection may choose from. */
+export const MAX_POOL = 10_000;
 
 export const collectionParams = {
   type: 'object',
@@ -101,6 +103,24 @@ export const scrollBody = {
   },
 } as const;
 
+/** Diverse selection of a search's results (index/select.ts). */
+const select = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    mode: { enum: ['topk', 'mmr', 'cover'] },
+    pool: { type: 'integer', minimum: 1, maximum: MAX_POOL },
+    lambda: { type: 'number', minimum: 0, maximum: 1 },
+    coverage_weight: { type: 'number', minimum: 0, maximum: 1000 },
+    max_per: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['field', 'count'],
+      properties: { field: { type: 'string', minLength: 1, maxLength: 256 }, count: { type: 'integer', minimum: 1, maximum: 1000 } },
+    },
+  },
+} as const;
+
 export function searchBody(maxK: number) {
   return {
     type: 'object',
@@ -115,6 +135,8 @@ export function searchBody(maxK: number) {
       where,
       with_payload: { type: 'boolean' },
       with_vector: { type: 'boolean' },
+      select,
+      explain: { type: 'boolean' },
     },
   } as const;
 }
@@ -138,6 +160,16 @@ export interface SearchRequest {
   where?: Record<string, unknown>;
   with_payload?: boolean;
   with_vector?: boolean;
+  select?: SelectRequest;
+  explain?: boolean;
+}
+
+export interface SelectRequest {
+  mode?: 'topk' | 'mmr' | 'cover';
+  pool?: number;
+  lambda?: number;
+  coverage_weight?: number;
+  max_per?: { field: string; count: number };
 }
 
 export interface CollectionRequest {

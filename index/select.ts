@@ -1,0 +1,243 @@
+import { dotAt, squaredL2At } from './distance.ts';
+import type { Metric } from './vector-index.ts';
+
+/**
+ * Diverse selection of k results from a candidate pool (arXiv 2507.19715 and MMR): plain top-k,
+ * maximal marginal relevance, or lazy-greedy maximisation of relevance plus facility-location
+ * coverage of the pool. Similarity is the collection metric's: cosine similarity, the dot product,
+ * or 1 − ‖a − b‖²/2 under l2 (cosine again for unit vectors), so that ranking by relevance alone
+ * is exactly ranking by distance.
+ */
+export type Selection =
+  | { mode: 'topk' }
+  | { mode: 'mmr'; lambda: number }
+  | { mode: 'cover'; coverageWeight: number };
+
+/** The pool: candidate vectors in similarity space (unit length under cosine), row-major. */
+export interface Pool {
+  metric: Metric;
+  dim: number;
+  vectors: Float32Array;
+  /** Each candidate's relevance: its similarity to the query, plus any bonus (a link's weight). */
+  relevance: Float64Array;
+  /** Each candidate's group for `maxPer` (−1: in none), or null. */
+  groups?: Int32Array | null;
+}
+
+export interface Picked {
+  /** Positions in the pool, in the order they were picked. */
+  picks: number[];
+  /** What each pick added to the objective when it was picked. */
+  gains: number[];
+}
+
+/** At most this many pool members are covered by `cover`: the most relevant ones (bounds its cost at n × this). */
+export const COVERED_MAX = 512;
+
+export function poolSize(pool: Pool): number {
+  return pool.relevance.length;
+}
+
+/** Similarity of pool members `i` and `j`. */
+export function similarity(pool: Pool, i: number, j: number): number {
+  const { dim, vectors } = pool;
+  const a = vectors.subarray(i * dim, (i + 1) * dim);
+  if (pool.metric === 'l2') return 1 - squaredL2At(a, vectors, j * dim) / 2;
+  return dotAt(a, vectors, j * dim);
+}
+
+/** Similarities of member `i` to members `0..m-1`. */
+function row(pool: Pool, i: number, m: number, out: Float64Array): Float64Array {
+  for (let j = 0; j < m; j++) out[j] = similarity(pool, i, j);
+  return out;
+}
+
+/**
+ * Picks up to `k` members. Ties go to the lower position, so a pool sorted by relevance (ties by
+ * label) gives exactly the top-k when diversity weighs nothing. With `maxPer`, at most that many
+ * picks share a group.
+ */
+export function select(pool: Pool, k: number, selection: Selection, maxPer = Infinity): Picked {
+  const groups = pool.groups ?? null;
+  const taken = new Map<number, number>();
+  const allowed = (i: number): boolean => !groups || groups[i] < 0 || (taken.get(groups[i]) ?? 0) < maxPer;
+  const take = (i: number): void => {
+    if (groups && groups[i] >= 0) taken.set(groups[i], (taken.get(groups[i]) ?? 0) + 1);
+  };
+  switch (selection.mode) {
+    case 'topk':
+      return selectMmr(pool, k, 1, allowed, take);
+    case 'mmr':
+      return selectMmr(pool, k, selection.lambda, allowed, take);
+    case 'cover':
+      return selectCover(pool, k, selection.coverageWeight, allowed, take);
+  }
+}
+
+/**
+ * MMR as LangChain's maxMarginalRelevanceSearch defines it: the most relevant first, then each
+ * step the member maximising λ·rel(d) − (1 − λ)·max over picks s of sim(d, s).
+ */
+function selectMmr(pool: Pool, k: number, lambda: number, allowed: (i: number) => boolean, take: (i: number) => void): Picked {
+  const n = poolSize(pool);
+  const redundancy = new Float64Array(n).fill(-Infinity);
+  const picked = new Uint8Array(n);
+  const picks: number[] = [];
+  const gains: number[] = [];
+  while (picks.length < k) {
+    let best = -1;
+    let bestScore = -Infinity;
+    for (let i = 0; i < n; i++) {
+      if (picked[i] || !allowed(i)) continue;
+      const score = picks.length === 0 || lambda === 1 ? pool.relevance[i] : lambda * pool.relevance[i] - (1 - lambda) * redundancy[i];
+      if (score > bestScore) {
+        best = i;
+        bestScore = score;
+      }
+    }
+    if (best < 0) break;
+    picked[best] = 1;
+    take(best);
+    picks.push(best);
+    gains.push(bestScore);
+    if (lambda !== 1) {
+      for (let i = 0; i < n; i++) if (!picked[i]) redundancy[i] = Math.max(redundancy[i], similarity(pool, i, best));
+    }
+  }
+  return { picks, gains };
+}
+
+/**
+ * Lazy greedy (Minoux) on f(S) = Σ_{s∈S} rel(s) + w·(k/m)·Σ_{c<m} max(0, max_{s∈S} sim(c, s)),
+ * where the first m = min(n, COVERED_MAX) members (the most relevant) are the ones covered. f is
+ * monotone submodular when relevance is non-negative, so greedy reaches (1 − 1/e) of the optimum;
+ * the k/m scale makes w = 1 weigh coverage about as much as relevance. A stale gain is an upper
+ * bound (gains only shrink), so a member whose fresh gain still beats every other bound is the one
+ * plain greedy would pick, ties included.
+ */
+function selectCover(pool: Pool, k: number, weight: number, allowed: (i: number) => boolean, take: (i: number) => void): Picked {
+  const n = poolSize(pool);
+  const m = Math.min(n, COVERED_MAX);
+  const scale = m === 0 ? 0 : (weight * Math.min(k, n)) / m;
+  const covered = new Float64Array(m);
+  const sims = new Float64Array(m);
+  const gainOf = (i: number): number => {
+    let sum = 0;
+    if (scale !== 0) {
+      row(pool, i, m, sims);
+      for (let c = 0; c < m; c++) if (sims[c] > covered[c]) sum += sims[c] - covered[c];
+    }
+    return pool.relevance[i] + scale * sum;
+  };
+  const heap = new GainHeap(n);
+  for (let i = 0; i < n; i++) heap.push(i, gainOf(i));
+  const picks: number[] = [];
+  const gains: number[] = [];
+  const fresh = new Int32Array(n).fill(0); // the pick count a bound was computed at
+  while (picks.length < k && heap.size > 0) {
+    const i = heap.pop();
+    if (!allowed(i)) continue; // its group is full: it can never be picked
+    if (fresh[i] !== picks.length) {
+      fresh[i] = picks.length;
+      heap.push(i, gainOf(i));
+      continue;
+    }
+    picks.push(i);
+    gains.push(heap.lastGain);
+    take(i);
+    if (scale !== 0) {
+      row(pool, i, m, sims);
+      for (let c = 0; c < m; c++) if (sims[c] > covered[c]) covered[c] = sims[c];
+    }
+  }
+  return { picks, gains };
+}
+
+/** A max-heap of (gain, position), ties to the lower position: the order plain greedy scans in. */
+class GainHeap {
+  readonly #gain: Float64Array;
+  readonly #pos: Int32Array;
+  size = 0;
+  lastGain = 0;
+
+  constructor(capacity: number) {
+    this.#gain = new Float64Array(capacity);
+    this.#pos = new Int32Array(capacity);
+  }
+
+  #before(a: number, b: number): boolean {
+    return this.#gain[a] > this.#gain[b] || (this.#gain[a] === this.#gain[b] && this.#pos[a] < this.#pos[b]);
+  }
+
+  #swap(a: number, b: number): void {
+    const g = this.#gain[a];
+    this.#gain[a] = this.#gain[b];
+    this.#gain[b] = g;
+    const p = this.#pos[a];
+    this.#pos[a] = this.#pos[b];
+    this.#pos[b] = p;
+  }
+
+  push(pos: number, gain: number): void {
+    let i = this.size++;
+    this.#gain[i] = gain;
+    this.#pos[i] = pos;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.#before(i, parent)) break;
+      this.#swap(i, parent);
+      i = parent;
+    }
+  }
+
+  pop(): number {
+    const top = this.#pos[0];
+    this.lastGain = this.#gain[0];
+    const last = --this.size;
+    this.#gain[0] = this.#gain[last];
+    this.#pos[0] = this.#pos[last];
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let first = i;
+      if (l < last && this.#before(l, first)) first = l;
+      if (r < last && this.#before(r, first)) first = r;
+      if (first === i) break;
+      this.#swap(i, first);
+      i = first;
+    }
+    return top;
+  }
+}
+
+export interface Quality {
+  /** Mean similarity of the picks to the query. */
+  relevance: number;
+  /** Mean over the pool of its best similarity to a pick. */
+  coverage: number;
+  /** Mean pairwise distance (1 − similarity) among the picks; 0 for fewer than two. */
+  diversity: number;
+}
+
+/** How relevant, covering and diverse a selection is; `querySimilarity` excludes any bonus. */
+export function quality(pool: Pool, picks: readonly number[], querySimilarity: Float64Array): Quality {
+  const n = poolSize(pool);
+  if (picks.length === 0) return { relevance: 0, coverage: 0, diversity: 0 };
+  let relevance = 0;
+  for (const p of picks) relevance += querySimilarity[p];
+  let coverage = 0;
+  for (let c = 0; c < n; c++) {
+    let best = -Infinity;
+    for (const p of picks) best = Math.max(best, similarity(pool, c, p));
+    coverage += best;
+  }
+  let distance = 0;
+  let pairs = 0;
+  for (let a = 0; a < picks.length; a++) {
+    for (let b = a + 1; b < picks.length; b++) {
+      distance += 1 - similarity(pool, picks[a], picks[b]);
+      pairs++;
+    }
+  }
+  return { relevance: relevance / picks.length, coverage: coverage / n, diversity: pairs === 0 ? 0 : distance / pairs };
+}
