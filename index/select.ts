@@ -32,7 +32,7 @@ export interface Picked {
 }
 
 /** At most this many pool members are covered by `cover`: the most relevant ones (bounds its cost at n × this). */
-export const COVERED_MAX = 512;
+export const COVERED_MAX = 256;
 
 export function poolSize(pool: Pool): number {
   return pool.relevance.length;
@@ -44,12 +44,6 @@ export function similarity(pool: Pool, i: number, j: number): number {
   const a = vectors.subarray(i * dim, (i + 1) * dim);
   if (pool.metric === 'l2') return 1 - squaredL2At(a, vectors, j * dim) / 2;
   return dotAt(a, vectors, j * dim);
-}
-
-/** Similarities of member `i` to members `0..m-1`. */
-function row(pool: Pool, i: number, m: number, out: Float64Array): Float64Array {
-  for (let j = 0; j < m; j++) out[j] = similarity(pool, i, j);
-  return out;
 }
 
 /**
@@ -101,7 +95,14 @@ function selectMmr(pool: Pool, k: number, lambda: number, allowed: (i: number) =
     picks.push(best);
     gains.push(bestScore);
     if (lambda !== 1) {
-      for (let i = 0; i < n; i++) if (!picked[i]) redundancy[i] = Math.max(redundancy[i], similarity(pool, i, best));
+      const { dim, vectors } = pool;
+      const b = vectors.subarray(best * dim, (best + 1) * dim);
+      const l2 = pool.metric === 'l2';
+      for (let i = 0; i < n; i++) {
+        if (picked[i]) continue;
+        const sim = l2 ? 1 - squaredL2At(b, vectors, i * dim) / 2 : dotAt(b, vectors, i * dim);
+        if (sim > redundancy[i]) redundancy[i] = sim;
+      }
     }
   }
   return { picks, gains };
@@ -120,13 +121,21 @@ function selectCover(pool: Pool, k: number, weight: number, allowed: (i: number)
   const m = Math.min(n, COVERED_MAX);
   const scale = m === 0 ? 0 : (weight * Math.min(k, n)) / m;
   const covered = new Float64Array(m);
-  const sims = new Float64Array(m);
+  // Similarities of every member to the covered ones, once: n × m (symmetric where both are covered).
+  const gram = new Float64Array(scale === 0 ? 0 : n * m);
+  if (scale !== 0) {
+    const { dim, vectors } = pool;
+    const l2 = pool.metric === 'l2';
+    for (let i = 0; i < n; i++) {
+      const a = vectors.subarray(i * dim, (i + 1) * dim);
+      for (let j = 0; j < m; j++) {
+        gram[i * m + j] = i < m && j < i ? gram[j * m + i] : l2 ? 1 - squaredL2At(a, vectors, j * dim) / 2 : dotAt(a, vectors, j * dim);
+      }
+    }
+  }
   const gainOf = (i: number): number => {
     let sum = 0;
-    if (scale !== 0) {
-      row(pool, i, m, sims);
-      for (let c = 0; c < m; c++) if (sims[c] > covered[c]) sum += sims[c] - covered[c];
-    }
+    for (let c = 0, at = i * m; scale !== 0 && c < m; c++, at++) if (gram[at] > covered[c]) sum += gram[at] - covered[c];
     return pool.relevance[i] + scale * sum;
   };
   const heap = new GainHeap(n);
@@ -145,10 +154,7 @@ function selectCover(pool: Pool, k: number, weight: number, allowed: (i: number)
     picks.push(i);
     gains.push(heap.lastGain);
     take(i);
-    if (scale !== 0) {
-      row(pool, i, m, sims);
-      for (let c = 0; c < m; c++) if (sims[c] > covered[c]) covered[c] = sims[c];
-    }
+    for (let c = 0, at = i * m; scale !== 0 && c < m; c++, at++) if (gram[at] > covered[c]) covered[c] = gram[at];
   }
   return { picks, gains };
 }
