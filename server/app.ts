@@ -6,6 +6,7 @@ import { installErrors } from './plugins/errors.ts';
 import { collectionRoutes } from './routes/collections.ts';
 import { healthRoutes } from './routes/health.ts';
 import { importRoutes } from './routes/import.ts';
+import { linkRoutes } from './routes/links.ts';
 import { pointRoutes } from './routes/points.ts';
 import { searchRoutes } from './routes/search.ts';
 
@@ -34,6 +35,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   healthRoutes(app, engine);
   collectionRoutes(app, engine);
   pointRoutes(app, engine);
+  linkRoutes(app, engine);
   searchRoutes(app, engine, config.maxK);
   importRoutes(app, engine);
   app.addHook('onResponse', (request, reply, done) => {

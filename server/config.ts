@@ -8,6 +8,9 @@ export interface Config {
   synchronous: 'NORMAL' | 'FULL';
   bodyLimitBytes: number;
   maxK: number;
+  /** Links a point may have in each direction, and links one request may put. */
+  maxLinksPerPoint: number;
+  maxLinksPerRequest: number;
   snapshotEveryChanges: number;
   snapshotIntervalMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -45,6 +48,8 @@ export const ENV_VARS = {
   VICINITY_SYNCHRONOUS: ['NORMAL', 'SQLite synchronous: NORMAL survives process crashes, FULL also power loss'],
   VICINITY_BODY_LIMIT_BYTES: [String(32 * MiB), 'largest request body (imports are not bound by it)'],
   VICINITY_MAX_K: ['1000', 'largest k a search may ask for'],
+  VICINITY_MAX_LINKS_PER_POINT: ['1024', 'links a point may have in each direction (out and in)'],
+  VICINITY_MAX_LINKS_PER_REQUEST: ['10000', 'links one PUT …/links may write, counting the reverse links of `both`'],
   VICINITY_SNAPSHOT_EVERY_CHANGES: ['10000', 'write an index snapshot after this many changed points'],
   VICINITY_SNAPSHOT_INTERVAL_S: ['300', 'or after this many seconds, if anything changed'],
   VICINITY_REPLICAS: ['0', 'search replicas, each a worker thread with a full copy of every index; 0 = one per core, capped by memory'],
@@ -98,6 +103,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     synchronous: oneOf(env, 'VICINITY_SYNCHRONOUS', ['NORMAL', 'FULL'] as const),
     bodyLimitBytes: int(env, 'VICINITY_BODY_LIMIT_BYTES', 1024, 1024 * MiB),
     maxK: int(env, 'VICINITY_MAX_K', 1, 100_000),
+    maxLinksPerPoint: int(env, 'VICINITY_MAX_LINKS_PER_POINT', 1, 1_000_000),
+    maxLinksPerRequest: int(env, 'VICINITY_MAX_LINKS_PER_REQUEST', 1, 1_000_000),
     snapshotEveryChanges: int(env, 'VICINITY_SNAPSHOT_EVERY_CHANGES', 1, 1e9),
     snapshotIntervalMs: int(env, 'VICINITY_SNAPSHOT_INTERVAL_S', 1, 86_400) * 1000,
     replicas: int(env, 'VICINITY_REPLICAS', 0, 64),

@@ -1,5 +1,6 @@
 import type { Db } from './db.ts';
 import { nextSeq } from './db.ts';
+import { LinksRepo } from './links.ts';
 
 /** A collection's configuration as stored, with every default filled in. */
 export interface CollectionConfig {
@@ -52,6 +53,7 @@ export class CollectionsRepo {
   readonly #markDropped;
   readonly #dropped;
   readonly #purgePoints;
+  readonly #links: LinksRepo;
   readonly #deleteRow;
   readonly #deleteModel;
   readonly #deleteKnn;
@@ -71,6 +73,7 @@ export class CollectionsRepo {
     this.#purgePoints = db.prepare<[number, number]>(
       'DELETE FROM points WHERE rowid IN (SELECT rowid FROM points WHERE collection_id = ? LIMIT ?)',
     );
+    this.#links = new LinksRepo(db);
     this.#deleteRow = db.prepare<[number]>('DELETE FROM collections WHERE id = ?');
     this.#deleteModel = db.prepare<[number]>('DELETE FROM models WHERE collection_id = ?');
     this.#deleteKnn = db.prepare<[number]>('DELETE FROM knn WHERE collection_id = ?');
@@ -125,6 +128,7 @@ export class CollectionsRepo {
    */
   purgeDropped(id: number, limit: number): boolean {
     return this.#db.transaction(() => {
+      if (!this.#links.purge(id, limit)) return false;
       const { changes } = this.#purgePoints.run(id, limit);
       if (changes < limit) {
         this.#deleteRow.run(id);

@@ -104,6 +104,19 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (collection_id, label)
   ) STRICT, WITHOUT ROWID;
   `,
+  `
+  -- Links between live points, by label (storage/links.ts): deleted with either end.
+  CREATE TABLE links (
+    collection_id INTEGER NOT NULL,
+    src           INTEGER NOT NULL,
+    dst           INTEGER NOT NULL,
+    type          TEXT NOT NULL,
+    weight        REAL NOT NULL,
+    seq           INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, src, type, dst)
+  ) STRICT;
+  CREATE INDEX links_in ON links (collection_id, dst, type, src);
+  `,
 ];
 
 export function migrate(db: Db): void {

@@ -1,6 +1,7 @@
 import type { Db } from './db.ts';
 import { nextSeq } from './db.ts';
 import { Labels } from './labels.ts';
+import { LinksRepo } from './links.ts';
 import { compileWhere, type WhereNode } from './where.ts';
 
 /** One point to write: id already normalised, vector encoded, payload as JSON text. */
@@ -60,12 +61,14 @@ export class PointsRepo {
   readonly #rewrite;
   readonly #purgeTombstones;
   readonly #deleteKnn;
+  readonly #links: LinksRepo;
   readonly #page;
   readonly #pageNoVector;
 
   constructor(db: Db, options: PointsOptions = {}) {
     this.#db = db;
     this.#labels = new Labels(db, options);
+    this.#links = new LinksRepo(db);
     this.#lookup = db.prepare<[number, string], { label: number; deleted: number }>(
       'SELECT label, deleted FROM points WHERE collection_id = ? AND id = ?',
     );
@@ -196,8 +199,16 @@ export class PointsRepo {
     for (const label of labels) {
       if (this.#tombstone.get(seq, collectionId, label)) changes.push({ label, vector: null });
     }
+    // A deleted point's links go with it, in the same transaction.
+    this.#links.deleteTouching(collectionId, changes.map((c) => c.label));
     if (changes.length > 0) this.#counts.run(-changes.length, changes.length, collectionId);
     return { seq, changes };
+  }
+
+  /** The label of a live point, or null. */
+  liveLabel(collectionId: number, id: string): number | null {
+    const row = this.#lookup.get(collectionId, id);
+    return row && !row.deleted ? row.label : null;
   }
 
   get(collectionId: number, id: string): PointRow | undefined {

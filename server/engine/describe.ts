@@ -5,7 +5,9 @@ import type { CollectionState } from './collection-state.ts';
 import type { IndexStats } from './protocol.ts';
 
 /** `GET /v1/collections/{name}`: the record's counts and config, the index (of one replica), memory and storage. */
-export function describeCollection(state: CollectionState, record: CollectionRecord, index: IndexStats | null, replicas: number, knn: KnnRepo): object {
+export function describeCollection(
+  state: CollectionState, record: CollectionRecord, index: IndexStats | null, replicas: number, knn: KnnRepo, links: Record<string, number>,
+): object {
   const { config } = record;
   const perReplica = index?.memory_bytes ?? 0;
   const { snapshot } = state;
@@ -34,6 +36,7 @@ export function describeCollection(state: CollectionState, record: CollectionRec
       vector_store_bytes: record.liveCount * state.model.codec.bytesPerVector,
       storage: storageStats(state, record.liveCount, perReplica),
       lid: lidSummary(state, knn),
+      links: { total: Object.values(links).reduce((a, b) => a + b, 0), by_type: links },
     },
   };
 }

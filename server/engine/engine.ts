@@ -4,6 +4,7 @@ import { CollectionsRepo, type CollectionRecord } from '../../storage/collection
 import { openDatabase, type Db } from '../../storage/db.ts';
 import { normaliseId } from '../../storage/ids.ts';
 import { KnnRepo } from '../../storage/knn.ts';
+import { LinksRepo } from '../../storage/links.ts';
 import { ModelsRepo } from '../../storage/models.ts';
 import { PointsRepo, type PointRow } from '../../storage/points.ts';
 import { parseWhere } from '../../storage/where.ts';
@@ -19,6 +20,7 @@ import { loadModel } from './load-index.ts';
 import type { Logger } from './logger.ts';
 import { SCAN_PAGE } from './matches.ts';
 import { planSearch, type Plan } from './planner.ts';
+import { Links } from './links.ts';
 import { PointWrites } from './point-writes.ts';
 import type { IndexStats, SearchItem, SearchReply } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
@@ -48,6 +50,8 @@ export class Engine {
   readonly #writes: PointWrites;
   readonly #timer: NodeJS.Timeout;
   readonly jobs: Jobs;
+  readonly links: Links;
+  readonly #linksRepo: LinksRepo;
   #replicasReady = false;
   #closed = false;
 
@@ -77,6 +81,12 @@ export class Engine {
       state: (name) => this.#state(name),
       current: (name, state) => this.#states.get(name) === state,
       jobActive: (id) => this.jobs.active(id),
+    });
+    const linksRepo = (this.#linksRepo = new LinksRepo(db));
+    this.links = new Links({
+      config, db, writer, points, links: linksRepo,
+      state: (name) => this.#state(name),
+      current: (name, state) => this.#states.get(name) === state,
     });
     for (const record of collections.list()) {
       const state = this.#newState(record);
@@ -171,7 +181,7 @@ export class Engine {
     const index = this.#replicasReady ? await this.#replicas.stats<IndexStats>({ op: 'stats', collectionId: state.record.id }) : null;
     const record = this.#collections.getById(state.record.id) ?? created;
     if (!record) throw new ServerErrors.CollectionNotFound(`collection '${state.name}' was dropped`);
-    return describeCollection(state, record, index, this.#replicas.size, this.#knn);
+    return describeCollection(state, record, index, this.#replicas.size, this.#knn, this.#linksRepo.countsByType(state.record.id));
   }
 
   /** Drops a collection: hidden at once, its jobs failed, its files removed once nothing writes them. */

@@ -6,7 +6,7 @@ export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
 
 const MAX_DIMENSION = 4096;
 
-const pointId = { type: ['string', 'integer'] } as const;
+export const pointId = { type: ['string', 'integer'] } as const;
 
 const vector = {
   type: 'array',
