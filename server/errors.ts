@@ -20,6 +20,8 @@ export const ServerErrors = {
   Overloaded: createError('VDB_ERR_OVERLOADED', '%s', 503),
   Internal: createError('VDB_ERR_INTERNAL', '%s', 500),
   JobNotFound: createError('VDB_ERR_JOB_NOT_FOUND', '%s', 404),
+  /** The collection keeps no k-NN overlay (graph.knn_k 0): no neighbours to list or expand through. */
+  OverlayOff: createError('VDB_ERR_OVERLAY_OFF', '%s', 422),
   /** Links past a limit: per point and direction, or per request. */
   LinkLimit: createError('VDB_ERR_LINK_LIMIT', '%s', 422),
   /** The job already finished (done, failed or cancelled) or is past the point of cancelling. */

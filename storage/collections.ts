@@ -9,7 +9,12 @@ export interface CollectionConfig {
   hnsw: { m: number; ef_construction: number; ef_search: number };
   storage: { codec: 'float32' | 'float16' | 'float8_e4m3' | 'float8_e5m2'; pca_dimension?: number };
   build_order: 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;
+  /** The k-NN overlay: neighbours kept per point (0: none). */
+  graph: { knn_k: number };
 }
+
+/** Neighbours per point of the k-NN overlay unless a collection says otherwise. */
+export const DEFAULT_KNN_K = 16;
 
 export interface CollectionRecord {
   /** Internal id: never reused, so files named after it cannot outlive a drop and recreate. */
@@ -32,11 +37,16 @@ interface Row {
 
 const COLUMNS = 'id, name, config, live_count, deleted_count, next_label';
 
+/** Settings added after a collection was created take their defaults. */
+function withDefaults(config: CollectionConfig): CollectionConfig {
+  return { ...config, graph: config.graph ?? { knn_k: DEFAULT_KNN_K } };
+}
+
 function toRecord(row: Row): CollectionRecord {
   return {
     id: row.id,
     name: row.name,
-    config: JSON.parse(row.config) as CollectionConfig,
+    config: withDefaults(JSON.parse(row.config) as CollectionConfig),
     liveCount: row.live_count,
     deletedCount: row.deleted_count,
     nextLabel: row.next_label,
@@ -54,6 +64,7 @@ export class CollectionsRepo {
   readonly #dropped;
   readonly #purgePoints;
   readonly #links: LinksRepo;
+  readonly #deleteOverlay;
   readonly #deleteRow;
   readonly #deleteModel;
   readonly #deleteKnn;
@@ -79,6 +90,7 @@ export class CollectionsRepo {
     this.#deleteKnn = db.prepare<[number]>('DELETE FROM knn WHERE collection_id = ?');
     this.#deleteKnnSummary = db.prepare<[number]>('DELETE FROM knn_summary WHERE collection_id = ?');
     this.#deleteFreeLabels = db.prepare<[number]>('DELETE FROM free_labels WHERE collection_id = ?');
+    this.#deleteOverlay = db.prepare<[number]>('DELETE FROM overlay WHERE collection_id = ?');
   }
 
   get(name: string): CollectionRecord | undefined {
@@ -136,6 +148,7 @@ export class CollectionsRepo {
         this.#deleteKnn.run(id);
         this.#deleteKnnSummary.run(id);
         this.#deleteFreeLabels.run(id);
+        this.#deleteOverlay.run(id);
         return true;
       }
       return false;

@@ -5,6 +5,14 @@ export interface KnnRow {
   label: number;
   lid: number | null;
   neighbours: Uint32Array;
+  /** The point version it holds for; -1 (the default): not trusted by the overlay. */
+  seq?: number;
+}
+
+/** Where the overlay's filler has got to: every point change up to (seq, label) has its entry. */
+export interface OverlayMark {
+  seq: number;
+  label: number;
 }
 
 /** Entries per write: a few milliseconds each. */
@@ -17,9 +25,26 @@ export class KnnRepo {
   readonly #clearChunk;
   readonly #summary;
   readonly #setSummary;
+  readonly #entries;
+  readonly #delete;
+  readonly #mark;
+  readonly #setMark;
+  readonly #covered;
 
   constructor(db: Db) {
-    this.#insert = db.prepare<[number, number, number | null, Uint8Array]>('INSERT OR REPLACE INTO knn (collection_id, label, lid, neighbours) VALUES (?, ?, ?, ?)');
+    this.#insert = db.prepare<[number, number, number | null, Uint8Array, number]>(
+      'INSERT OR REPLACE INTO knn (collection_id, label, lid, neighbours, seq) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.#entries = db.prepare<[number, string], { label: number; neighbours: Buffer; seq: number }>(
+      'SELECT label, neighbours, seq FROM knn WHERE collection_id = ? AND label IN (SELECT value FROM json_each(?))',
+    );
+    this.#delete = db.prepare<[number, number]>('DELETE FROM knn WHERE collection_id = ? AND label = ?');
+    this.#mark = db.prepare<[number], OverlayMark>('SELECT seq, label FROM overlay WHERE collection_id = ?');
+    this.#setMark = db.prepare<[number, number, number]>('INSERT OR REPLACE INTO overlay (collection_id, seq, label) VALUES (?, ?, ?)');
+    this.#covered = db.prepare<[number], number>(
+      `SELECT count(*) FROM knn k JOIN points p ON p.collection_id = k.collection_id AND p.label = k.label
+       WHERE k.collection_id = ? AND p.deleted = 0 AND k.seq >= p.seq`,
+    ).pluck();
     this.#lids = db.prepare<[number], number>('SELECT lid FROM knn WHERE collection_id = ? AND lid IS NOT NULL').pluck();
     this.#clearChunk = db.prepare<[number, number]>(
       'DELETE FROM knn WHERE rowid IN (SELECT rowid FROM knn WHERE collection_id = ? LIMIT ?)',
@@ -35,7 +60,37 @@ export class KnnRepo {
 
   /** Adds or replaces entries, in the caller's transaction (derived data: a pass writes them `KNN_CHUNK` at a time). */
   put(collectionId: number, rows: readonly KnnRow[]): void {
-    for (const r of rows) this.#insert.run(collectionId, r.label, r.lid, new Uint8Array(r.neighbours.buffer, r.neighbours.byteOffset, r.neighbours.byteLength));
+    for (const r of rows) {
+      this.#insert.run(collectionId, r.label, r.lid, new Uint8Array(r.neighbours.buffer, r.neighbours.byteOffset, r.neighbours.byteLength), r.seq ?? -1);
+    }
+  }
+
+  /** The entries of these labels (those that have one), nearest neighbours first. */
+  entries(collectionId: number, labels: readonly number[]): { label: number; neighbours: Uint32Array; seq: number }[] {
+    if (labels.length === 0) return [];
+    return this.#entries.all(collectionId, JSON.stringify(labels)).map((r) => ({
+      label: r.label,
+      seq: r.seq,
+      neighbours: new Uint32Array(r.neighbours.buffer.slice(r.neighbours.byteOffset, r.neighbours.byteOffset + r.neighbours.byteLength)),
+    }));
+  }
+
+  /** Deletes the entries of these labels (deleted points), in the caller's transaction. */
+  delete(collectionId: number, labels: Iterable<number>): void {
+    for (const label of labels) this.#delete.run(collectionId, label);
+  }
+
+  mark(collectionId: number): OverlayMark {
+    return this.#mark.get(collectionId) ?? { seq: -1, label: -1 };
+  }
+
+  setMark(collectionId: number, mark: OverlayMark): void {
+    this.#setMark.run(collectionId, mark.seq, mark.label);
+  }
+
+  /** Live points whose entry holds for their current version. */
+  covered(collectionId: number): number {
+    return this.#covered.get(collectionId)!;
   }
 
   /** The defined LIDs of the collection's entries. */

@@ -117,6 +117,12 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX links_in ON links (collection_id, dst, type, src);
   `,
+  `
+  -- The k-NN overlay: an entry holds for the point version of sequence \`seq\` (-1: not trusted, as
+  -- an import's pass, which saw only the imported points); the filler resumes after (seq, label).
+  ALTER TABLE knn ADD COLUMN seq INTEGER NOT NULL DEFAULT -1;
+  CREATE TABLE overlay (collection_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, label INTEGER NOT NULL) STRICT;
+  `,
 ];
 
 export function migrate(db: Db): void {

@@ -62,6 +62,8 @@ export class PointsRepo {
   readonly #purgeTombstones;
   readonly #deleteKnn;
   readonly #links: LinksRepo;
+  readonly #seqOf;
+  readonly #countChangesAfter;
   readonly #page;
   readonly #pageNoVector;
 
@@ -69,6 +71,10 @@ export class PointsRepo {
     this.#db = db;
     this.#labels = new Labels(db, options);
     this.#links = new LinksRepo(db);
+    this.#seqOf = db.prepare<[number, number], number>('SELECT seq FROM points WHERE collection_id = ? AND label = ? AND deleted = 0').pluck();
+    this.#countChangesAfter = db.prepare<[number, number, number], number>(
+      'SELECT count(*) FROM points WHERE collection_id = ? AND (seq, label) > (?, ?)',
+    ).pluck();
     this.#lookup = db.prepare<[number, string], { label: number; deleted: number }>(
       'SELECT label, deleted FROM points WHERE collection_id = ? AND id = ?',
     );
@@ -199,10 +205,21 @@ export class PointsRepo {
     for (const label of labels) {
       if (this.#tombstone.get(seq, collectionId, label)) changes.push({ label, vector: null });
     }
-    // A deleted point's links go with it, in the same transaction.
+    // A deleted point's links and overlay entry go with it, in the same transaction.
     this.#links.deleteTouching(collectionId, changes.map((c) => c.label));
+    for (const c of changes) this.#deleteKnn.run(collectionId, c.label);
     if (changes.length > 0) this.#counts.run(-changes.length, changes.length, collectionId);
     return { seq, changes };
+  }
+
+  /** The sequence of a live point's last change, or null when the label holds no live point. */
+  seqOf(collectionId: number, label: number): number | null {
+    return this.#seqOf.get(collectionId, label) ?? null;
+  }
+
+  /** Point changes (writes and deletes) after (seq, label). */
+  countChangesAfter(collectionId: number, seq: number, label: number): number {
+    return this.#countChangesAfter.get(collectionId, seq, label)!;
   }
 
   /** The label of a live point, or null. */

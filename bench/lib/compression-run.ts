@@ -52,7 +52,7 @@ export async function buildVariant(dataset: Dataset, metric: Metric, spec: Varia
   const codec = spec.codec === 'int8' ? 'float32' : spec.codec;
   const config: CollectionConfig = {
     dimension: dim, metric, hnsw: { m, ef_construction: efConstruction, ef_search: 64 },
-    storage: spec.pca === null ? { codec } : { codec, pca_dimension: spec.pca }, build_order: 'given',
+    storage: spec.pca === null ? { codec } : { codec, pca_dimension: spec.pca }, build_order: 'given', graph: { knn_k: 0 },
   };
   const train = spec.codec === 'int8' ? int8RoundTrip(dataset.train) : dataset.train;
   const fitStarted = performance.now();

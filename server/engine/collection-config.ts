@@ -2,7 +2,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import { hnswBytesPerPoint } from '../../index/hnsw.ts';
 import type { ResolvedBuild } from '../../index/native/engine.ts';
 import { loadHnswlib } from '../../index/native/load.ts';
-import type { CollectionConfig, CollectionRecord } from '../../storage/collections.ts';
+import { DEFAULT_KNN_K, type CollectionConfig, type CollectionRecord } from '../../storage/collections.ts';
 import type { Config } from '../config.ts';
 import { ServerErrors } from '../errors.ts';
 import type { CollectionRequest } from '../schemas/index.ts';
@@ -32,6 +32,7 @@ export function normaliseConfig(request: CollectionRequest): CollectionConfig {
     },
     storage: pca === undefined ? { codec } : { codec, pca_dimension: pca },
     build_order: request.build_order ?? 'given',
+    graph: { knn_k: request.graph?.knn_k ?? DEFAULT_KNN_K },
   };
 }
 

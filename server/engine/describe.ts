@@ -6,7 +6,8 @@ import type { IndexStats } from './protocol.ts';
 
 /** `GET /v1/collections/{name}`: the record's counts and config, the index (of one replica), memory and storage. */
 export function describeCollection(
-  state: CollectionState, record: CollectionRecord, index: IndexStats | null, replicas: number, knn: KnnRepo, links: Record<string, number>,
+  state: CollectionState, record: CollectionRecord, index: IndexStats | null, replicas: number, knn: KnnRepo,
+  graph: { links: Record<string, number>; overlay: object },
 ): object {
   const { config } = record;
   const perReplica = index?.memory_bytes ?? 0;
@@ -36,7 +37,8 @@ export function describeCollection(
       vector_store_bytes: record.liveCount * state.model.codec.bytesPerVector,
       storage: storageStats(state, record.liveCount, perReplica),
       lid: lidSummary(state, knn),
-      links: { total: Object.values(links).reduce((a, b) => a + b, 0), by_type: links },
+      links: { total: Object.values(graph.links).reduce((a, b) => a + b, 0), by_type: graph.links },
+      overlay: graph.overlay,
     },
   };
 }

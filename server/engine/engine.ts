@@ -21,6 +21,7 @@ import type { Logger } from './logger.ts';
 import { SCAN_PAGE } from './matches.ts';
 import { planSearch, type Plan } from './planner.ts';
 import { Links } from './links.ts';
+import { Overlay } from './overlay.ts';
 import { PointWrites } from './point-writes.ts';
 import type { IndexStats, SearchItem, SearchReply } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
@@ -52,6 +53,7 @@ export class Engine {
   readonly jobs: Jobs;
   readonly links: Links;
   readonly #linksRepo: LinksRepo;
+  readonly #overlay: Overlay;
   #replicasReady = false;
   #closed = false;
 
@@ -81,6 +83,12 @@ export class Engine {
       state: (name) => this.#state(name),
       current: (name, state) => this.#states.get(name) === state,
       jobActive: (id) => this.jobs.active(id),
+    });
+    this.#overlay = new Overlay({
+      db, writer, points, knn: this.#knn, replicas, log,
+      current: (state) => this.#states.get(state.name) === state,
+      jobActive: (id) => this.jobs.active(id),
+      ready: () => this.ready,
     });
     const linksRepo = (this.#linksRepo = new LinksRepo(db));
     this.links = new Links({
@@ -181,7 +189,8 @@ export class Engine {
     const index = this.#replicasReady ? await this.#replicas.stats<IndexStats>({ op: 'stats', collectionId: state.record.id }) : null;
     const record = this.#collections.getById(state.record.id) ?? created;
     if (!record) throw new ServerErrors.CollectionNotFound(`collection '${state.name}' was dropped`);
-    return describeCollection(state, record, index, this.#replicas.size, this.#knn, this.#linksRepo.countsByType(state.record.id));
+    const graph = { links: this.#linksRepo.countsByType(state.record.id), overlay: this.#overlay.describe(state) };
+    return describeCollection(state, record, index, this.#replicas.size, this.#knn, graph);
   }
 
   /** Drops a collection: hidden at once, its jobs failed, its files removed once nothing writes them. */
@@ -210,6 +219,17 @@ export class Engine {
 
   deletePoints(name: string, request: DeleteRequest): Promise<{ deleted: number }> {
     return this.#writes.delete(name, request);
+  }
+
+  /** A point's k-NN overlay neighbours, with ids. */
+  neighbours(name: string, rawId: string, k: number | undefined): { neighbours: { id: string; distance: number }[] } {
+    const state = this.#state(name);
+    const { knn_k } = state.record.config.graph;
+    if (knn_k === 0) throw new ServerErrors.OverlayOff(`collection '${name}' has no k-NN overlay (graph.knn_k is 0); create it with graph.knn_k ≥ 1`);
+    const label = this.#points.liveLabel(state.record.id, normaliseId(rawId));
+    if (label === null) throw new ServerErrors.PointNotFound(`point '${rawId}' does not exist in collection '${name}'`);
+    const found = this.#overlay.neighbours(state, label, Math.min(k ?? knn_k, knn_k));
+    return { neighbours: found.map((n) => ({ id: state.ids[n.label], distance: n.distance })) };
   }
 
   getPoint(name: string, rawId: string, withVector: boolean): StoredPoint {
@@ -303,6 +323,7 @@ export class Engine {
   #tick(): void {
     if (this.ready) for (const state of this.#states.values()) this.jobs.rebuildIfDue(state);
     this.#snapshots.due(this.#states.values());
+    this.#overlay.tick(this.#states.values());
   }
 
   /** Deletes the points of dropped collections in short transactions, yielding between them. */

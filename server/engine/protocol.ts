@@ -75,9 +75,17 @@ export type ReplicaTask =
       store: StoreSpec | null;
     }
   | { op: 'stats'; collectionId: number }
+  /**
+   * The k-NN overlay's entries of these (live) labels: each one's k nearest other live points, by
+   * a search of the index with its stored vector; `NO_NEIGHBOUR` pads short rows.
+   */
+  | { op: 'neighbours'; collectionId: number; labels: Uint32Array; k: number; store: StoreSpec }
   | { op: 'snapshot'; collectionId: number; seq: number }
   /** Ends the worker: piscina starts a new one, which reloads from snapshots and SQLite. */
   | { op: 'exit' };
+
+/** Pads a row of the `neighbours` reply (n × k labels) past the neighbours found. */
+export const NO_NEIGHBOUR = 0xffffffff;
 
 export interface SearchReply {
   labels: Uint32Array;

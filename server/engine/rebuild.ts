@@ -68,7 +68,17 @@ export async function rebuildIndex(
   if (plan.pass) {
     const knn = new KnnRepo(db);
     while (!(await writer.write(() => knn.clear(task.collectionId)))) await pause();
-    await putKnn(writer, knn, task.collectionId, knnRows(plan.pass, rows.labels), pause);
+    // The pass saw every live point as of `caughtUp`, by Euclidean distance: its entries serve the
+    // overlay of an l2 collection when deep enough (under cosine or ip the filler redoes them).
+    const trusted = task.config.metric === 'l2' && plan.pass.k >= Math.min(task.config.graph.knn_k, n - 1);
+    const seq = trusted ? caughtUp : -1;
+    await putKnn(writer, knn, task.collectionId, knnRows(plan.pass, rows.labels).map((r) => ({ ...r, seq })), pause);
+    // The filler goes on after the pass's moment, or redoes every point when the pass is not trusted.
+    await writer.write(() => {
+      const mark = knn.mark(task.collectionId);
+      if (!trusted) knn.setMark(task.collectionId, { seq: -1, label: -1 });
+      else if (mark.seq > caughtUp) knn.setMark(task.collectionId, { seq: caughtUp, label: 2 ** 32 });
+    });
   }
   const index = new HnswIndex({ ...indexOptions(model, engine), initialCapacity: Math.max(1024, n) });
   for (let i = 0; i < n; i++) {

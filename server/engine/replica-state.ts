@@ -9,7 +9,7 @@ import { LabelBitmap } from '../../storage/label-bitmap.ts';
 import { PayloadFields } from '../../storage/payload-fields.ts';
 import { indexOptions, loadIndex, loadModel, snapshotName } from './load-index.ts';
 import type { CollectionModel } from './model.ts';
-import type { IndexStats, ReplicaData, ReplicaTask, SearchItem, SearchReply, SnapshotReply, StoreSpec } from './protocol.ts';
+import { NO_NEIGHBOUR, type IndexStats, type ReplicaData, type ReplicaTask, type SearchItem, type SearchReply, type SnapshotReply, type StoreSpec } from './protocol.ts';
 import { selectSearch } from './selection.ts';
 
 /** What a search of one collection needs: its index, the model it was built under, the shared vectors. */
@@ -111,6 +111,8 @@ export class ReplicaState {
         return this.#search(task);
       case 'stats':
         return this.#stats(task.collectionId);
+      case 'neighbours':
+        return this.#neighbours(task);
       case 'snapshot':
         return this.#snapshot(task.collectionId, task.seq);
       case 'exit':
@@ -151,6 +153,25 @@ export class ReplicaState {
     const { dimension, metric } = held.config;
     held.store = new VectorStore(dimension, metric, [...spec.segments], new VectorCodec(spec.codec, dimension, spec.params));
     held.storeGeneration = spec.generation;
+  }
+
+  #neighbours(task: Extract<ReplicaTask, { op: 'neighbours' }>): Uint32Array {
+    const { labels, k } = task;
+    const out = new Uint32Array(labels.length * k).fill(NO_NEIGHBOUR);
+    const held = this.#held.get(task.collectionId);
+    if (!held) return out;
+    this.#useStore(held, task.store);
+    const store = held.store!;
+    const ef = Math.max(held.config.hnsw.ef_search, 2 * (k + 1));
+    for (let i = 0; i < labels.length; i++) {
+      if (!held.index.has(labels[i])) continue; // deleted meanwhile
+      const search: SearchItem = { query: store.get(labels[i]), k: k + 1, ef, filter: null, candidates: (k + 1) * 4, rescore: true };
+      let j = 0;
+      for (const hit of searchCollection(held, search)) {
+        if (hit.label !== labels[i] && j < k) out[i * k + j++] = hit.label;
+      }
+    }
+    return out;
   }
 
   #stats(collectionId: number): IndexStats {

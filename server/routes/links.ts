@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine/engine.ts';
 import { collectionParams, pointParams } from '../schemas/index.ts';
-import { linkDeleteBody, linkListQuery, linkPutBody, type LinkDeleteRequest, type LinkListQuery, type LinkPutRequest } from '../schemas/links.ts';
+import { linkDeleteBody, linkListQuery, linkPutBody, neighboursQuery, type LinkDeleteRequest, type LinkListQuery, type LinkPutRequest } from '../schemas/links.ts';
 
 type Params = { name: string };
 
@@ -16,6 +16,12 @@ export function linkRoutes(app: FastifyInstance, engine: Engine): void {
     '/v1/collections/:name/links/delete',
     { schema: { params: collectionParams, body: linkDeleteBody } },
     (request) => engine.links.delete(request.params.name, request.body),
+  );
+
+  app.get<{ Params: Params & { id: string }; Querystring: { k?: number } }>(
+    '/v1/collections/:name/points/:id/neighbours',
+    { schema: { params: pointParams, querystring: neighboursQuery } },
+    (request) => engine.neighbours(request.params.name, request.params.id, request.query.k),
   );
 
   app.get<{ Params: Params & { id: string }; Querystring: LinkListQuery }>(

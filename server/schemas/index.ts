@@ -16,6 +16,8 @@ const vector = {
 } as const;
 
 const where = { type: 'object' } as const;
+/** Neighbours per point the k-NN overlay may keep. */
+export const MAX_KNN_K = 64;
 /** Candidates a diverse selection may choose from. */
 export const MAX_POOL = 10_000;
 
@@ -62,6 +64,11 @@ export const collectionBody = {
       },
     },
     build_order: { type: 'string', pattern: BUILD_ORDER_PATTERN },
+    graph: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { knn_k: { type: 'integer', minimum: 0, maximum: MAX_KNN_K } },
+    },
   },
 } as const;
 
@@ -178,6 +185,7 @@ export interface CollectionRequest {
   hnsw?: { m?: number; ef_construction?: number; ef_search?: number };
   storage?: { codec?: CodecName; pca_dimension?: number };
   build_order?: BuildOrder;
+  graph?: { knn_k?: number };
 }
 
 export interface UpsertRequest {

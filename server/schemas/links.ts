@@ -1,4 +1,4 @@
-import { pointId } from './index.ts';
+import { MAX_KNN_K, pointId } from './index.ts';
 
 /** Link types: lower-case words with digits, `_`, `.` and `-` (`next`, `cites`, `same_doc`). */
 export const LINK_TYPE_PATTERN = '^[a-z][a-z0-9_.-]{0,63}$';
@@ -59,3 +59,9 @@ export interface LinkListQuery {
   limit?: number;
   cursor?: string;
 }
+
+export const neighboursQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { k: { type: 'integer', minimum: 1, maximum: MAX_KNN_K } },
+} as const;

@@ -6,7 +6,7 @@ import { JobsRepo } from '../../../storage/jobs.ts';
 
 test('pruning removes finished jobs older than the cut-off or beyond the newest to keep, never unfinished ones', () => {
   const db = openDatabase({ path: ':memory:', synchronous: 'NORMAL' });
-  const { id } = new CollectionsRepo(db).create('c', { dimension: 2, metric: 'l2', hnsw: { m: 16, ef_construction: 200, ef_search: 64 }, storage: { codec: 'float32' }, build_order: 'given' });
+  const { id } = new CollectionsRepo(db).create('c', { dimension: 2, metric: 'l2', hnsw: { m: 16, ef_construction: 200, ef_search: 64 }, storage: { codec: 'float32' }, build_order: 'given', graph: { knn_k: 16 } });
   const jobs = new JobsRepo(db);
   for (let i = 0; i < 6; i++) {
     jobs.create({ id: `j${i}`, kind: 'import', collectionId: id, collection: 'c', detail: {}, state: i === 5 ? 'queued' : 'running' });

@@ -6,7 +6,7 @@ import { openDatabase } from '../../../storage/db.ts';
 import { LinksRepo, type LinkCursor } from '../../../storage/links.ts';
 import { PointsRepo } from '../../../storage/points.ts';
 
-const CONFIG = { dimension: 2, metric: 'l2', hnsw: { m: 16, ef_construction: 200, ef_search: 64 }, storage: { codec: 'float32' }, build_order: 'given' } as const;
+const CONFIG = { dimension: 2, metric: 'l2', hnsw: { m: 16, ef_construction: 200, ef_search: 64 }, storage: { codec: 'float32' }, build_order: 'given', graph: { knn_k: 16 } } as const;
 const blob = Buffer.from(new Float32Array([1, 1]).buffer);
 const TYPES = ['a', 'b', 'next'];
 

@@ -6,7 +6,7 @@ import { JobsRepo } from '../../../storage/jobs.ts';
 import { PointsRepo } from '../../../storage/points.ts';
 import { StagingRepo } from '../../../storage/staging.ts';
 
-const CONFIG = { dimension: 2, metric: 'l2', hnsw: { m: 16, ef_construction: 200, ef_search: 64 }, storage: { codec: 'float32' }, build_order: 'given' } as const;
+const CONFIG = { dimension: 2, metric: 'l2', hnsw: { m: 16, ef_construction: 200, ef_search: 64 }, storage: { codec: 'float32' }, build_order: 'given', graph: { knn_k: 16 } } as const;
 const blob = (x: number) => Buffer.from(new Float32Array([x, x]).buffer);
 
 function setup() {

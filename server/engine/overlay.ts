@@ -1,0 +1,123 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Db } from '../../storage/db.ts';
+import type { KnnRepo, KnnRow, OverlayMark } from '../../storage/knn.ts';
+import type { PointsRepo } from '../../storage/points.ts';
+import type { CollectionState } from './collection-state.ts';
+import type { Logger } from './logger.ts';
+import { NO_NEIGHBOUR } from './protocol.ts';
+import type { ReplicaSet } from './replicas.ts';
+import type { Writer } from './writer.ts';
+
+export interface OverlayHost {
+  db: Db;
+  writer: Writer;
+  points: PointsRepo;
+  knn: KnnRepo;
+  replicas: ReplicaSet;
+  log: Logger;
+  /** True while `state` is still a live collection. */
+  current(state: CollectionState): boolean;
+  /** True while an import or optimize of the collection runs (it rewrites the k-NN table). */
+  jobActive(collectionId: number): boolean;
+  ready(): boolean;
+}
+
+/** Point changes one round reads: one replica task of ~10–40 ms on 784-d data. */
+export const OVERLAY_BATCH = 64;
+/** Share of one replica's time the filler may take: it waits 1/share − 1 times as long as each round ran. */
+const SHARE = 0.25;
+
+/**
+ * The k-NN overlay's background filler (arXiv 2507.19715, k-NN links): every live point keeps its
+ * `graph.knn_k` nearest neighbours in the `knn` table. Points written since its mark get their entry
+ * from a search of the replica's index with their stored vector, a batch at a time, in the order of
+ * their changes; an optimize's k-NN pass provides them for every point at once. It runs beside
+ * writes and searches, at a bounded share of one replica, and pauses while a job rebuilds the table.
+ */
+export class Overlay {
+  readonly #host: OverlayHost;
+  readonly #running = new Set<CollectionState>();
+
+  constructor(host: OverlayHost) {
+    this.#host = host;
+  }
+
+  /** Starts a round of filling for every collection that is behind and not being filled. */
+  tick(states: Iterable<CollectionState>): void {
+    if (!this.#host.ready()) return;
+    for (const state of states) {
+      if (state.loaded && state.record.config.graph.knn_k > 0 && !this.#running.has(state)) void this.#fill(state);
+    }
+  }
+
+  /** `stats.overlay`: k, live points whose entry is current, and point changes not yet looked at. */
+  describe(state: CollectionState): { knn_k: number; covered: number; behind: number } {
+    const id = state.record.id;
+    const mark = this.#host.knn.mark(id);
+    return { knn_k: state.record.config.graph.knn_k, covered: this.#host.knn.covered(id), behind: this.#host.points.countChangesAfter(id, mark.seq, mark.label) };
+  }
+
+  /**
+   * A point's overlay neighbours that are still live, nearest first, with their exact distance now
+   * (from the stored vectors): `[]` while the filler has not reached the point.
+   */
+  neighbours(state: CollectionState, label: number, k: number): { label: number; distance: number }[] {
+    const [entry] = this.#host.knn.entries(state.record.id, [label]);
+    if (!entry) return [];
+    const live = Array.from(entry.neighbours).filter((l) => l !== label && state.payloads.has(l));
+    return state.vectors.topK(state.vectors.get(label), live, k).map((h) => ({ label: h.label, distance: h.distance }));
+  }
+
+  async #fill(state: CollectionState): Promise<void> {
+    const host = this.#host;
+    const id = state.record.id;
+    this.#running.add(state);
+    try {
+      while (host.current(state) && !host.jobActive(id)) {
+        const started = performance.now();
+        if (!(await this.#round(state))) break;
+        await sleep((performance.now() - started) * (1 / SHARE - 1));
+      }
+    } catch (err) {
+      host.log.warn({ err, collection: state.name }, 'k-NN overlay round failed; it resumes at the next tick');
+    } finally {
+      this.#running.delete(state);
+    }
+  }
+
+  /** One batch: false when there was nothing left to do. */
+  async #round(state: CollectionState): Promise<boolean> {
+    const host = this.#host;
+    const id = state.record.id;
+    const k = state.record.config.graph.knn_k;
+    const mark = host.knn.mark(id);
+    const changes = host.points.changesAfter(id, mark.seq, mark.label, OVERLAY_BATCH);
+    if (changes.length === 0) return false;
+    const last = changes[changes.length - 1];
+    const next: OverlayMark = { seq: last.seq, label: last.label };
+    // Live points whose entry does not already hold for this version (an optimize's pass may have written it).
+    const current = new Map(host.knn.entries(id, changes.map((c) => c.label)).map((e) => [e.label, e.seq]));
+    const stale = changes.filter((c) => c.vector !== null && (current.get(c.label) ?? -2) < c.seq);
+    let found: Uint32Array | null = null;
+    if (stale.length > 0) {
+      found = await host.replicas.read<Uint32Array>({
+        op: 'neighbours', collectionId: id, labels: Uint32Array.from(stale, (c) => c.label), k, store: state.storeSpec,
+      });
+    }
+    return host.writer.write(() => {
+      if (!host.current(state) || host.jobActive(id)) return false;
+      const rows: KnnRow[] = [];
+      stale.forEach((c, i) => {
+        // Changed again (or deleted) since it was read: a later round has it.
+        if (host.points.seqOf(id, c.label) !== c.seq) return;
+        // 'neighbours' answers a full row of NO_NEIGHBOUR for a label gone from its index.
+        const row = found!.subarray(i * k, (i + 1) * k);
+        const n = row.indexOf(NO_NEIGHBOUR);
+        rows.push({ label: c.label, lid: null, neighbours: row.slice(0, n < 0 ? k : n), seq: c.seq });
+      });
+      host.knn.put(id, rows);
+      host.knn.setMark(id, next);
+      return true;
+    });
+  }
+}
