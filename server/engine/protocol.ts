@@ -34,7 +34,29 @@ export interface SelectItem {
   pool: number;
   /** At most `count` results share a value of payload field `field`. */
   maxPer: { field: string; count: number } | null;
+  /** Graph expansion of the pool before selection; null: none. */
+  expand: ExpandItem | null;
   explain: boolean;
+}
+
+/** Follow the k-NN overlay and/or links (all types, or these) for `hops` hops from the pool's best k. */
+export interface ExpandItem {
+  hops: number;
+  fanout: number;
+  decay: number;
+  knn: boolean;
+  links: boolean;
+  /** Link types followed; null: every type. */
+  linkTypes: string[] | null;
+}
+
+/** Where a result came from, with `explain`. */
+export interface ResultSource {
+  source: 'index' | 'knn' | 'link';
+  hop: number;
+  /** The label it was reached from (expanded results only). */
+  from: number | null;
+  linkType: string | null;
 }
 
 /**
@@ -91,7 +113,7 @@ export interface SearchReply {
   labels: Uint32Array;
   distances: Float32Array;
   /** With `explain`: per result, its similarity to the query and what it added to the objective. */
-  explain?: { similarity: Float64Array; gain: Float64Array; quality: Quality };
+  explain?: { similarity: Float64Array; gain: Float64Array; sources: ResultSource[]; quality: Quality };
 }
 
 export interface IndexStats {

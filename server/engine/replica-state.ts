@@ -1,4 +1,5 @@
 import { VectorCodec } from '../../index/codec.ts';
+import type { Edge } from '../../index/expand.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
 import { VectorStore } from '../../index/vector-store.ts';
@@ -6,11 +7,13 @@ import type { SearchHit } from '../../index/vector-index.ts';
 import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
 import { openDatabase, type Db } from '../../storage/db.ts';
 import { LabelBitmap } from '../../storage/label-bitmap.ts';
+import { KnnRepo } from '../../storage/knn.ts';
+import { LinksRepo } from '../../storage/links.ts';
 import { PayloadFields } from '../../storage/payload-fields.ts';
 import { indexOptions, loadIndex, loadModel, snapshotName } from './load-index.ts';
 import type { CollectionModel } from './model.ts';
 import { NO_NEIGHBOUR, type IndexStats, type ReplicaData, type ReplicaTask, type SearchItem, type SearchReply, type SnapshotReply, type StoreSpec } from './protocol.ts';
-import { selectSearch } from './selection.ts';
+import { selectSearch, type SelectionReads } from './selection.ts';
 
 /** What a search of one collection needs: its index, the model it was built under, the shared vectors. */
 export interface SearchTarget {
@@ -36,6 +39,8 @@ export class ReplicaState {
   readonly #held = new Map<number, Held>();
   #db: Db | null = null;
   #fields: PayloadFields | null = null;
+  #knn: KnnRepo | null = null;
+  #links: LinksRepo | null = null;
 
   constructor(data: ReplicaData) {
     this.#data = data;
@@ -51,6 +56,8 @@ export class ReplicaState {
       this.#db.close();
       this.#db = null;
       this.#fields = null;
+      this.#knn = null;
+      this.#links = null;
       this.#held.clear();
       throw err;
     }
@@ -139,12 +146,32 @@ export class ReplicaState {
     const held = this.#held.get(task.collectionId);
     if (!held) return task.searches.map(() => reply([]));
     if (task.store) this.#useStore(held, task.store);
-    const plain = (search: SearchItem): SearchHit[] => searchCollection(held, search);
-    const groupsOf = (labels: Uint32Array, field: string): Int32Array => {
-      this.#fields ??= new PayloadFields(this.#db!);
-      return this.#fields.groups(task.collectionId, labels, field);
+    const reads = this.#reads(task.collectionId, held);
+    return task.searches.map((search) => (search.select ? selectSearch(held, search, reads) : reply(reads.plain(search))));
+  }
+
+  /** What a selection reads besides the index, from this replica's own read-only connection. */
+  #reads(collectionId: number, held: Held): SelectionReads {
+    const db = this.#db!;
+    return {
+      plain: (search) => searchCollection(held, search),
+      groupsOf: (labels, field) => (this.#fields ??= new PayloadFields(db)).groups(collectionId, labels, field),
+      edgesOf: (frontier, expand) => {
+        const edges = new Map<number, Edge[]>(frontier.map((label) => [label, []]));
+        if (expand.knn) {
+          for (const entry of (this.#knn ??= new KnnRepo(db)).entries(collectionId, frontier)) {
+            for (const to of entry.neighbours) edges.get(entry.label)!.push({ kind: 'knn', to });
+          }
+        }
+        if (expand.links) {
+          const types = expand.linkTypes && new Set(expand.linkTypes);
+          for (const step of (this.#links ??= new LinksRepo(db)).steps(collectionId, frontier, 'out')) {
+            if (!types || types.has(step.type)) edges.get(step.from)!.push({ kind: 'link', to: step.to, type: step.type, weight: step.weight });
+          }
+        }
+        return edges;
+      },
     };
-    return task.searches.map((search) => (search.select ? selectSearch(held, search, plain, groupsOf) : reply(plain(search))));
   }
 
   /** Segments only grow: the views are rebuilt when the main thread added one or replaced the store, not per search. */

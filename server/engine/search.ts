@@ -3,16 +3,16 @@ import type { PointsRepo } from '../../storage/points.ts';
 import { parseWhere, type WhereNode } from '../../storage/where.ts';
 import type { Quality } from '../../index/select.ts';
 import { ServerErrors } from '../errors.ts';
-import { MAX_POOL, type SearchRequest } from '../schemas/index.ts';
+import { MAX_POOL, type ExpandRequest, type SearchRequest } from '../schemas/index.ts';
 import type { CollectionState } from './collection-state.ts';
-import type { SearchReply, SelectItem } from './protocol.ts';
+import type { ExpandItem, SearchReply, SelectItem } from './protocol.ts';
 
 export interface SearchResult {
   id: string;
   distance: number;
   payload?: Record<string, unknown> | null;
   vector?: number[];
-  explain?: { source: 'index'; hop: number; similarity: number; gain: number };
+  explain?: { source: 'index' | 'knn' | 'link'; from?: string; link_type?: string; hop: number; similarity: number; gain: number };
 }
 
 /** A search's answer: its results, and with `explain` the selection's quality. */
@@ -53,25 +53,46 @@ export function prepareSearch(collection: CollectionState, request: SearchReques
     whereKey: hasWhere ? JSON.stringify(request.where) : '',
     withPayload: request.with_payload ?? true,
     withVector: request.with_vector ?? false,
-    select: prepareSelect(request, field),
+    select: prepareSelect(collection, request, field),
   };
 }
 
 /** Candidates per result a selection chooses from unless the search says otherwise. */
 export const DEFAULT_POOL_FACTOR = 4;
+/** Edges of each kind an expansion follows per point, and the bonus's decay per hop, unless asked otherwise. */
+export const DEFAULT_FANOUT = 8;
+export const DEFAULT_DECAY = 0.5;
 
 /** Null for a plain top-k search: no pool, no group limit, nothing to explain. */
-function prepareSelect(request: SearchRequest, field: string): SelectItem | null {
+function prepareSelect(collection: CollectionState, request: SearchRequest, field: string): SelectItem | null {
   const { select = {}, explain = false, k } = request;
   const mode = select.mode ?? 'topk';
-  if (mode === 'topk' && select.pool === undefined && !select.max_per && !explain) return null;
+  if (mode === 'topk' && select.pool === undefined && !select.max_per && !explain && !request.expand) return null;
   const pool = select.pool ?? Math.min(MAX_POOL, Math.max(k, DEFAULT_POOL_FACTOR * k));
   if (pool < k) throw new ServerErrors.RequestInvalid(`${field}select.pool (${pool}) must be at least k (${k}): the pool is what k results are chosen from`);
   const selection =
     mode === 'mmr' ? { mode, lambda: select.lambda ?? 0.5 }
     : mode === 'cover' ? { mode, coverageWeight: select.coverage_weight ?? 1 }
     : { mode };
-  return { selection, pool, maxPer: select.max_per ?? null, explain };
+  return { selection, pool, maxPer: select.max_per ?? null, expand: prepareExpand(collection, request.expand, field), explain };
+}
+
+function prepareExpand(collection: CollectionState, expand: ExpandRequest | undefined, field: string): ExpandItem | null {
+  if (!expand) return null;
+  const knn = expand.via.includes('knn');
+  if (knn && collection.record.config.graph.knn_k === 0) {
+    throw new ServerErrors.OverlayOff(`${field}expand.via names knn, but collection '${collection.name}' keeps no k-NN overlay (graph.knn_k is 0): follow links only`);
+  }
+  const types = expand.via.filter((v) => v.startsWith('links:')).map((v) => v.slice('links:'.length));
+  const allLinks = expand.via.includes('links');
+  return {
+    hops: expand.hops ?? 1,
+    fanout: expand.fanout ?? DEFAULT_FANOUT,
+    decay: expand.decay ?? DEFAULT_DECAY,
+    knn,
+    links: allLinks || types.length > 0,
+    linkTypes: allLinks ? null : types,
+  };
 }
 
 /** The answer of a search that no point passes. */
@@ -83,7 +104,12 @@ export function emptyAnswer(search: PreparedSearch): SearchAnswer {
 export function toAnswer(collection: CollectionState, points: PointsRepo, search: PreparedSearch, reply: SearchReply): SearchAnswer {
   const { explain } = reply;
   const explained = (result: SearchResult, i: number): SearchResult => {
-    if (explain) result.explain = { source: 'index', hop: 0, similarity: explain.similarity[i], gain: explain.gain[i] };
+    if (explain) {
+      const { source, hop, from, linkType } = explain.sources[i];
+      result.explain = { source, hop, similarity: explain.similarity[i], gain: explain.gain[i] };
+      if (from !== null) result.explain.from = collection.ids[from];
+      if (linkType !== null) result.explain.link_type = linkType;
+    }
     return result;
   };
   const answer = (results: SearchResult[]): SearchAnswer => (explain ? { results, quality: explain.quality } : { results });

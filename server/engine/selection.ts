@@ -1,53 +1,113 @@
 import { dot, normalized, squaredL2 } from '../../index/distance.ts';
+import { expand, type Edge, type Reached } from '../../index/expand.ts';
 import { quality, select, type Pool } from '../../index/select.ts';
 import type { Metric, SearchHit } from '../../index/vector-index.ts';
-import type { SearchItem, SearchReply } from './protocol.ts';
+import { LabelBitmap } from '../../storage/label-bitmap.ts';
+import type { ExpandItem, ResultSource, SearchFilter, SearchItem, SearchReply } from './protocol.ts';
 import type { SearchTarget } from './replica-state.ts';
 
-/** Each candidate's payload-field group (−1: none), read by the replica from SQLite. */
-export type GroupsOf = (labels: Uint32Array, field: string) => Int32Array;
+/** What a selection reads besides the index: payload groups and graph edges, from the replica's SQLite connection. */
+export interface SelectionReads {
+  /** The plain search (filtered, rescored) that gives the pool. */
+  plain(search: SearchItem): SearchHit[];
+  /** Each label's payload-field group (−1: none). */
+  groupsOf(labels: Uint32Array, field: string): Int32Array;
+  /** The overlay neighbours and/or outgoing links of a frontier of labels. */
+  edgesOf(frontier: readonly number[], expand: ExpandItem): Map<number, Edge[]>;
+}
+
+interface Candidate {
+  label: number;
+  vector: Float32Array;
+  /** Similarity to the query. */
+  sim: number;
+  bonus: number;
+  reached: Reached | null;
+}
 
 /**
- * A search with diverse selection, in the replica (arXiv 2507.19715): the index's top `pool`
- * candidates (filtered and rescored as a plain search would be), scored exactly against the query
- * with the stored vectors, then `k` of them picked by `topk`, `mmr` or `cover`.
+ * A search with graph expansion and diverse selection, in the replica (arXiv 2507.19715): the
+ * index's top `pool` candidates (filtered and rescored as a plain search would be), plus what the
+ * graph reaches from the best k of them, each scored exactly against the query with the stored
+ * vectors, then `k` picked by `topk`, `mmr` or `cover`.
  */
-export function selectSearch(held: SearchTarget, search: SearchItem, plain: (search: SearchItem) => SearchHit[], groupsOf: GroupsOf): SearchReply {
+export function selectSearch(held: SearchTarget, search: SearchItem, reads: SelectionReads): SearchReply {
   const { select: item, k } = search;
   if (!item) throw new Error('selectSearch needs a select item');
-  if (!held.store) throw new Error('selection needs the vector store');
-  const { dimension: dim, metric } = held.config;
-  const hits = plain({ ...search, k: item.pool, select: null });
   const store = held.store;
+  if (!store) throw new Error('selection needs the vector store');
+  const { dimension: dim, metric } = held.config;
   const query = metric === 'cosine' ? normalized(search.query) : search.query;
-
-  // Exact similarity to the query, then the pool in relevance order (ties by label), as a search ranks.
-  const scored = hits.map((h) => {
-    const stored = store.get(h.label);
+  const candidate = (label: number, reached: Reached | null): Candidate => {
+    const stored = store.get(label);
     const vector = metric === 'cosine' ? normalized(stored) : stored;
-    return { label: h.label, vector, sim: similarityTo(metric, query, vector) };
-  });
-  scored.sort((a, b) => b.sim - a.sim || a.label - b.label);
-  const n = scored.length;
-  const labels = Uint32Array.from(scored, (s) => s.label);
+    return { label, vector, sim: similarityTo(metric, query, vector), bonus: reached?.bonus ?? 0, reached };
+  };
+
+  const hits = reads.plain({ ...search, k: item.pool, select: null });
+  const candidates = hits.map((h) => candidate(h.label, null));
+  if (item.expand && hits.length > 0) {
+    const byLabel = new Map(candidates.map((c) => [c.label, c]));
+    const seeds = [...candidates].sort(byRelevance).slice(0, k).map((c) => c.label);
+    const allowed = allowList(search.filter);
+    const strength = (seed: number): number => Math.max(0, byLabel.get(seed)!.sim);
+    const reached = expand(seeds, { ...item.expand, strength }, (frontier) => reads.edgesOf(frontier, item.expand!), (label) => held.index.has(label));
+    for (const r of reached.values()) {
+      const known = byLabel.get(r.label);
+      if (known) {
+        // In the pool already: a link to it still adds its bonus.
+        known.bonus = Math.max(known.bonus, r.bonus);
+      } else if (allowed(r.label)) {
+        candidates.push(candidate(r.label, r));
+      }
+    }
+  }
+  // The pool in relevance order (ties by label), as a search ranks.
+  candidates.sort(byRelevance);
+
+  const n = candidates.length;
+  const labels = Uint32Array.from(candidates, (c) => c.label);
   const vectors = new Float32Array(n * dim);
-  scored.forEach((s, i) => vectors.set(s.vector, i * dim));
-  const relevance = Float64Array.from(scored, (s) => s.sim);
-  const pool: Pool = { metric, dim, vectors, relevance, groups: item.maxPer ? groupsOf(labels, item.maxPer.field) : null };
+  candidates.forEach((c, i) => vectors.set(c.vector, i * dim));
+  const relevance = Float64Array.from(candidates, (c) => c.sim + c.bonus);
+  const pool: Pool = { metric, dim, vectors, relevance, groups: item.maxPer ? reads.groupsOf(labels, item.maxPer.field) : null };
 
   const { picks, gains } = select(pool, k, item.selection, item.maxPer?.count ?? Infinity);
   const reply: SearchReply = {
     labels: Uint32Array.from(picks, (p) => labels[p]),
-    distances: Float32Array.from(picks, (p) => distanceOf(metric, relevance[p])),
+    distances: Float32Array.from(picks, (p) => distanceOf(metric, candidates[p].sim)),
   };
   if (item.explain) {
+    const sims = Float64Array.from(candidates, (c) => c.sim);
     reply.explain = {
-      similarity: Float64Array.from(picks, (p) => relevance[p]),
+      similarity: Float64Array.from(picks, (p) => sims[p]),
       gain: Float64Array.from(gains),
-      quality: quality(pool, picks, relevance),
+      sources: picks.map((p) => sourceOf(candidates[p])),
+      quality: quality(pool, picks, sims),
     };
   }
   return reply;
+}
+
+function byRelevance(a: Candidate, b: Candidate): number {
+  return b.sim + b.bonus - (a.sim + a.bonus) || a.label - b.label;
+}
+
+function sourceOf(c: Candidate): ResultSource {
+  const r = c.reached;
+  if (!r) return { source: 'index', hop: 0, from: null, linkType: null };
+  return { source: r.source, hop: r.hop, from: r.from, linkType: r.linkType };
+}
+
+/** Expanded candidates pass `where` as the pool's do. */
+function allowList(filter: SearchFilter | null): (label: number) => boolean {
+  if (!filter) return () => true;
+  if ('labels' in filter) {
+    const set = new Set(filter.labels);
+    return (label) => set.has(label);
+  }
+  const bitmap = new LabelBitmap(filter.bitmap);
+  return (label) => bitmap.has(label);
 }
 
 /** The metric's similarity: cosine (unit vectors), the dot product, or 1 − ‖a − b‖²/2. */

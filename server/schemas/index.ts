@@ -128,6 +128,22 @@ const select = {
   },
 } as const;
 
+/** Graph expansion of a search's pool: what to follow, how far. */
+const expand = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['via'],
+  properties: {
+    hops: { type: 'integer', minimum: 1, maximum: 3 },
+    via: {
+      type: 'array', minItems: 1, maxItems: 16, uniqueItems: true,
+      items: { type: 'string', pattern: '^(knn|links|links:[a-z][a-z0-9_.-]{0,63})$' },
+    },
+    fanout: { type: 'integer', minimum: 1, maximum: 64 },
+    decay: { type: 'number', minimum: 0, maximum: 1 },
+  },
+} as const;
+
 export function searchBody(maxK: number) {
   return {
     type: 'object',
@@ -143,6 +159,7 @@ export function searchBody(maxK: number) {
       with_payload: { type: 'boolean' },
       with_vector: { type: 'boolean' },
       select,
+      expand,
       explain: { type: 'boolean' },
     },
   } as const;
@@ -168,7 +185,15 @@ export interface SearchRequest {
   with_payload?: boolean;
   with_vector?: boolean;
   select?: SelectRequest;
+  expand?: ExpandRequest;
   explain?: boolean;
+}
+
+export interface ExpandRequest {
+  hops?: number;
+  via: string[];
+  fanout?: number;
+  decay?: number;
 }
 
 export interface SelectRequest {
