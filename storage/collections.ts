@@ -11,6 +11,8 @@ export interface CollectionConfig {
   build_order: 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;
   /** The k-NN overlay: neighbours kept per point (0: none). */
   graph: { knn_k: number };
+  /** A search's `select` and `expand` unless it says otherwise (validated by the server). */
+  search_defaults?: { select?: Record<string, unknown>; expand?: Record<string, unknown> };
 }
 
 /** Neighbours per point of the k-NN overlay unless a collection says otherwise. */

@@ -22,7 +22,12 @@ export function normaliseConfig(request: CollectionRequest): CollectionConfig {
       `storage.pca_dimension must be below the dimension (${request.dimension}); it is ${pca}`,
     );
   }
-  return {
+  const defaults = request.search_defaults;
+  if (defaults?.expand?.via.includes('knn') && request.graph?.knn_k === 0) {
+    throw new ServerErrors.CollectionConfig('search_defaults.expand.via names knn, but graph.knn_k is 0 (no k-NN overlay): follow links only, or keep the overlay');
+  }
+  if (defaults?.select?.pool !== undefined && defaults.select.pool < 1) throw new ServerErrors.CollectionConfig('search_defaults.select.pool must be at least 1');
+  const config: CollectionConfig = {
     dimension: request.dimension,
     metric: request.metric,
     hnsw: {
@@ -34,6 +39,8 @@ export function normaliseConfig(request: CollectionRequest): CollectionConfig {
     build_order: request.build_order ?? 'given',
     graph: { knn_k: request.graph?.knn_k ?? DEFAULT_KNN_K },
   };
+  if (defaults && (defaults.select || defaults.expand)) config.search_defaults = { ...defaults } as CollectionConfig['search_defaults'];
+  return config;
 }
 
 /** Resolves the hnswlib build once, here, so every replica loads the same one. */

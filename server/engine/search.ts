@@ -3,7 +3,7 @@ import type { PointsRepo } from '../../storage/points.ts';
 import { parseWhere, type WhereNode } from '../../storage/where.ts';
 import type { Quality } from '../../index/select.ts';
 import { ServerErrors } from '../errors.ts';
-import { MAX_POOL, type ExpandRequest, type SearchRequest } from '../schemas/index.ts';
+import { MAX_POOL, type ExpandRequest, type SearchRequest, type SelectRequest } from '../schemas/index.ts';
 import type { CollectionState } from './collection-state.ts';
 import type { ExpandItem, SearchReply, SelectItem } from './protocol.ts';
 
@@ -64,17 +64,26 @@ export const DEFAULT_FANOUT = 8;
 export const DEFAULT_DECAY = 0.5;
 
 /** Null for a plain top-k search: no pool, no group limit, nothing to explain. */
+/**
+ * The search's selection and expansion: the collection's `search_defaults` with the request's own
+ * fields over them (`expand: null` turns a default expansion off). Null for a plain top-k search.
+ */
 function prepareSelect(collection: CollectionState, request: SearchRequest, field: string): SelectItem | null {
-  const { select = {}, explain = false, k } = request;
+  const defaults = (collection.record.config.search_defaults ?? {}) as { select?: SelectRequest; expand?: ExpandRequest };
+  const select: SelectRequest = { ...defaults.select, ...request.select };
+  const expand = request.expand === undefined ? defaults.expand : request.expand ?? undefined;
+  const { explain = false, k } = request;
   const mode = select.mode ?? 'topk';
-  if (mode === 'topk' && select.pool === undefined && !select.max_per && !explain && !request.expand) return null;
-  const pool = select.pool ?? Math.min(MAX_POOL, Math.max(k, DEFAULT_POOL_FACTOR * k));
+  if (mode === 'topk' && select.pool === undefined && !select.max_per && !explain && !expand) return null;
+  // A default pool smaller than this search's k grows to k; a pool the search asks for must hold k.
+  const asked = request.select?.pool;
+  const pool = asked ?? Math.min(MAX_POOL, Math.max(k, select.pool ?? DEFAULT_POOL_FACTOR * k));
   if (pool < k) throw new ServerErrors.RequestInvalid(`${field}select.pool (${pool}) must be at least k (${k}): the pool is what k results are chosen from`);
   const selection =
     mode === 'mmr' ? { mode, lambda: select.lambda ?? 0.5 }
     : mode === 'cover' ? { mode, coverageWeight: select.coverage_weight ?? 1 }
     : { mode };
-  return { selection, pool, maxPer: select.max_per ?? null, expand: prepareExpand(collection, request.expand, field), explain };
+  return { selection, pool, maxPer: select.max_per ?? null, expand: prepareExpand(collection, expand, field), explain };
 }
 
 function prepareExpand(collection: CollectionState, expand: ExpandRequest | undefined, field: string): ExpandItem | null {

@@ -39,6 +39,40 @@ export const pointQuery = {
   properties: { with_vector: { type: 'boolean' }, with_payload: { type: 'boolean' } },
 } as const;
 
+/** Diverse selection of a search's results (index/select.ts). */
+const select = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    mode: { enum: ['topk', 'mmr', 'cover'] },
+    pool: { type: 'integer', minimum: 1, maximum: MAX_POOL },
+    lambda: { type: 'number', minimum: 0, maximum: 1 },
+    coverage_weight: { type: 'number', minimum: 0, maximum: 1000 },
+    max_per: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['field', 'count'],
+      properties: { field: { type: 'string', minLength: 1, maxLength: 256 }, count: { type: 'integer', minimum: 1, maximum: 1000 } },
+    },
+  },
+} as const;
+
+/** Graph expansion of a search's pool: what to follow, how far. */
+const expand = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['via'],
+  properties: {
+    hops: { type: 'integer', minimum: 1, maximum: 3 },
+    via: {
+      type: 'array', minItems: 1, maxItems: 16, uniqueItems: true,
+      items: { type: 'string', pattern: '^(knn|links|links:[a-z][a-z0-9_.-]{0,63})$' },
+    },
+    fanout: { type: 'integer', minimum: 1, maximum: 64 },
+    decay: { type: 'number', minimum: 0, maximum: 1 },
+  },
+} as const;
+
 export const collectionBody = {
   type: 'object',
   additionalProperties: false,
@@ -68,6 +102,11 @@ export const collectionBody = {
       type: 'object',
       additionalProperties: false,
       properties: { knn_k: { type: 'integer', minimum: 0, maximum: MAX_KNN_K } },
+    },
+    search_defaults: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { select, expand },
     },
   },
 } as const;
@@ -110,40 +149,6 @@ export const scrollBody = {
   },
 } as const;
 
-/** Diverse selection of a search's results (index/select.ts). */
-const select = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    mode: { enum: ['topk', 'mmr', 'cover'] },
-    pool: { type: 'integer', minimum: 1, maximum: MAX_POOL },
-    lambda: { type: 'number', minimum: 0, maximum: 1 },
-    coverage_weight: { type: 'number', minimum: 0, maximum: 1000 },
-    max_per: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['field', 'count'],
-      properties: { field: { type: 'string', minLength: 1, maxLength: 256 }, count: { type: 'integer', minimum: 1, maximum: 1000 } },
-    },
-  },
-} as const;
-
-/** Graph expansion of a search's pool: what to follow, how far. */
-const expand = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['via'],
-  properties: {
-    hops: { type: 'integer', minimum: 1, maximum: 3 },
-    via: {
-      type: 'array', minItems: 1, maxItems: 16, uniqueItems: true,
-      items: { type: 'string', pattern: '^(knn|links|links:[a-z][a-z0-9_.-]{0,63})$' },
-    },
-    fanout: { type: 'integer', minimum: 1, maximum: 64 },
-    decay: { type: 'number', minimum: 0, maximum: 1 },
-  },
-} as const;
-
 export function searchBody(maxK: number) {
   return {
     type: 'object',
@@ -159,7 +164,7 @@ export function searchBody(maxK: number) {
       with_payload: { type: 'boolean' },
       with_vector: { type: 'boolean' },
       select,
-      expand,
+      expand: { anyOf: [expand, { type: 'null' }] },
       explain: { type: 'boolean' },
     },
   } as const;
@@ -185,7 +190,8 @@ export interface SearchRequest {
   with_payload?: boolean;
   with_vector?: boolean;
   select?: SelectRequest;
-  expand?: ExpandRequest;
+  /** null: no expansion, whatever the collection's `search_defaults` say. */
+  expand?: ExpandRequest | null;
   explain?: boolean;
 }
 
@@ -211,6 +217,7 @@ export interface CollectionRequest {
   storage?: { codec?: CodecName; pca_dimension?: number };
   build_order?: BuildOrder;
   graph?: { knn_k?: number };
+  search_defaults?: { select?: SelectRequest; expand?: ExpandRequest };
 }
 
 export interface UpsertRequest {

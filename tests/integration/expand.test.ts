@@ -127,3 +127,34 @@ test('bad expansions are refused with a code', async (t) => {
     assert.match(res.body.message, new RegExp(mention));
   }
 });
+
+test('a collection\'s search_defaults apply to every search that does not say otherwise', async (t) => {
+  const server = await startServer(t);
+  const defaults = { select: { mode: 'mmr', lambda: 0.9 }, expand: { via: ['links:next'], hops: 1, decay: 1 } };
+  const bad = await call(server, 'PUT', '/v1/collections/x', { dimension: DIM, metric: 'cosine', graph: { knn_k: 0 }, search_defaults: { expand: { via: ['knn'] } } });
+  assert.equal(bad.status, 422);
+  assert.equal(bad.body.code, 'VDB_ERR_COLLECTION_CONFIG');
+  assert.equal((await call(server, 'PUT', '/v1/collections/x', { dimension: DIM, metric: 'cosine', search_defaults: { expand: { via: ['bogus'] } } })).body.code, 'VDB_ERR_REQUEST_INVALID');
+
+  const vectors = new Map<string, number[]>();
+  assert.equal((await call(server, 'PUT', '/v1/collections/docs', { dimension: DIM, metric: 'cosine', search_defaults: defaults })).status, 201);
+  assert.deepEqual((await call(server, 'GET', '/v1/collections/docs')).body.config.search_defaults, defaults);
+  assert.equal((await call(server, 'PUT', '/v1/collections/docs', { dimension: DIM, metric: 'cosine', search_defaults: defaults })).status, 200, 'the same create again');
+  const points = [];
+  for (let c = 0; c < CHUNKS * 4; c++) {
+    const vector = Array.from({ length: DIM }, (_, i) => (i === c ? 1 : 0));
+    vectors.set(`c${c}`, vector);
+    points.push({ id: `c${c}`, vector });
+  }
+  await call(server, 'PUT', '/v1/collections/docs/points', { points });
+  await call(server, 'PUT', '/v1/collections/docs/links', { links: [{ from: 'c0', to: 'c20', type: 'next' }] });
+  const query = vectors.get('c0')!;
+  const withDefaults = await search(server, { vector: query, k: 2, explain: true });
+  assert.deepEqual(withDefaults.map((r) => r.id), ['c0', 'c20'], 'the default expansion follows the link');
+  assert.equal((withDefaults[1].explain as { source: string }).source, 'link');
+  const off = await search(server, { vector: query, k: 2, expand: null, explain: true });
+  assert.ok(!off.some((r) => r.id === 'c20'), 'expand: null turns the default off');
+  // A default pool below k grows to k; the request's own pool must hold k.
+  assert.equal((await search(server, { vector: query, k: 20 })).length, 20);
+  assert.equal((await call(server, 'POST', '/v1/collections/docs/search', { vector: query, k: 20, select: { pool: 10 } })).status, 400);
+});
