@@ -50,6 +50,9 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .option('--ef <ef>', 'HNSW ef of this search (default: the collection’s)', positiveInt)
     .option('--where <json>', 'payload filter as a JSON object', jsonObject)
     .option('--payload', 'show payloads')
+    .option('--select <json>', 'diverse selection as a JSON object, e.g. {"mode":"mmr","lambda":0.5}', jsonObject)
+    .option('--expand <json>', 'graph expansion as a JSON object, e.g. {"via":["links:next"],"hops":2}', jsonObject)
+    .option('--explain', 'show where each result came from, and the quality of the set')
     .addOption(urlOption())
     .option('--json', "print the server's JSON answer")
     .action(async (options: SearchOptions) => {

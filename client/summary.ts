@@ -1,4 +1,4 @@
-import { FINISHED_STATES, type ImportFormat, type Job, type SearchAnswer } from './types.ts';
+import { FINISHED_STATES, type ImportFormat, type Job, type SearchAnswer, type SearchHit } from './types.ts';
 
 const MiB = 1024 * 1024;
 const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -68,19 +68,29 @@ export function jobText(job: Job): string {
 }
 
 /** Search results as a small table: rank, id, distance (and payload). */
-export function searchTable(answer: SearchAnswer, withPayload: boolean): string {
+export function searchTable(answer: SearchAnswer, withPayload: boolean, explain = false): string {
   if (answer.results.length === 0) return 'no results\n';
   const rows = answer.results.map((hit, i) => {
     const row = [String(i + 1), String(hit.id), hit.distance.toPrecision(6)];
+    if (explain) row.push(source(hit.explain));
     if (withPayload) row.push(hit.payload === undefined ? '' : JSON.stringify(hit.payload));
     return row;
   });
-  const head = withPayload ? ['#', 'id', 'distance', 'payload'] : ['#', 'id', 'distance'];
+  const head = ['#', 'id', 'distance', ...(explain ? ['source'] : []), ...(withPayload ? ['payload'] : [])];
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (r: string[]): string => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join('  ');
   const lines = [line(head), ...rows.map(line)];
   if (answer.took_ms !== undefined) lines.push(`${rows.length} results in ${answer.took_ms} ms`);
+  const q = answer.quality;
+  if (q) lines.push(`relevance ${q.relevance.toFixed(4)}, coverage ${q.coverage.toFixed(4)}, diversity ${q.diversity.toFixed(4)}`);
   return lines.join('\n') + '\n';
+}
+
+/** Where a result came from: `index`, or `link next from d1c2 (hop 1)`. */
+function source(e: SearchHit['explain']): string {
+  if (!e) return '';
+  if (e.source === 'index') return 'index';
+  return `${e.source}${e.link_type ? ` ${e.link_type}` : ''} from ${e.from ?? '?'} (hop ${e.hop})`;
 }
 
 export function bytes(n: number): string {

@@ -68,15 +68,47 @@ export interface SearchRequest {
   rescore?: boolean;
   where?: Record<string, unknown>;
   with_payload?: boolean;
+  select?: SelectSpec;
+  /** null turns off the collection's default expansion. */
+  expand?: ExpandSpec | null;
+  explain?: boolean;
+}
+
+/** Diverse selection of the k results from a pool of candidates. */
+export interface SelectSpec {
+  mode?: 'topk' | 'mmr' | 'cover';
+  pool?: number;
+  lambda?: number;
+  coverage_weight?: number;
+  max_per?: { field: string; count: number };
+}
+
+/** Graph expansion of the pool: `via` lists `knn`, `links` and `links:<type>`. */
+export interface ExpandSpec {
+  via: string[];
+  hops?: number;
+  fanout?: number;
+  decay?: number;
+}
+
+export interface Explanation {
+  source: 'index' | 'knn' | 'link';
+  from?: string;
+  link_type?: string;
+  hop: number;
+  similarity: number;
+  gain: number;
 }
 
 export interface SearchHit {
   id: string | number;
   distance: number;
   payload?: Record<string, unknown> | null;
+  explain?: Explanation;
 }
 
 export interface SearchAnswer {
   results: SearchHit[];
+  quality?: { relevance: number; coverage: number; diversity: number };
   took_ms?: number;
 }

@@ -12,6 +12,9 @@ export interface SearchOptions {
   ef?: number;
   where?: Record<string, unknown>;
   payload?: boolean;
+  select?: Record<string, unknown>;
+  expand?: Record<string, unknown>;
+  explain?: boolean;
   url: string;
   json?: boolean;
 }
@@ -27,8 +30,11 @@ export async function runSearch(options: SearchOptions, io: Io): Promise<number>
   if (options.ef !== undefined) request.ef = options.ef;
   if (options.where !== undefined) request.where = options.where;
   if (options.payload) request.with_payload = true;
+  if (options.select !== undefined) request.select = options.select;
+  if (options.expand !== undefined) request.expand = options.expand as unknown as SearchRequest['expand'];
+  if (options.explain) request.explain = true;
   const answer = await client.search(options.collection, request);
-  io.out.write(options.json ? JSON.stringify(answer) + '\n' : searchTable(answer, options.payload === true));
+  io.out.write(options.json ? JSON.stringify(answer) + '\n' : searchTable(answer, options.payload === true, options.explain === true));
   return EXIT.ok;
 }
 

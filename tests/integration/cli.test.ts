@@ -67,6 +67,17 @@ test('vicinity import --create loads an .npy file; search and job see the result
   assert.equal(random.code, 0, random.err);
   assert.match(random.out, /^# {2}id +distance\n(\d+ {2}\d+ +[\d.e+-]+\n){5}5 results in [\d.]+ ms\n$/);
 
+  const diverse = await vicinity([
+    'search', '--collection', 'docs', '--vector', JSON.stringify(vectors[17]), '-k', '4',
+    '--select', '{"mode":"mmr","lambda":0.5,"pool":20}', '--expand', '{"via":["knn"]}', '--explain', ...url,
+  ]);
+  assert.equal(diverse.code, 0, diverse.err);
+  assert.match(diverse.out, /^# {2}id +distance +source\n1 {2}17 +[0.e-]+ +index\n/);
+  assert.match(diverse.out, /\nrelevance [\d.]+, coverage [\d.]+, diversity [\d.]+\n$/);
+  const refused = await vicinity(['search', '--collection', 'docs', '--random', '--select', '{"pool":1}', '-k', '4', ...url]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.err, /VDB_ERR_REQUEST_INVALID/);
+
   const job = await vicinity(['job', summary.job_id, '--json', ...url]);
   assert.equal(job.code, 0, job.err);
   assert.equal(JSON.parse(job.out).state, 'done');
