@@ -7,6 +7,8 @@ export const StorageErrors = {
   Cursor: createError('VDB_ERR_CURSOR_INVALID', '%s', 400),
   LabelsExhausted: createError('VDB_ERR_LABELS_EXHAUSTED', '%s', 422),
   Options: createError('VDB_ERR_STORAGE_OPTIONS', '%s', 500),
+  /** An imported record links to an id that neither the import nor the collection holds, or past a link limit. */
+  ImportLink: createError('VDB_ERR_IMPORT_LINK', '%s', 422),
   /** The collection an operation was working on was dropped meanwhile. */
   Gone: createError('VDB_ERR_COLLECTION_GONE', '%s', 409),
 } as const;

@@ -123,6 +123,10 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE knn ADD COLUMN seq INTEGER NOT NULL DEFAULT -1;
   CREATE TABLE overlay (collection_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, label INTEGER NOT NULL) STRICT;
   `,
+  `
+  -- A staged record's links, as JSON text of [{to, type, weight}]: written with the import's commit.
+  ALTER TABLE import_rows ADD COLUMN links TEXT;
+  `,
 ];
 
 export function migrate(db: Db): void {

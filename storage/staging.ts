@@ -2,6 +2,7 @@ import type { Db } from './db.ts';
 import { nextSeq } from './db.ts';
 import { StorageErrors } from './errors.ts';
 import { Labels } from './labels.ts';
+import { LinksRepo } from './links.ts';
 
 /** One record to stage: id already normalised, vector encoded, payload as JSON text. */
 export interface StagedWrite {
@@ -9,6 +10,8 @@ export interface StagedWrite {
   id: string;
   vector: Uint8Array;
   payload: string | null;
+  /** JSON text of `[{to, type, weight}]`, or null. */
+  links?: string | null;
 }
 
 export interface StagedRow {
@@ -46,11 +49,11 @@ export class StagingRepo {
     this.#db = db;
     this.#labels = new Labels(db, options);
     this.#staged = db.prepare<[string, string], number>('SELECT label FROM import_rows WHERE job_id = ? AND id = ?').pluck();
-    this.#restage = db.prepare<[number, Uint8Array, string | null, string, string]>(
-      'UPDATE import_rows SET row = ?, vector = ?, payload = ? WHERE job_id = ? AND id = ?',
+    this.#restage = db.prepare<[number, Uint8Array, string | null, string | null, string, string]>(
+      'UPDATE import_rows SET row = ?, vector = ?, payload = ?, links = ? WHERE job_id = ? AND id = ?',
     );
-    this.#insert = db.prepare<[string, number, number, string, number, Uint8Array, string | null]>(
-      'INSERT INTO import_rows (job_id, collection_id, row, id, label, vector, payload) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    this.#insert = db.prepare<[string, number, number, string, number, Uint8Array, string | null, string | null]>(
+      'INSERT INTO import_rows (job_id, collection_id, row, id, label, vector, payload, links) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
     this.#rewrite = db.prepare<[Uint8Array, string, number]>('UPDATE import_rows SET vector = ? WHERE job_id = ? AND row = ?');
     this.#rowsAfter = db.prepare<[string, number, number], StagedRow>(
@@ -73,10 +76,10 @@ export class StagingRepo {
       const labels = this.#labels.allocator(collectionId);
       for (const w of writes) {
         if (dedupe && this.#staged.get(jobId, w.id) !== undefined) {
-          this.#restage.run(w.row, w.vector, w.payload, jobId, w.id);
+          this.#restage.run(w.row, w.vector, w.payload, w.links ?? null, jobId, w.id);
           continue;
         }
-        this.#insert.run(jobId, collectionId, w.row, w.id, labels.labelFor(w.id), w.vector, w.payload);
+        this.#insert.run(jobId, collectionId, w.row, w.id, labels.labelFor(w.id), w.vector, w.payload, w.links ?? null);
       }
       labels.done();
     })();
@@ -120,7 +123,7 @@ export class StagingRepo {
    * Fails if the collection was dropped meanwhile. `before` runs first inside the transaction
    * (a model fitted by the import is installed there, with the rows it re-encodes).
    */
-  commit(jobId: string, collectionId: number, before?: () => void): ImportCommit {
+  commit(jobId: string, collectionId: number, before?: () => void, maxLinksPerPoint = 1024): ImportCommit {
     const db = this.#db;
     return db.transaction((): ImportCommit => {
       const live = db.prepare<[number], number>('SELECT count(*) FROM collections WHERE id = ? AND dropped = 0').pluck().get(collectionId);
@@ -149,9 +152,47 @@ export class StagingRepo {
         known.deleted,
         collectionId,
       );
+      this.#commitLinks(jobId, collectionId, seq, maxLinksPerPoint);
       db.prepare('UPDATE jobs SET committed_seq = ? WHERE id = ?').run(seq, jobId);
       return { seq, records };
     })();
+  }
+
+  /**
+   * Inside the commit, after the points: the staged records' links, whose targets must be points
+   * now (imported or already there); a missing one, or a point past the link limit, fails the commit.
+   */
+  #commitLinks(jobId: string, collectionId: number, seq: number, maxLinksPerPoint: number): void {
+    const db = this.#db;
+    const rows = db.prepare<[string], { row: number; id: string; links: string }>(
+      'SELECT row, id, links FROM import_rows WHERE job_id = ? AND links IS NOT NULL ORDER BY row',
+    ).all(jobId);
+    if (rows.length === 0) return;
+    const labelOf = db.prepare<[number, string], number>('SELECT label FROM points WHERE collection_id = ? AND id = ? AND deleted = 0').pluck();
+    const links = new LinksRepo(db);
+    const touched = { out: new Set<number>(), in: new Set<number>() };
+    for (const r of rows) {
+      const src = labelOf.get(collectionId, r.id)!;
+      const put = (JSON.parse(r.links) as { to: string; type: string; weight: number }[]).map((l) => {
+        const dst = labelOf.get(collectionId, l.to);
+        if (dst === undefined) {
+          throw new StorageErrors.ImportLink(`record ${r.row} (id '${r.id}') links to '${l.to}', which neither the import nor the collection holds; nothing was imported`);
+        }
+        touched.in.add(dst);
+        return { src, dst, type: l.type, weight: l.weight };
+      });
+      touched.out.add(src);
+      links.put(collectionId, put, seq);
+    }
+    for (const direction of ['out', 'in'] as const) {
+      for (const label of touched[direction]) {
+        const n = links.count(collectionId, label, direction);
+        if (n > maxLinksPerPoint) {
+          const id = db.prepare<[number, number], string>('SELECT id FROM points WHERE collection_id = ? AND label = ?').pluck().get(collectionId, label);
+          throw new StorageErrors.ImportLink(`point '${id}' would have ${n} ${direction === 'out' ? 'outgoing' : 'incoming'} links, more than ${maxLinksPerPoint}; nothing was imported`);
+        }
+      }
+    }
   }
 
   /**

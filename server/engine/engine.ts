@@ -66,7 +66,7 @@ export class Engine {
     const points = (this.#points = new PointsRepo(db, { maxLabel: config.maxLabel }));
     this.#knn = new KnnRepo(db);
     const snapshotDir = join(config.dataDir, 'indexes');
-    const data = { dbPath, snapshotDir, engine: engineBuild(config, log) };
+    const data = { dbPath, snapshotDir, engine: engineBuild(config, log), maxLinksPerPoint: config.maxLinksPerPoint };
     const replicas = (this.#replicas = new ReplicaSet({ count: replicaCount(config, collections.list(), log), maxQueue: config.replicaQueue, data, log }));
     const snapshots = (this.#snapshots = new Snapshots({
       db, replicas, log, dir: snapshotDir, everyChanges: config.snapshotEveryChanges, intervalMs: config.snapshotIntervalMs,

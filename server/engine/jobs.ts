@@ -244,6 +244,7 @@ export class Jobs {
     const { job, builder } = run;
     const host = this.#host;
     const state = host.stateById(job.collectionId);
+    let durable = false;
     try {
       if (!state) throw new StorageErrors.Gone(`collection '${job.collection}' was dropped before its ${job.kind} started`);
       if (job.detail.auto === true && !this.#stillDue(state)) {
@@ -277,6 +278,7 @@ export class Jobs {
         let replaced: boolean;
         try {
           commit = await this.#task<ImportCommit>(builder, { op: 'commit', jobId: job.id, collectionId: job.collectionId });
+          durable = true;
           replaced = state.useModel(loadModel(host.db, job.collectionId, state.record.config));
         } finally {
           release();
@@ -288,7 +290,8 @@ export class Jobs {
       await this.#end(job, null);
     } catch (err) {
       if (run.preempted) return;
-      if (job.committed) {
+      // A commit that failed (a link to a missing point, a drop) rolled back: the job failed.
+      if (durable) {
         // Its points are durable: the indexes catch up from SQLite at the next load.
         host.log.error({ err, job: job.id }, 'a committed job failed to load; replicas catch up from SQLite');
         return await this.#end(job, null);

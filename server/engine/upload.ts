@@ -56,10 +56,11 @@ export async function stageUpload(job: Job, state: CollectionState, request: Imp
     let saturated = 0;
     const writes = batch.ids.map((id, i) => {
       const vector = batch.vectors.subarray(i * dimension, (i + 1) * dimension);
-      if (model.pending.codec) return { row: batch.firstRecord + i, id, payload: batch.payloads[i], vector: vectorToBlob(vector) };
+      const links = batch.links[i];
+      if (model.pending.codec) return { row: batch.firstRecord + i, id, payload: batch.payloads[i], links, vector: vectorToBlob(vector) };
       const encoded = model.encode(vector);
       saturated += encoded.saturated;
-      return { row: batch.firstRecord + i, id, payload: batch.payloads[i], vector: encoded.bytes };
+      return { row: batch.firstRecord + i, id, payload: batch.payloads[i], links, vector: encoded.bytes };
     });
     if (saturated > 0) deps.saturated(state, saturated);
     await writer.write(() => {

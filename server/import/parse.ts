@@ -75,6 +75,7 @@ class BatchBuilder implements RecordSink {
   readonly #o: ImportOptions;
   #ids: string[] = [];
   #payloads: (string | null)[] = [];
+  #links: (string | null)[] = [];
   #vectors: Float32Array;
   #first = 0;
   #ready: Omit<ImportBatch, 'totalRecords' | 'bytesRead'>[] = [];
@@ -84,13 +85,14 @@ class BatchBuilder implements RecordSink {
     this.#vectors = new Float32Array(o.batchSize * o.dimension);
   }
 
-  add(id: string, vector: Float32Array, payload: string | null): void {
+  add(id: string, vector: Float32Array, payload: string | null, links: string | null = null): void {
     if (this.count >= this.#o.maxRecords) {
       throw tooLarge('body', `more than ${this.#o.maxRecords} records, the import limit`);
     }
     this.#vectors.set(vector, this.#ids.length * this.#o.dimension);
     this.#ids.push(id);
     this.#payloads.push(payload);
+    this.#links.push(links);
     this.count++;
     if (this.#ids.length === this.#o.batchSize) this.#close();
   }
@@ -120,10 +122,11 @@ class BatchBuilder implements RecordSink {
   #close(): void {
     const n = this.#ids.length;
     const vectors = n === this.#o.batchSize ? this.#vectors : this.#vectors.slice(0, n * this.#o.dimension);
-    this.#ready.push({ firstRecord: this.#first, ids: this.#ids, vectors, payloads: this.#payloads });
+    this.#ready.push({ firstRecord: this.#first, ids: this.#ids, vectors, payloads: this.#payloads, links: this.#links });
     this.#first += n;
     this.#ids = [];
     this.#payloads = [];
+    this.#links = [];
     if (n === this.#o.batchSize) this.#vectors = new Float32Array(this.#o.batchSize * this.#o.dimension);
   }
 }

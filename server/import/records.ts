@@ -48,6 +48,8 @@ export interface ImportBatch {
   ids: string[];
   vectors: Float32Array;
   payloads: (string | null)[];
+  /** Each record's links as JSON text of `[{to, type, weight}]` (normalised), or null. */
+  links: (string | null)[];
   /** The number of records in the whole body, when known (`.npy` header, `.fvecs` with a content length). */
   totalRecords: number | null;
   /** Body bytes read when the batch was made (depends on chunking; for progress only). */
@@ -56,7 +58,7 @@ export interface ImportBatch {
 
 /** Where parsers put each valid record; the vector is owned by the callee only for the call. */
 export interface RecordSink {
-  add(id: string, vector: Float32Array, payload: string | null): void;
+  add(id: string, vector: Float32Array, payload: string | null, links?: string | null): void;
   /** The body's record count, as soon as a parser knows it (`.npy` header, `.fvecs` content length); `where` names the source. */
   setTotal(total: number, where: string): void;
 }
@@ -115,7 +117,10 @@ export function rowId(idOffset: number, row: number): string {
   return normaliseId(idOffset + row, `row ${row}: id`);
 }
 
-const FIELDS = new Set(['id', 'vector', 'payload']);
+const FIELDS = new Set(['id', 'vector', 'payload', 'links']);
+/** Links one record may carry (the server's VICINITY_MAX_LINKS_PER_POINT default). */
+export const MAX_RECORD_LINKS = 1024;
+const LINK_TYPE = /^[a-z][a-z0-9_.-]{0,63}$/;
 
 /**
  * Checks one decoded NDJSON or MessagePack record `{id, vector, payload?}` and hands it to `sink`.
@@ -128,7 +133,7 @@ export function addRecord(value: unknown, where: string, rules: VectorRules, sin
   }
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!FIELDS.has(key)) throw formatError(where, `unknown field ${JSON.stringify(key)}: records have id, vector and payload`);
+    if (!FIELDS.has(key)) throw formatError(where, `unknown field ${JSON.stringify(key)}: records have id, vector, payload and links`);
   }
   if (record.id === undefined) throw formatError(where, 'id is missing');
   const id = normaliseId(record.id, `${where}: id`);
@@ -139,7 +144,30 @@ export function addRecord(value: unknown, where: string, rules: VectorRules, sin
   else if (raw instanceof Uint8Array) values = bytesToFloats(raw, `${where}: vector`);
   else throw formatError(where, `vector must be an array of numbers, got ${describe(raw)}`);
   const vector = toVector(values, rules, `${where}: vector`);
-  sink.add(id, vector, payloadText(record.payload, where));
+  sink.add(id, vector, payloadText(record.payload, where), linksText(record.links, where));
+}
+
+/**
+ * A record's links `[{to, type?, weight?}]` as normalised JSON text (ids as strings, type and weight
+ * filled in), or null when absent or empty. Their targets are checked when the import commits.
+ */
+function linksText(links: unknown, where: string): string | null {
+  if (links === undefined || links === null) return null;
+  if (!Array.isArray(links)) throw formatError(where, `links must be an array of {to, type?, weight?}, got ${describe(links)}`);
+  if (links.length > MAX_RECORD_LINKS) throw formatError(where, `${links.length} links, more than ${MAX_RECORD_LINKS} per record`);
+  if (links.length === 0) return null;
+  const out = links.map((link: unknown, i) => {
+    const at = `${where}: links[${i}]`;
+    if (link === null || typeof link !== 'object' || Array.isArray(link)) throw formatError(at, `expected {to, type?, weight?}, got ${describe(link)}`);
+    const { to, type = 'related', weight = 1, ...rest } = link as Record<string, unknown>;
+    const extra = Object.keys(rest);
+    if (extra.length > 0) throw formatError(at, `unknown field ${JSON.stringify(extra[0])}: links have to, type and weight`);
+    if (to === undefined) throw formatError(at, 'to is missing');
+    if (typeof type !== 'string' || !LINK_TYPE.test(type)) throw formatError(at, `type must match ${LINK_TYPE.source}`);
+    if (typeof weight !== 'number' || !(weight > 0 && weight <= 1)) throw formatError(at, 'weight must be a number in (0, 1]');
+    return { to: normaliseId(to, `${at}.to`), type, weight };
+  });
+  return JSON.stringify(out);
 }
 
 /** The payload as JSON text: an object, or null when null or absent. */

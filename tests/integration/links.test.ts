@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { kill, spawnServer } from '../helpers/process.ts';
 import { prng } from '../helpers/random.ts';
-import { call, startServer, waitReady, type TestServer } from '../helpers/server.ts';
+import { call, finished, startServer, waitReady, type TestServer } from '../helpers/server.ts';
 
 const DIM = 4;
 type Link = { from: string; to: string; type: string; weight: number };
@@ -210,4 +210,43 @@ test('links and searches: a link request on a dropped-and-recreated collection n
   await collection(server, 'c', ['a']);
   const res = await call(server, 'PUT', '/v1/collections/c/links', { links: [{ from: 'a', to: 'b' }] });
   assert.equal(res.status, 404, 'b belonged to the dropped collection');
+});
+
+test('imports carry links, committed with their records; a link to an unknown id fails the import, naming the record', async (t) => {
+  const server = await startServer(t);
+  await collection(server, 'c', ['old']);
+  const post = (format: string, body: string | Uint8Array) =>
+    call(server, 'POST', `/v1/collections/c/import?format=${format}`, body, { 'content-type': 'application/octet-stream' });
+  const ndjson = [
+    { id: 'n0', vector: [1, 0, 0, 0], links: [{ to: 'n1', type: 'next' }, { to: 'old', weight: 0.5 }] },
+    { id: 'n1', vector: [0, 1, 0, 0], links: [{ to: 'n0', type: 'next' }] },
+    { id: 'n2', vector: [0, 0, 1, 0] },
+  ].map((r) => JSON.stringify(r)).join('\n');
+  const ok = await post('ndjson', ndjson);
+  assert.equal(ok.status, 202, JSON.stringify(ok.body));
+  assert.equal((await finished(server, ok.body.job_id as string)).state, 'done');
+  assert.deepEqual(sorted(await allLinks(server, 'c', 'n0', '&direction=both')), ['n0>n1:next@1', 'n0>old:related@0.5', 'n1>n0:next@1']);
+
+  const { Packr } = await import('msgpackr');
+  const packr = new Packr({ useRecords: false });
+  const msgpack = Buffer.concat([
+    packr.pack({ id: 'm0', vector: [0, 0, 0, 1], links: [{ to: 'n2', type: 'cites' }] }),
+    packr.pack({ id: 'm1', vector: [1, 1, 0, 0], links: [{ to: 'ghost' }] }),
+  ]);
+  const failing = await post('msgpack', msgpack);
+  assert.equal(failing.status, 202);
+  const job = await finished(server, failing.body.job_id as string);
+  assert.equal(job.state, 'failed');
+  const error = job.error as { code: string; message: string };
+  assert.equal(error.code, 'VDB_ERR_IMPORT_LINK');
+  assert.match(error.message, /record 1 \(id 'm1'\) links to 'ghost'/);
+  assert.equal((await call(server, 'GET', '/v1/collections/c/points/m0')).status, 404, 'nothing of a failed import is visible');
+  assert.deepEqual(await allLinks(server, 'c', 'n2', '&direction=in'), []);
+
+  for (const [links, mention] of [['x', 'links must be an array'], [[{ to: 'n0', type: 'Bad' }], 'type'], [[{ to: 'n0', weight: 2 }], 'weight'], [[{ weight: 1 }], 'to is missing']] as const) {
+    const bad = await post('ndjson', JSON.stringify({ id: 'z', vector: [0, 0, 0, 1], links }));
+    assert.equal(bad.status, 400, JSON.stringify(links));
+    assert.equal(bad.body.code, 'VDB_ERR_IMPORT_FORMAT');
+    assert.match(bad.body.message, new RegExp(`line 1: .*${mention}`));
+  }
 });

@@ -44,7 +44,7 @@ test('malformed NDJSON lines fail with VDB_ERR_IMPORT_FORMAT naming the 1-based 
     ['{"vector": [1, 2, 3]}', /^line 3: id is missing$/],
     ['{"id": 1}', /^line 3: vector is missing$/],
     ['{"id": 1, "vector": "1,2,3"}', /^line 3: vector must be an array of numbers, got string$/],
-    ['{"id": 1, "vector": [1, 2, 3], "extra": true}', /^line 3: unknown field "extra": records have id, vector and payload$/],
+    ['{"id": 1, "vector": [1, 2, 3], "extra": true}', /^line 3: unknown field "extra": records have id, vector, payload and links$/],
     ['{"id": 1, "vector": [1, 2, 3], "payload": [1]}', /^line 3: payload must be an object or null, got an array$/],
     ['{"id": 1, "vector": [1, 2, 3], "payload": "x"}', /^line 3: payload must be an object or null, got string$/],
   ];
