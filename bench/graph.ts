@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DATA_OPTIONS, dataSizes, positiveSeconds, runCli } from './lib/args.ts';
 import { row } from './lib/datasets.ts';
+import { linkRecall, overlayCost, waitForOverlay, type LinkRecall, type OverlayCost } from './lib/graph-cost.ts';
 import { clusteredSet, fashionSet, mnistSet, type LabelledSet } from './lib/labelled.ts';
 import { ensureWrk, jsonBodies, runNodeLoad, runWrk, type LoadResult, type LoadTarget, type Wrk } from './lib/load.ts';
 import { describeCommand, describeMachine, fixed, markdownTable, writeBenchJson } from './lib/report.ts';
@@ -24,13 +25,16 @@ const K = 10;
 const EF = 64;
 const POOLS = [40, 100, 300, 1000];
 const LAMBDAS = [0.7, 0.5, 0.3];
-const WEIGHTS = [0.5, 1, 2, 4];
+const WEIGHTS = [1, 4, 16];
+/** One hop through the k-NN overlay from the pool's best k. */
+const KNN = { via: ['knn'], hops: 1 };
 const BUDGETS = [2, 3.5, 5];
 const USAGE = 'usage: node --import tsx bench/graph.ts [--smoke] [--sets fashion,mnist] [--train N] [--queries N] [--seconds S] [--no-install]';
 
 interface Config {
   name: string;
   select: Record<string, unknown> | null;
+  expand?: Record<string, unknown>;
 }
 
 interface QualityRow {
@@ -66,6 +70,8 @@ interface Section {
   frontier: string[];
   budgets: { budgetPct: number; mmr: QualityRow | null; cover: QualityRow | null }[];
   latency: LatencyRow[];
+  cost: OverlayCost;
+  links: LinkRecall;
 }
 
 function configs(pools: number[]): Config[] {
@@ -74,12 +80,22 @@ function configs(pools: number[]): Config[] {
     for (const lambda of LAMBDAS) out.push({ name: `mmr λ${lambda} pool ${pool}`, select: { mode: 'mmr', lambda, pool } });
     for (const w of WEIGHTS) out.push({ name: `cover w${w} pool ${pool}`, select: { mode: 'cover', coverage_weight: w, pool } });
   }
+  // The same with the pool's best k expanded through the overlay (≈ k × 8 more candidates).
+  for (const pool of pools.filter((p) => p <= 300)) {
+    out.push({ name: `topk pool ${pool} +knn`, select: { mode: 'topk', pool }, expand: KNN });
+    for (const lambda of [0.5, 0.3]) out.push({ name: `mmr λ${lambda} pool ${pool} +knn`, select: { mode: 'mmr', lambda, pool }, expand: KNN });
+    out.push({ name: `cover w4 pool ${pool} +knn`, select: { mode: 'cover', coverage_weight: 4, pool }, expand: KNN });
+  }
+  out.push({ name: `mmr λ0.3 pool 100 +knn 2 hops`, select: { mode: 'mmr', lambda: 0.3, pool: 100 }, expand: { via: ['knn'], hops: 2 } });
   return out;
 }
 
-function body(set: LabelledSet, q: number, select: Record<string, unknown> | null, explain: boolean): string {
+function body(set: LabelledSet, q: number, config: Config, explain: boolean): string {
   const vector = JSON.stringify(Array.from(row(set.queries, q)));
-  return `{"vector":${vector},"k":${K}${select ? `,"select":${JSON.stringify(select)}` : ''}${explain ? ',"explain":true' : ''}}`;
+  // Plain search explains itself through a top-k selection over k: the same results, with quality figures.
+  const select = config.select ?? (explain ? { mode: 'topk', pool: K } : null);
+  const extra = `${select ? `,"select":${JSON.stringify(select)}` : ''}${config.expand ? `,"expand":${JSON.stringify(config.expand)}` : ''}`;
+  return `{"vector":${vector},"k":${K}${extra}${explain ? ',"explain":true' : ''}}`;
 }
 
 async function upload(client: HttpClient, set: LabelledSet, log: (line: string) => void): Promise<void> {
@@ -113,11 +129,9 @@ async function measureQuality(client: HttpClient, set: LabelledSet, config: Conf
   const times: number[] = [];
   const costly = config.select?.mode === 'cover' && (config.select.pool as number) >= 1000;
   const n = costly ? Math.min(COSTLY_QUERIES, set.queries.n) : set.queries.n;
-  // Plain search explains itself through a top-k selection over k: the same results, with quality figures.
-  const select = config.select ?? { mode: 'topk', pool: K };
   for (let q = 0; q < n; q++) {
     const t0 = performance.now();
-    const answer = await client.request('POST', '/v1/collections/g/search', body(set, q, select, true));
+    const answer = await client.request('POST', '/v1/collections/g/search', body(set, q, config, true));
     times.push(performance.now() - t0);
     if (answer.status !== 200) throw new Error(`${config.name}: search answered ${answer.status}: ${answer.body.slice(0, 300)}`);
     const parsed = JSON.parse(answer.body) as Answer;
@@ -149,15 +163,19 @@ function frontier(rows: QualityRow[]): QualityRow[] {
   return out;
 }
 
-function bestWithin(rows: QualityRow[], mode: string, budget: number): QualityRow | null {
-  const within = rows.filter((r) => r.mode === mode && r.lossPct <= budget);
+/** The best of MMR alone (as other databases offer it) against the best of every other mode of ours. */
+function bestWithin(rows: QualityRow[], mode: 'mmr' | 'ours', budget: number): QualityRow | null {
+  const within = rows.filter((r) => r.lossPct <= budget && (mode === 'mmr' ? r.mode === 'mmr' && !r.config.includes('+knn') : r.mode !== 'plain' && (r.mode !== 'mmr' || r.config.includes('+knn'))));
   return within.length === 0 ? null : within.reduce((a, b) => (b.labelsGain > a.labelsGain ? b : a));
 }
 
-async function runSection(server: ServerProcess, set: LabelledSet, pools: number[], seconds: number, wrk: Wrk | null, log: (line: string) => void): Promise<Section> {
+async function runSection(
+  server: ServerProcess, set: LabelledSet, pools: number[], seconds: number, wrk: Wrk | null, smoke: boolean, log: (line: string) => void,
+): Promise<Section> {
   const client = new HttpClient(server.port);
   try {
     await upload(client, set, log);
+    log(`${set.name}: overlay caught up ${fixed(await waitForOverlay(client, 'g', set.train.n), 1)} s after the upload`);
     const quality: QualityRow[] = [];
     let plain: PerQuery | null = null;
     for (const config of configs(pools)) {
@@ -166,14 +184,16 @@ async function runSection(server: ServerProcess, set: LabelledSet, pools: number
       quality.push(r);
       log(`${set.name} ${config.name}: ${fixed(r.labels, 2)} classes (×${fixed(r.labelsGain, 3)}), loss ${fixed(r.lossPct, 2)} %, ${fixed(r.p50Ms, 2)} ms`);
     }
-    const budgets = BUDGETS.map((budgetPct) => ({ budgetPct, mmr: bestWithin(quality, 'mmr', budgetPct), cover: bestWithin(quality, 'cover', budgetPct) }));
+    const budgets = BUDGETS.map((budgetPct) => ({ budgetPct, mmr: bestWithin(quality, 'mmr', budgetPct), cover: bestWithin(quality, 'ours', budgetPct) }));
 
     // Latency of the default request (payloads returned, no explain) for plain search and the cheaper pools.
     const target: LoadTarget = { port: server.port, path: '/v1/collections/g/search', serverPid: server.pid };
-    const latencyConfigs = configs(pools.filter((p) => p <= 100)).filter((c) => !c.select || c.select.lambda === 0.5 || c.select.coverage_weight === 1);
+    const latencyConfigs = configs(pools.filter((p) => p <= 100)).filter(
+      (c) => !c.select || (c.select.pool as number) <= 100 && (c.select.lambda === 0.5 || c.select.coverage_weight === 4 || (c.select.mode === 'topk' && c.expand)),
+    );
     const latency: LatencyRow[] = [];
     for (const config of latencyConfigs) {
-      const texts = Array.from({ length: set.queries.n }, (_, q) => body(set, q, config.select, false));
+      const texts = Array.from({ length: set.queries.n }, (_, q) => body(set, q, config, false));
       const bodies = jsonBodies(`graph-${set.name}-${config.name.replace(/[^\w]+/g, '-')}`, texts);
       const pass = (c: number): Promise<LoadResult> => (wrk ? runWrk(wrk, OUT_DIR, bodies, target, c, seconds) : runNodeLoad(bodies, target, c, seconds));
       await pass(1); // warm-up
@@ -183,7 +203,13 @@ async function runSection(server: ServerProcess, set: LabelledSet, pools: number
       log(`${set.name} ${config.name}: c=1 p50 ${fixed(c1.p50Ms, 3)} ms p99 ${fixed(c1.p99Ms, 3)} ms; c=8 ${Math.round(c8.qps)} QPS p99 ${fixed(c8.p99Ms, 2)} ms`);
       server.assertAlive();
     }
-    return { name: set.name, source: set.source, n: set.train.n, queries: set.queries.n, quality, frontier: frontier(quality).map((r) => r.config), budgets, latency };
+    const costN = Math.min(set.train.n, smoke ? 1000 : 20_000);
+    const cost = await overlayCost(server, client, set.train, costN, OUT_DIR);
+    log(`${set.name} overlay cost: upserts ${cost.upsertRate.on.map(Math.round).join('/')} on vs ${cost.upsertRate.off.map(Math.round).join('/')} off /s; imports ${Math.round(cost.importRate.on)} vs ${Math.round(cost.importRate.off)} /s`);
+    const links = await linkRecall(client, smoke ? 100 : 2000, 5, smoke ? 50 : 500, K);
+    return {
+      name: set.name, source: set.source, n: set.train.n, queries: set.queries.n, quality, frontier: frontier(quality).map((r) => r.config), budgets, latency, cost, links,
+    };
   } finally {
     client.close();
   }
@@ -198,7 +224,7 @@ function print(s: Section): void {
   ));
   console.log('\nBest within a relevance-loss budget:\n');
   console.log(markdownTable(
-    ['loss ≤', 'best MMR', '÷ plain', 'best cover', '÷ plain', 'cover beats MMR'],
+    ['loss ≤', 'best plain MMR', '÷ plain', 'best of cover / expansion', '÷ plain', 'beats MMR'],
     s.budgets.map((b) => [`${b.budgetPct} %`, b.mmr?.config ?? '—', fixed(b.mmr?.labelsGain ?? NaN, 3), b.cover?.config ?? '—', fixed(b.cover?.labelsGain ?? NaN, 3), b.mmr && b.cover ? (b.cover.labelsGain > b.mmr.labelsGain ? 'yes' : 'no') : '—']),
     [true, false, true, false, true, false],
   ));
@@ -208,6 +234,28 @@ function print(s: Section): void {
     ['selection', 'c=1 p50 ms', 'c=1 p99 ms', 'p50 ÷ plain', 'c=8 QPS', 'c=8 p99 ms', 'tool'],
     s.latency.map((l) => [l.config, fixed(l.c1.p50Ms, 3), fixed(l.c1.p99Ms, 3), fixed(l.c1.p50Ms / plain.c1.p50Ms, 2), String(Math.round(l.c8.qps)), fixed(l.c8.p99Ms, 2), l.c1.tool]),
     [false, true, true, true, true, true, false],
+  ));
+  const c = s.cost;
+  const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  console.log(`\nThe k-NN overlay's cost (${c.points} points, knn_k 16 vs 0):\n`);
+  console.log(markdownTable(
+    ['', 'overlay off', 'overlay on', 'on ÷ off'],
+    [
+      ['upserts / s (batches of 500)', c.upsertRate.off.map(Math.round).join(', '), c.upsertRate.on.map(Math.round).join(', '), fixed(mean(c.upsertRate.on) / mean(c.upsertRate.off), 2)],
+      ['.npy import records / s', String(Math.round(c.importRate.off)), String(Math.round(c.importRate.on)), fixed(c.importRate.on / c.importRate.off, 2)],
+    ],
+    [false, true, true, true],
+  ));
+  console.log(`\nOverlay caught up ${fixed(c.catchUpS, 1)} s after its upload; it stores ${fixed(c.bytesPerPoint, 0)} bytes per point in SQLite (k-NN table and its key).`);
+  const l = s.links;
+  console.log(`\nLinks: ${l.docs} documents × ${l.chunks} chunks chained by next (both ways), ${l.queries} queries near one chunk, k = ${K}:\n`);
+  console.log(markdownTable(
+    ['search', "share of the document's other chunks in the top k", 'p50 ms'],
+    [
+      ['plain', fixed(l.plain.otherChunks, 3), fixed(l.plain.p50Ms, 3)],
+      [`expand links:next, ${l.expanded.hops} hops, decay ${l.expanded.decay}`, fixed(l.expanded.otherChunks, 3), fixed(l.expanded.p50Ms, 3)],
+    ],
+    [false, true, true],
   ));
 }
 
@@ -230,7 +278,7 @@ runCli(
     const sections: Section[] = [];
     for (const set of sets) {
       const run = await withServer({ cwd: ROOT, logLevel: 'warn', env: {}, readyTimeoutMs: 60_000 }, () => undefined, async (server) => {
-        sections.push(await runSection(server, set, pools, o.seconds, wrk, log));
+        sections.push(await runSection(server, set, pools, o.seconds, wrk, o.smoke, log));
       });
       if (run.failure) throw new Error(run.failure);
     }

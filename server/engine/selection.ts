@@ -38,9 +38,11 @@ export function selectSearch(held: SearchTarget, search: SearchItem, reads: Sele
   if (!store) throw new Error('selection needs the vector store');
   const { dimension: dim, metric } = held.config;
   const query = metric === 'cosine' ? normalized(search.query) : search.query;
+  // A float32 store holds cosine vectors unit-length already (a view, no copy); decoded ones are normalised here.
+  const unit = metric === 'cosine' && store.codec !== null;
   const candidate = (label: number, reached: Reached | null): Candidate => {
     const stored = store.get(label);
-    const vector = metric === 'cosine' ? normalized(stored) : stored;
+    const vector = unit ? normalizeInPlace(stored) : stored;
     return { label, vector, sim: similarityTo(metric, query, vector), bonus: reached?.bonus ?? 0, reached };
   };
 
@@ -108,6 +110,13 @@ function allowList(filter: SearchFilter | null): (label: number) => boolean {
   }
   const bitmap = new LabelBitmap(filter.bitmap);
   return (label) => bitmap.has(label);
+}
+
+/** Scales a decoded copy to unit length (a zero vector stays zero). */
+function normalizeInPlace(v: Float32Array): Float32Array {
+  const norm = Math.sqrt(dot(v, v));
+  if (norm > 0) for (let i = 0; i < v.length; i++) v[i] /= norm;
+  return v;
 }
 
 /** The metric's similarity: cosine (unit vectors), the dot product, or 1 − ‖a − b‖²/2. */
