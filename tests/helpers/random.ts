@@ -14,3 +14,16 @@ export function l2(a: readonly number[], b: readonly number[]): number {
   for (let i = 0; i < a.length; i++) d += (a[i] - b[i]) ** 2;
   return d;
 }
+
+/** 1 − cos, the `cosine` metric. */
+export function cosineDistance(a: readonly number[], b: readonly number[]): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return 1 - dot / Math.sqrt(na * nb);
+}

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { E4M3 } from '../../index/minifloat.ts';
 import { npyBuffer } from '../helpers/import-files.ts';
-import { l2, prng } from '../helpers/random.ts';
+import { cosineDistance, l2, prng } from '../helpers/random.ts';
 import { call, finished, startServer, type TestServer } from '../helpers/server.ts';
 
 /** `n` vectors of dimension `dim` near a `rank`-dimensional subspace, shifted by `offset`. */
@@ -17,17 +17,6 @@ function lowRank(n: number, dim: number, rank: number, seed: number, offset = 0)
   });
 }
 
-const cosineDistance = (a: readonly number[], b: readonly number[]) => {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return 1 - dot / Math.sqrt(na * nb);
-};
 
 /** Every live point with its vector as stored (decoded). */
 async function storedPoints(server: TestServer, name: string): Promise<{ id: string; vector: number[] }[]> {

@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { prng } from '../helpers/random.ts';
+import { cosineDistance, prng } from '../helpers/random.ts';
 import { call, finished, startServer, type TestServer } from '../helpers/server.ts';
 
 const DIM = 8;
-
-function cosineDistance(a: readonly number[], b: readonly number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return 1 - dot / Math.sqrt(na * nb);
-}
 
 /** The oracle: the k nearest other live points by brute force. */
 function exact(points: Map<string, number[]>, id: string, k: number): string[] {
