@@ -16,6 +16,8 @@ export interface ExpandOptions {
   decay: number;
   /** What a link bonus is scaled by for paths from this seed (default 1). */
   strength?: (seed: number) => number;
+  /** At most this many points are reached (default: no limit); the walk stops there. */
+  limit?: number;
 }
 
 export interface Reached {
@@ -42,6 +44,7 @@ export function expand(
   const seen = new Set<number>(seeds);
   const strength = options.strength ?? (() => 1);
   const seedOf = (node: number): number => reached.get(node)?.seed ?? node;
+  const limit = options.limit ?? Infinity;
   let frontier = [...new Set(seeds)];
   for (let hop = 1; hop <= options.hops && frontier.length > 0; hop++) {
     const edges = edgesOf(frontier);
@@ -58,6 +61,7 @@ export function expand(
           continue;
         }
         if (seen.has(edge.to)) continue; // a seed
+        if (reached.size >= limit) return reached;
         seen.add(edge.to);
         reached.set(edge.to, { label: edge.to, hop, source: edge.kind, from: node, seed, linkType, bonus });
         next.push(edge.to);

@@ -26,6 +26,9 @@ export class KnnRepo {
   readonly #summary;
   readonly #setSummary;
   readonly #entries;
+  readonly #insertPass;
+  readonly #invalidate;
+  readonly #deleteMark;
   readonly #delete;
   readonly #mark;
   readonly #setMark;
@@ -39,6 +42,14 @@ export class KnnRepo {
       'SELECT label, neighbours, seq FROM knn WHERE collection_id = ? AND label IN (SELECT value FROM json_each(?))',
     );
     this.#delete = db.prepare<[number, number]>('DELETE FROM knn WHERE collection_id = ? AND label = ?');
+    this.#insertPass = db.prepare<[number, number, number | null, Uint8Array]>(
+      `INSERT INTO knn (collection_id, label, lid, neighbours, seq) VALUES (?, ?, ?, ?, -1)
+       ON CONFLICT (collection_id, label) DO UPDATE SET lid = excluded.lid`,
+    );
+    this.#invalidate = db.prepare<[number, number]>(
+      'UPDATE knn SET seq = -1 WHERE rowid IN (SELECT rowid FROM knn WHERE collection_id = ? AND seq >= 0 LIMIT ?)',
+    );
+    this.#deleteMark = db.prepare<[number]>('DELETE FROM overlay WHERE collection_id = ?');
     this.#mark = db.prepare<[number], OverlayMark>('SELECT seq, label FROM overlay WHERE collection_id = ?');
     this.#setMark = db.prepare<[number, number, number]>('INSERT OR REPLACE INTO overlay (collection_id, seq, label) VALUES (?, ?, ?)');
     this.#covered = db.prepare<[number], number>(
@@ -63,6 +74,26 @@ export class KnnRepo {
     for (const r of rows) {
       this.#insert.run(collectionId, r.label, r.lid, new Uint8Array(r.neighbours.buffer, r.neighbours.byteOffset, r.neighbours.byteLength), r.seq ?? -1);
     }
+  }
+
+  /**
+   * An import's k-NN pass, before its commit: it gives new labels an entry (not trusted by the
+   * overlay: seq −1) and points the import replaces only their LID, so a failed import leaves every
+   * current entry as it was.
+   */
+  putPass(collectionId: number, rows: readonly KnnRow[]): void {
+    for (const r of rows) {
+      this.#insertPass.run(collectionId, r.label, r.lid, new Uint8Array(r.neighbours.buffer, r.neighbours.byteOffset, r.neighbours.byteLength));
+    }
+  }
+
+  /**
+   * Marks up to `limit` trusted entries untrusted and the filler's mark back to the start: after
+   * labels were freed, an entry may name a label that will hold another point. True when done.
+   */
+  invalidate(collectionId: number, limit = KNN_CHUNK): boolean {
+    this.#deleteMark.run(collectionId);
+    return this.#invalidate.run(collectionId, limit).changes < limit;
   }
 
   /** The entries of these labels (those that have one), nearest neighbours first. */

@@ -302,7 +302,7 @@ export class BuildState {
       after = rows[rows.length - 1].row;
     }
     const plan = await planOrder(task.order, task.seed, { n: payloads.length, dim, vectors, payloads }, this.#data.engine, breather);
-    if (plan.pass) await putKnn(this.#write, new KnnRepo(this.#conn), task.collectionId, knnRows(plan.pass, labels), breather);
+    if (plan.pass) await putKnn(this.#write, new KnnRepo(this.#conn), task.collectionId, knnRows(plan.pass, labels), breather, true);
     for (let i = 0; i < plan.positions.length; i++) {
       const p = plan.positions[i];
       index.upsert(labels[p], vectors.subarray(p * dim, (p + 1) * dim));
@@ -338,6 +338,12 @@ export class BuildState {
       purged += n;
       if (n < PURGE_CHUNK) break;
       await breather();
+    }
+    // Freed labels will hold other points: overlay entries that may name them are redone, unless a
+    // pass just rewrote them all.
+    if (purged > 0 && !built.passRan) {
+      const knn = new KnnRepo(db);
+      while (!(await this.#write.write(() => knn.invalidate(task.collectionId)))) await breather();
     }
     return { seq, bytes: manifest.bytes, purged, lid: await this.#lidSummary(task.collectionId, built.passRan) };
   }

@@ -290,8 +290,9 @@ export class Jobs {
       await this.#end(job, null);
     } catch (err) {
       if (run.preempted) return;
-      // A commit that failed (a link to a missing point, a drop) rolled back: the job failed.
-      if (durable) {
+      // A commit that failed (a link to a missing point, a drop) rolled back: the job failed. One that
+      // committed before its process died left its sequence on the job row: its points are kept.
+      if (durable || (job.committed && this.#repo.get(job.id)?.committedSeq != null)) {
         // Its points are durable: the indexes catch up from SQLite at the next load.
         host.log.error({ err, job: job.id }, 'a committed job failed to load; replicas catch up from SQLite');
         return await this.#end(job, null);

@@ -102,6 +102,9 @@ export class Links {
     const limit = query.limit ?? DEFAULT_PAGE;
     const type = query.type ?? null;
     const start: PageCursor = query.cursor ? decodeLinkCursor(query.cursor) : { direction: direction === 'in' ? 'in' : 'out', after: null };
+    if (direction !== 'both' && start.direction !== direction) {
+      throw new StorageErrors.Cursor(`this cursor pages ${start.direction === 'out' ? 'outgoing' : 'incoming'} links: send it with the direction it came from`);
+    }
     let { direction: at, after } = start;
     const links: LinkView[] = [];
     const cursor = (c: PageCursor): { links: LinkView[]; next_cursor: string } => ({ links, next_cursor: encodeLinkCursor(c) });

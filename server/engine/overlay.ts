@@ -63,7 +63,7 @@ export class Overlay {
    */
   neighbours(state: CollectionState, label: number, k: number): { label: number; distance: number }[] {
     const [entry] = this.#host.knn.entries(state.record.id, [label]);
-    if (!entry) return [];
+    if (!entry || entry.seq < 0) return [];
     const live = Array.from(entry.neighbours).filter((l) => l !== label && state.payloads.has(l));
     return state.vectors.topK(state.vectors.get(label), live, k).map((h) => ({ label: h.label, distance: h.distance }));
   }
@@ -107,14 +107,16 @@ export class Overlay {
     return host.writer.write(() => {
       if (!host.current(state) || host.jobActive(id)) return false;
       const rows: KnnRow[] = [];
-      stale.forEach((c, i) => {
+      for (let i = 0; i < stale.length; i++) {
+        const c = stale[i];
         // Changed again (or deleted) since it was read: a later round has it.
-        if (host.points.seqOf(id, c.label) !== c.seq) return;
-        // 'neighbours' answers a full row of NO_NEIGHBOUR for a label gone from its index.
+        if (host.points.seqOf(id, c.label) !== c.seq) continue;
         const row = found!.subarray(i * k, (i + 1) * k);
         const n = row.indexOf(NO_NEIGHBOUR);
+        // None found for a live point among others: the replica did not hold it yet. Try again later.
+        if (n === 0 && state.payloads.size > 1) return false;
         rows.push({ label: c.label, lid: null, neighbours: row.slice(0, n < 0 ? k : n), seq: c.seq });
-      });
+      }
       host.knn.put(id, rows);
       host.knn.setMark(id, next);
       return true;

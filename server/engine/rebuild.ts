@@ -69,8 +69,8 @@ export async function rebuildIndex(
     const knn = new KnnRepo(db);
     while (!(await writer.write(() => knn.clear(task.collectionId)))) await pause();
     // The pass saw every live point as of `caughtUp`, by Euclidean distance: its entries serve the
-    // overlay of an l2 collection when deep enough (under cosine or ip the filler redoes them).
-    const trusted = task.config.metric === 'l2' && plan.pass.k >= Math.min(task.config.graph.knn_k, n - 1);
+    // overlay of an l2 collection without PCA when deep enough (else the filler redoes them).
+    const trusted = task.config.metric === 'l2' && model.pca === null && plan.pass.k >= Math.min(task.config.graph.knn_k, n - 1);
     const seq = trusted ? caughtUp : -1;
     await putKnn(writer, knn, task.collectionId, knnRows(plan.pass, rows.labels).map((r) => ({ ...r, seq })), pause);
     // The filler goes on after the pass's moment, or redoes every point when the pass is not trusted.
@@ -93,11 +93,13 @@ export async function rebuildIndex(
   return { index, model, before, update, caughtUp, passRan: plan.pass !== null };
 }
 
-/** Writes a pass's k-NN entries, `KNN_CHUNK` per write. */
-export async function putKnn(writer: Writer, knn: KnnRepo, collectionId: number, rows: readonly KnnRow[], pause: () => Promise<void>): Promise<void> {
+/** Writes a pass's k-NN entries, `KNN_CHUNK` per write; an import's (`pending`) only where they replace nothing current. */
+export async function putKnn(
+  writer: Writer, knn: KnnRepo, collectionId: number, rows: readonly KnnRow[], pause: () => Promise<void>, pending = false,
+): Promise<void> {
   for (let at = 0; at < rows.length; at += KNN_CHUNK) {
     const chunk = rows.slice(at, at + KNN_CHUNK);
-    await writer.write(() => knn.put(collectionId, chunk));
+    await writer.write(() => (pending ? knn.putPass(collectionId, chunk) : knn.put(collectionId, chunk)));
     await pause();
   }
 }

@@ -160,6 +160,7 @@ export class ReplicaState {
         const edges = new Map<number, Edge[]>(frontier.map((label) => [label, []]));
         if (expand.knn) {
           for (const entry of (this.#knn ??= new KnnRepo(db)).entries(collectionId, frontier)) {
+            if (entry.seq < 0) continue; // not trusted (an import's pass, or labels freed since): being redone
             for (const to of entry.neighbours) edges.get(entry.label)!.push({ kind: 'knn', to });
           }
         }

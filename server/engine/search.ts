@@ -78,6 +78,9 @@ function prepareSelect(collection: CollectionState, request: SearchRequest, fiel
   // A default pool smaller than this search's k grows to k; a pool the search asks for must hold k.
   const asked = request.select?.pool;
   const pool = asked ?? Math.min(MAX_POOL, Math.max(k, select.pool ?? DEFAULT_POOL_FACTOR * k));
+  if (select.max_per && select.max_per.field.split('.').some((segment) => segment === '')) {
+    throw new ServerErrors.RequestInvalid(`${field}select.max_per.field '${select.max_per.field}' has an empty segment: name a field as where does (a.b is field b inside a)`);
+  }
   if (pool < k) throw new ServerErrors.RequestInvalid(`${field}select.pool (${pool}) must be at least k (${k}): the pool is what k results are chosen from`);
   const selection =
     mode === 'mmr' ? { mode, lambda: select.lambda ?? 0.5 }

@@ -3,6 +3,7 @@ import { expand, type Edge, type Reached } from '../../index/expand.ts';
 import { quality, select, type Pool } from '../../index/select.ts';
 import type { Metric, SearchHit } from '../../index/vector-index.ts';
 import { LabelBitmap } from '../../storage/label-bitmap.ts';
+import { MAX_POOL } from '../schemas/index.ts';
 import type { ExpandItem, ResultSource, SearchFilter, SearchItem, SearchReply } from './protocol.ts';
 import type { SearchTarget } from './replica-state.ts';
 
@@ -53,7 +54,9 @@ export function selectSearch(held: SearchTarget, search: SearchItem, reads: Sele
     const seeds = [...candidates].sort(byRelevance).slice(0, k).map((c) => c.label);
     const allowed = allowList(search.filter);
     const strength = (seed: number): number => Math.max(0, byLabel.get(seed)!.sim);
-    const reached = expand(seeds, { ...item.expand, strength }, (frontier) => reads.edgesOf(frontier, item.expand!), (label) => held.index.has(label));
+    // The pool and what the graph adds stay within MAX_POOL candidates, however wide the walk.
+    const limit = Math.max(0, MAX_POOL - candidates.length);
+    const reached = expand(seeds, { ...item.expand, strength, limit }, (frontier) => reads.edgesOf(frontier, item.expand!), (label) => held.index.has(label));
     for (const r of reached.values()) {
       const known = byLabel.get(r.label);
       if (known) {

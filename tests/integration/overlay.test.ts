@@ -127,3 +127,60 @@ test('on an l2 collection an optimize\'s k-NN pass fills the overlay itself', { 
   }
   assert.ok(hits / 320 >= 0.9, `recall@8 ${hits / 320}`);
 });
+
+test('labels freed by a purge and reused never show up in other points\' neighbours; a failed import leaves entries as they were', { timeout: 120_000 }, async (t) => {
+  const server = await startServer(t);
+  const random = prng(21);
+  const old = new Map<string, number[]>();
+  for (let i = 0; i < 300; i++) old.set(`o${i}`, Array.from({ length: DIM }, () => random()));
+  assert.equal((await call(server, 'PUT', '/v1/collections/r', { dimension: DIM, metric: 'l2' })).status, 201);
+  await call(server, 'PUT', '/v1/collections/r/points', { points: [...old].map(([id, vector]) => ({ id, vector })) });
+  await caughtUp(server, 'r', 300);
+  const victims = [...old.keys()].filter((_, i) => i % 3 === 1);
+  await call(server, 'POST', '/v1/collections/r/points/delete', { ids: victims });
+  for (const id of victims) old.delete(id);
+  // An optimize without a k-NN pass purges the tombstones: their labels are free again.
+  const job = await call(server, 'POST', '/v1/collections/r/optimize', { build_order: 'random' });
+  assert.equal((await finished(server, job.body.id as string)).state, 'done');
+  assert.equal((await call(server, 'GET', '/v1/collections/r')).body.deleted, 0);
+  // New points, far from every old one, take the freed labels.
+  const fresh = victims.map((_, i) => ({ id: `n${i}`, vector: Array.from({ length: DIM }, () => 1000 + random()) }));
+  await call(server, 'PUT', '/v1/collections/r/points', { points: fresh });
+  for (const id of [...old.keys()]) {
+    for (const n of await neighbours(server, 'r', id)) assert.ok(old.has(n.id), `${id} lists ${n.id}, a new point on a reused label`);
+  }
+  await caughtUp(server, 'r', old.size + fresh.length);
+  for (const id of [...old.keys()].slice(0, 50)) {
+    const got = await neighbours(server, 'r', id);
+    assert.equal(got.length, 16);
+    for (const n of got) assert.ok(old.has(n.id), `${id} lists ${n.id}`);
+  }
+
+  // A LID-ordered import that replaces o0 and then fails keeps o0's entry current.
+  const before = await neighbours(server, 'r', 'o0');
+  const body = [
+    JSON.stringify({ id: 'o0', vector: old.get('o0')!.map((x) => x + 0.001) }),
+    ...Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `x${i}`, vector: Array.from({ length: DIM }, () => random()), links: i === 29 ? [{ to: 'ghost' }] : undefined })),
+  ].join('\n');
+  const imp = await call(server, 'POST', '/v1/collections/r/import?format=ndjson&build_order=lid_desc', body, { 'content-type': 'application/octet-stream' });
+  assert.equal(imp.status, 202);
+  assert.equal((await finished(server, imp.body.job_id as string)).state, 'failed');
+  assert.deepEqual(await neighbours(server, 'r', 'o0'), before);
+  assert.equal((await overlay(server, 'r')).covered, old.size + fresh.length);
+});
+
+test('link cursors stay with their direction; max_per fields need every segment', async (t) => {
+  const server = await startServer(t);
+  assert.equal((await call(server, 'PUT', '/v1/collections/c', { dimension: 2, metric: 'l2' })).status, 201);
+  await call(server, 'PUT', '/v1/collections/c/points', { points: ['a', 'b', 'c'].map((id, i) => ({ id, vector: [i, 0] })) });
+  await call(server, 'PUT', '/v1/collections/c/links', { links: [{ from: 'a', to: 'b' }, { from: 'a', to: 'c' }, { from: 'b', to: 'a' }] });
+  const page = await call(server, 'GET', '/v1/collections/c/points/a/links?direction=both&limit=1');
+  const wrong = await call(server, 'GET', `/v1/collections/c/points/a/links?direction=in&cursor=${page.body.next_cursor as string}`);
+  assert.equal(wrong.status, 400);
+  assert.equal(wrong.body.code, 'VDB_ERR_CURSOR_INVALID');
+  for (const bad of ['a..b', '.a', 'a.']) {
+    const res = await call(server, 'POST', '/v1/collections/c/search', { vector: [0, 0], k: 2, select: { max_per: { field: bad, count: 1 } } });
+    assert.equal(res.status, 400, bad);
+    assert.match(res.body.message, /empty segment/);
+  }
+});

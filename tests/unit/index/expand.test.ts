@@ -111,3 +111,10 @@ test('a link bonus is scaled by the strength of the seed its path started from',
   assert.deepEqual(view(5), [1, 'knn', 0, 0, 0]);
   assert.deepEqual(view(6), [2, 'link', 5, 0, 1 * 0.25 * 0.8]);
 });
+
+test('a limit stops the walk once that many points are reached', () => {
+  const edges = new Map<number, Edge[]>(Array.from({ length: 100 }, (_, i) => [i, Array.from({ length: 8 }, (_, j) => ({ kind: 'knn' as const, to: (i * 8 + j + 1) % 100 }))]));
+  const got = expand([0], { hops: 3, fanout: 8, decay: 0.5, limit: 20 }, (f) => new Map(f.map((n) => [n, edges.get(n)!])), () => true);
+  assert.equal(got.size, 20);
+  assert.equal(expand([0], { hops: 3, fanout: 8, decay: 0.5 }, (f) => new Map(f.map((n) => [n, edges.get(n)!])), () => true).size, 99);
+});
