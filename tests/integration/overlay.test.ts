@@ -184,3 +184,49 @@ test('link cursors stay with their direction; max_per fields need every segment'
     assert.match(res.body.message, /empty segment/);
   }
 });
+
+test('writes, deletes, links and an optimize racing the filler leave a true overlay and no dangling link', { timeout: 120_000 }, async (t) => {
+  const server = await startServer(t);
+  const random = prng(33);
+  const live = new Map<string, number[]>();
+  assert.equal((await call(server, 'PUT', '/v1/collections/m', { dimension: DIM, metric: 'l2', graph: { knn_k: 8 } })).status, 201);
+  let next = 0;
+  const upsert = async (n: number): Promise<void> => {
+    const points = Array.from({ length: n }, () => ({ id: `p${next++}`, vector: Array.from({ length: DIM }, () => random()) }));
+    assert.equal((await call(server, 'PUT', '/v1/collections/m/points', { points })).status, 200);
+    for (const p of points) live.set(p.id, p.vector);
+  };
+  await upsert(400);
+  let optimized = 0;
+  const churn = (async () => {
+    for (let round = 0; round < 12; round++) {
+      await upsert(60);
+      const ids = [...live.keys()];
+      const victims = ids.filter(() => random() < 0.1);
+      const links = Array.from({ length: 20 }, () => ({ from: ids[Math.floor(random() * ids.length)], to: ids[Math.floor(random() * ids.length)], type: 'next' }));
+      const linked = await call(server, 'PUT', '/v1/collections/m/links', { links: links.filter((l) => !victims.includes(l.from) && !victims.includes(l.to)) });
+      assert.equal(linked.status, 200, JSON.stringify(linked.body));
+      assert.equal((await call(server, 'POST', '/v1/collections/m/points/delete', { ids: victims })).status, 200);
+      for (const id of victims) live.delete(id);
+      if (round % 4 === 1) {
+        const job = await call(server, 'POST', '/v1/collections/m/optimize', { build_order: round % 8 === 1 ? 'lid_desc' : 'random' });
+        if (job.status === 202) optimized++;
+      }
+    }
+  })();
+  await churn;
+  assert.ok(optimized > 0);
+  for (let i = 0; i < 400; i++) {
+    const jobs = (await call(server, 'GET', '/v1/jobs')).body.jobs as { state: string }[];
+    if (jobs.every((j) => ['done', 'failed', 'cancelled'].includes(j.state))) break;
+    await sleep(50);
+  }
+  await caughtUp(server, 'm', live.size);
+  for (const id of [...live.keys()].filter((_, i) => i % 5 === 0)) {
+    const got = await neighbours(server, 'm', id);
+    assert.equal(got.length, 8);
+    for (const n of got) assert.ok(live.has(n.id), `${id} lists ${n.id}, deleted`);
+    const out = (await call(server, 'GET', `/v1/collections/m/points/${id}/links?direction=both&limit=1000`)).body.links as { from: string; to: string }[];
+    for (const l of out) assert.ok(live.has(l.from) && live.has(l.to), `dangling link ${l.from} → ${l.to}`);
+  }
+});
