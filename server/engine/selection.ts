@@ -41,14 +41,18 @@ export function selectSearch(held: SearchTarget, search: SearchItem, reads: Sele
   const query = metric === 'cosine' ? normalized(search.query) : search.query;
   // A float32 store holds cosine vectors unit-length already (a view, no copy); decoded ones are normalised here.
   const unit = metric === 'cosine' && store.codec !== null;
-  const candidate = (label: number, reached: Reached | null): Candidate => {
+  const candidate = (label: number, reached: Reached | null, distance?: number): Candidate => {
     const stored = store.get(label);
     const vector = unit ? normalizeInPlace(stored) : stored;
-    return { label, vector, sim: similarityTo(metric, query, vector), bonus: reached?.bonus ?? 0, reached };
+    const sim = distance === undefined ? similarityTo(metric, query, vector) : similarityOf(metric, distance);
+    return { label, vector, sim, bonus: reached?.bonus ?? 0, reached };
   };
 
   const hits = reads.plain({ ...search, k: item.pool, select: null });
-  const candidates = hits.map((h) => candidate(h.label, null));
+  // The pool's distances are exact already (the index holds the stored vectors, or they were
+  // rescored with them), unless a PCA collection's search skipped rescoring.
+  const exact = held.model.pca === null || search.rescore;
+  const candidates = hits.map((h) => candidate(h.label, null, exact ? h.distance : undefined));
   if (item.expand && hits.length > 0) {
     const byLabel = new Map(candidates.map((c) => [c.label, c]));
     const seeds = [...candidates].sort(byRelevance).slice(0, k).map((c) => c.label);
@@ -125,6 +129,11 @@ function normalizeInPlace(v: Float32Array): Float32Array {
 /** The metric's similarity: cosine (unit vectors), the dot product, or 1 − ‖a − b‖²/2. */
 function similarityTo(metric: Metric, a: Float32Array, b: Float32Array): number {
   return metric === 'l2' ? 1 - squaredL2(a, b) / 2 : dot(a, b);
+}
+
+/** The similarity for one of hnswlib's distances. */
+function similarityOf(metric: Metric, distance: number): number {
+  return metric === 'l2' ? 1 - distance / 2 : 1 - distance;
 }
 
 /** hnswlib's distance for a similarity: 1 − sim, or the squared l2 distance. */
