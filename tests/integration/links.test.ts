@@ -69,6 +69,10 @@ test('links are put, replaced, listed in pages by direction and type, and delete
 
   const stats = (await call(server, 'GET', '/v1/collections/c')).body.stats.links;
   assert.deepEqual(stats, { total: 6, by_type: { cites: 2, next: 3, related: 1 } });
+  // An optimize (a rebuild of the index) keeps them.
+  const job = await call(server, 'POST', '/v1/collections/c/optimize', { build_order: 'lid_desc' });
+  assert.equal((await finished(server, job.body.id as string)).state, 'done');
+  assert.deepEqual(sorted(await allLinks(server, 'c', 'a')), sorted(out));
 
   // Delete one typed link, every type between two points, then everything touching a point.
   assert.deepEqual((await call(server, 'POST', '/v1/collections/c/links/delete', { links: [{ from: 'a', to: 'd', type: 'next' }] })).body, { deleted: 0 });
