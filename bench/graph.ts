@@ -24,8 +24,8 @@ const OUT_DIR = join(ROOT, 'bench', 'out');
 const K = 10;
 const EF = 64;
 const POOLS = [40, 100, 300, 1000];
-const LAMBDAS = [0.7, 0.5, 0.3];
-const WEIGHTS = [1, 4, 16];
+const LAMBDAS = [0.7, 0.5, 0.4, 0.3];
+const WEIGHTS = [1, 4, 16, 64];
 /** One hop through the k-NN overlay from the pool's best k. */
 const KNN = { via: ['knn'], hops: 1 };
 const BUDGETS = [2, 3.5, 5];

@@ -31,8 +31,19 @@ export interface Picked {
   gains: number[];
 }
 
-/** At most this many pool members are covered by `cover`: the most relevant ones (bounds its cost at n × this). */
+/** At most this many pool members are covered by `cover` (bounds its cost at n × this). */
 export const COVERED_MAX = 256;
+
+/**
+ * The members `cover` covers: all of a pool of up to COVERED_MAX, else an even sample of it by
+ * relevance rank (positions ⌊x·n/m⌋), so the far part of a large pool is covered too
+ * (bench:graph: on Fashion-MNIST over a 1,000-pool, +29 % distinct classes at 1.7 % relevance
+ * loss against +19 % when the 256 most relevant were covered).
+ */
+export function coveredMembers(n: number): number[] {
+  const m = Math.min(n, COVERED_MAX);
+  return Array.from({ length: m }, (_, x) => Math.floor((x * n) / m));
+}
 
 export function poolSize(pool: Pool): number {
   return pool.relevance.length;
@@ -44,26 +55,34 @@ export function poolSize(pool: Pool): number {
  */
 class PoolSims {
   readonly #pool: Pool;
-  readonly #n: number;
+  /** Where the block of `targets` starts (after the pool), and the output row. */
+  readonly #targets: number;
   readonly #out: number;
+  readonly #m: number;
 
-  constructor(pool: Pool) {
+  /** `targets`: the members rows are computed against (default: the whole pool, in order). */
+  constructor(pool: Pool, targets?: readonly number[]) {
+    const { dim, vectors } = pool;
+    const n = poolSize(pool);
     this.#pool = pool;
-    this.#n = poolSize(pool);
-    this.#out = this.#n * pool.dim;
-    simdKernel().reserve(this.#out + this.#n).set(pool.vectors.subarray(0, this.#out));
+    this.#m = targets ? targets.length : n;
+    this.#targets = targets ? n * dim : 0;
+    this.#out = this.#targets + (targets ? targets.length * dim : n * dim);
+    const view = simdKernel().reserve(this.#out + Math.max(n, this.#m));
+    view.set(vectors.subarray(0, n * dim));
+    targets?.forEach((t, x) => view.set(vectors.subarray(t * dim, (t + 1) * dim), this.#targets + x * dim));
   }
 
-  /** Similarities of member `i` to members 0..m−1, into `into` from `at`. */
-  row(i: number, m: number, into: Float32Array | Float64Array, at = 0): void {
+  /** Similarities of member `i` to the first `m` targets, into `into` from `at`. */
+  row(i: number, into: Float32Array | Float64Array, at = 0, m = this.#m): void {
     const { dim, metric } = this.#pool;
     const kernel = simdKernel();
     const view = kernel.reserve(0);
     if (metric === 'l2') {
-      kernel.l2s(i * dim, 0, m, dim, this.#out);
+      kernel.l2s(i * dim, this.#targets, m, dim, this.#out);
       for (let j = 0; j < m; j++) into[at + j] = 1 - view[this.#out + j] / 2;
     } else {
-      kernel.dots(i * dim, 0, m, dim, this.#out);
+      kernel.dots(i * dim, this.#targets, m, dim, this.#out);
       for (let j = 0; j < m; j++) into[at + j] = view[this.#out + j];
     }
   }
@@ -71,9 +90,9 @@ class PoolSims {
 
 /** Similarity of pool members `i` and `j` (as the selections compute it). */
 export function similarity(pool: Pool, i: number, j: number): number {
-  const out = new Float64Array(j + 1);
-  new PoolSims(pool).row(i, j + 1, out);
-  return out[j];
+  const out = new Float64Array(1);
+  new PoolSims(pool, [j]).row(i, out);
+  return out[0];
 }
 
 /**
@@ -128,7 +147,7 @@ function selectMmr(pool: Pool, k: number, lambda: number, allowed: (i: number) =
     gains.push(bestScore);
     if (lambda !== 1) {
       sims ??= new PoolSims(pool);
-      sims.row(best, n, row);
+      sims.row(best, row);
       for (let i = 0; i < n; i++) if (!picked[i] && row[i] > redundancy[i]) redundancy[i] = row[i];
     }
   }
@@ -136,8 +155,8 @@ function selectMmr(pool: Pool, k: number, lambda: number, allowed: (i: number) =
 }
 
 /**
- * Lazy greedy (Minoux) on f(S) = Σ_{s∈S} rel(s) + w·(k/m)·Σ_{c<m} max(0, max_{s∈S} sim(c, s)),
- * where the first m = min(n, COVERED_MAX) members (the most relevant) are the ones covered. f is
+ * Lazy greedy (Minoux) on f(S) = Σ_{s∈S} rel(s) + w·(k/m)·Σ_{c∈C} max(0, max_{s∈S} sim(c, s)),
+ * where C (m members, `coveredMembers`) is the whole pool or an even sample of it. f is
  * monotone submodular when relevance is non-negative, so greedy reaches (1 − 1/e) of the optimum;
  * the k/m scale makes w = 1 weigh coverage about as much as relevance. A stale gain is an upper
  * bound (gains only shrink), so a member whose fresh gain still beats every other bound is the one
@@ -145,14 +164,15 @@ function selectMmr(pool: Pool, k: number, lambda: number, allowed: (i: number) =
  */
 function selectCover(pool: Pool, k: number, weight: number, allowed: (i: number) => boolean, take: (i: number) => void): Picked {
   const n = poolSize(pool);
-  const m = Math.min(n, COVERED_MAX);
+  const targets = coveredMembers(n);
+  const m = targets.length;
   const scale = m === 0 ? 0 : (weight * Math.min(k, n)) / m;
   const covered = new Float64Array(m);
   // Similarities of every member to the covered ones, once: n × m.
   const gram = new Float64Array(scale === 0 ? 0 : n * m);
   if (scale !== 0) {
-    const sims = new PoolSims(pool);
-    for (let i = 0; i < n; i++) sims.row(i, m, gram, i * m);
+    const sims = new PoolSims(pool, targets);
+    for (let i = 0; i < n; i++) sims.row(i, gram, i * m);
   }
   const gainOf = (i: number): number => {
     let sum = 0;
@@ -259,7 +279,7 @@ export function quality(pool: Pool, picks: readonly number[], querySimilarity: F
   let distance = 0;
   let pairs = 0;
   picks.forEach((p, a) => {
-    sims.row(p, n, row);
+    sims.row(p, row);
     for (let c = 0; c < n; c++) if (row[c] > best[c]) best[c] = row[c];
     for (let b = a + 1; b < picks.length; b++) {
       distance += 1 - row[picks[b]];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { COVERED_MAX, quality, select, similarity, type Pool, type Selection } from '../../../index/select.ts';
+import { coveredMembers, quality, select, similarity, type Pool, type Selection } from '../../../index/select.ts';
 import type { Metric } from '../../../index/vector-index.ts';
 
 /** A pool of n random vectors (unit length under cosine), sorted by relevance to a random query as a search returns it. */
@@ -48,25 +48,31 @@ function referenceMmr(pool: Pool, k: number, lambda: number): number[] {
   return picks;
 }
 
-/** The cover objective, as written in select.ts. */
-function coverValue(pool: Pool, k: number, weight: number, set: readonly number[]): number {
+/** The cover objective, as written in select.ts; `sim` memoises similarity(). */
+function coverValue(pool: Pool, k: number, weight: number, set: readonly number[], sim = (a: number, b: number) => similarity(pool, a, b)): number {
   const n = pool.relevance.length;
-  const m = Math.min(n, COVERED_MAX);
+  const covered = coveredMembers(n);
   let cov = 0;
-  for (let c = 0; c < m; c++) cov += Math.max(0, ...set.map((s) => similarity(pool, c, s)));
-  return set.reduce((t, s) => t + pool.relevance[s], 0) + (weight * Math.min(k, n) / m) * cov;
+  for (const c of covered) cov += Math.max(0, ...set.map((s) => sim(c, s)));
+  return set.reduce((t, s) => t + pool.relevance[s], 0) + (weight * Math.min(k, n) / covered.length) * cov;
 }
 
 /** Plain greedy on the cover objective: every step evaluates every member, ties to the lower position. */
 function plainGreedyCover(pool: Pool, k: number, weight: number): number[] {
   const picks: number[] = [];
   const n = pool.relevance.length;
+  const memo = new Map<number, number>();
+  const sim = (a: number, b: number): number => {
+    const key = a * n + b;
+    if (!memo.has(key)) memo.set(key, similarity(pool, a, b));
+    return memo.get(key)!;
+  };
   while (picks.length < Math.min(k, n)) {
     let best = -1;
     let bestGain = -Infinity;
     for (let i = 0; i < n; i++) {
       if (picks.includes(i)) continue;
-      const gain = coverValue(pool, k, weight, [...picks, i]);
+      const gain = coverValue(pool, k, weight, [...picks, i], sim);
       if (gain > bestGain) [best, bestGain] = [i, gain];
     }
     picks.push(best);
@@ -119,6 +125,17 @@ test('lazy greedy cover picks exactly what plain greedy picks', () => {
     }),
     { numRuns: 150 },
   );
+});
+
+test('a pool larger than COVERED_MAX is covered through an even sample, and lazy greedy still equals plain greedy', () => {
+  assert.deepEqual(coveredMembers(3), [0, 1, 2]);
+  const sample = coveredMembers(1000);
+  assert.equal(sample.length, 256);
+  assert.deepEqual([sample[0], sample[1], sample[255]], [0, 3, 996]);
+  for (const seed of [1, 2]) {
+    const pool = randomPool(300, 4, seed);
+    assert.deepEqual(select(pool, 4, { mode: 'cover', coverageWeight: 3 }).picks, plainGreedyCover(pool, 4, 3));
+  }
 });
 
 test('greedy cover reaches at least (1 - 1/e) of the brute-force optimum', () => {
