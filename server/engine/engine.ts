@@ -223,13 +223,7 @@ export class Engine {
 
   /** A point's k-NN overlay neighbours, with ids. */
   neighbours(name: string, rawId: string, k: number | undefined): { neighbours: { id: string; distance: number }[] } {
-    const state = this.#state(name);
-    const { knn_k } = state.record.config.graph;
-    if (knn_k === 0) throw new ServerErrors.OverlayOff(`collection '${name}' has no k-NN overlay (graph.knn_k is 0); create it with graph.knn_k ≥ 1`);
-    const label = this.#points.liveLabel(state.record.id, normaliseId(rawId));
-    if (label === null) throw new ServerErrors.PointNotFound(`point '${rawId}' does not exist in collection '${name}'`);
-    const found = this.#overlay.neighbours(state, label, Math.min(k ?? knn_k, knn_k));
-    return { neighbours: found.map((n) => ({ id: state.ids[n.label], distance: n.distance })) };
+    return this.#overlay.neighboursOf(this.#state(name), normaliseId(rawId), k);
   }
 
   getPoint(name: string, rawId: string, withVector: boolean): StoredPoint {

@@ -4,6 +4,7 @@ import type { KnnRepo, KnnRow, OverlayMark } from '../../storage/knn.ts';
 import type { PointsRepo } from '../../storage/points.ts';
 import type { CollectionState } from './collection-state.ts';
 import type { Logger } from './logger.ts';
+import { ServerErrors } from '../errors.ts';
 import { NO_NEIGHBOUR } from './protocol.ts';
 import type { ReplicaSet } from './replicas.ts';
 import type { Writer } from './writer.ts';
@@ -58,14 +59,20 @@ export class Overlay {
   }
 
   /**
-   * A point's overlay neighbours that are still live, nearest first, with their exact distance now
-   * (from the stored vectors): `[]` while the filler has not reached the point.
+   * `GET …/points/{id}/neighbours`: the point's overlay neighbours that are still live, nearest
+   * first, with their exact distance now (from the stored vectors); none while the filler has not
+   * reached the point.
    */
-  neighbours(state: CollectionState, label: number, k: number): { label: number; distance: number }[] {
+  neighboursOf(state: CollectionState, id: string, k: number | undefined): { neighbours: { id: string; distance: number }[] } {
+    const { knn_k } = state.record.config.graph;
+    if (knn_k === 0) throw new ServerErrors.OverlayOff(`collection '${state.name}' has no k-NN overlay (graph.knn_k is 0); create it with graph.knn_k ≥ 1`);
+    const label = this.#host.points.liveLabel(state.record.id, id);
+    if (label === null) throw new ServerErrors.PointNotFound(`point '${id}' does not exist in collection '${state.name}'`);
     const [entry] = this.#host.knn.entries(state.record.id, [label]);
-    if (!entry || entry.seq < 0) return [];
+    if (!entry || entry.seq < 0) return { neighbours: [] };
     const live = Array.from(entry.neighbours).filter((l) => l !== label && state.payloads.has(l));
-    return state.vectors.topK(state.vectors.get(label), live, k).map((h) => ({ label: h.label, distance: h.distance }));
+    const nearest = state.vectors.topK(state.vectors.get(label), live, Math.min(k ?? knn_k, knn_k));
+    return { neighbours: nearest.map((h) => ({ id: state.ids[h.label], distance: h.distance })) };
   }
 
   async #fill(state: CollectionState): Promise<void> {
