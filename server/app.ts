@@ -1,4 +1,5 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { installAuth, loadKeyRing } from './auth/auth.ts';
 import type { Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import { installBodies } from './plugins/body.ts';
@@ -28,9 +29,11 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
     // Point ids are user strings and may be long.
     routerOptions: { maxParamLength: 1024 },
   });
+  const keys = loadKeyRing(config); // before the engine opens anything: a bad keys file stops here
   const engine = new Engine(config, app.log);
   app.decorate('engine', engine);
   installErrors(app, config.bodyLimitBytes);
+  installAuth(app, keys);
   installBodies(app);
   healthRoutes(app, engine);
   collectionRoutes(app, engine);

@@ -2,6 +2,11 @@ import { resolve } from 'node:path';
 
 export interface Config {
   host: string;
+  /** One admin key (VICINITY_API_KEY), and a file of keys with roles; null: not set. */
+  apiKey: string | null;
+  apiKeysFile: string | null;
+  /** Listen beyond loopback without any key. */
+  allowUnauthenticated: boolean;
   port: number;
   dataDir: string;
   /** SQLite `synchronous`: NORMAL survives process crashes, FULL also power loss. */
@@ -42,7 +47,10 @@ const MiB = 1024 * 1024;
 
 /** Every `VICINITY_*` variable, its default and meaning; README's table is checked against it. */
 export const ENV_VARS = {
-  VICINITY_HOST: ['127.0.0.1', 'address to listen on'],
+  VICINITY_HOST: ['127.0.0.1', 'address to listen on; without keys only a loopback address is allowed'],
+  VICINITY_API_KEY: ['', 'one admin key, sent as Authorization: Bearer <key> or api-key: <key>'],
+  VICINITY_API_KEYS_FILE: ['', 'JSON file of keys: [{name, sha256, role: read|write|admin, collections?}] (digests only)'],
+  VICINITY_ALLOW_UNAUTHENTICATED: ['false', 'true: listen on a non-loopback VICINITY_HOST without any key'],
   VICINITY_PORT: ['7373', 'TCP port (0 picks a free one)'],
   VICINITY_DATA_DIR: ['./data', 'directory for the SQLite file and index snapshots'],
   VICINITY_SYNCHRONOUS: ['NORMAL', 'SQLite synchronous: NORMAL survives process crashes, FULL also power loss'],
@@ -89,6 +97,8 @@ function oneOf<T extends string>(env: Env, name: Name, allowed: readonly T[]): T
   return text as T;
 }
 
+const LOOPBACK = ['127.0.0.1', '::1', 'localhost'];
+
 /** Reads and validates the `VICINITY_*` variables once; the result is frozen. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   for (const key of Object.keys(env)) {
@@ -96,8 +106,22 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       throw new Error(`unknown setting ${key}: the settings are ${Object.keys(ENV_VARS).join(', ')}`);
     }
   }
+  const host = raw(env, 'VICINITY_HOST');
+  const apiKey = raw(env, 'VICINITY_API_KEY') || null;
+  const apiKeysFile = raw(env, 'VICINITY_API_KEYS_FILE') || null;
+  const allowUnauthenticated = oneOf(env, 'VICINITY_ALLOW_UNAUTHENTICATED', ['true', 'false'] as const) === 'true';
+  if (apiKey !== null && apiKey.length < 16) throw new Error('VICINITY_API_KEY must be at least 16 characters (vicinity keys create makes one of 43)');
+  if (!apiKey && !apiKeysFile && !allowUnauthenticated && !LOOPBACK.includes(host)) {
+    throw new Error(
+      `VICINITY_HOST=${host} would let anyone who reaches the port read and drop every collection: set VICINITY_API_KEY ` +
+        'or VICINITY_API_KEYS_FILE, listen on 127.0.0.1, or set VICINITY_ALLOW_UNAUTHENTICATED=true',
+    );
+  }
   return Object.freeze({
-    host: raw(env, 'VICINITY_HOST'),
+    host,
+    apiKey,
+    apiKeysFile: apiKeysFile === null ? null : resolve(apiKeysFile),
+    allowUnauthenticated,
     port: int(env, 'VICINITY_PORT', 0, 65535),
     dataDir: resolve(raw(env, 'VICINITY_DATA_DIR')),
     synchronous: oneOf(env, 'VICINITY_SYNCHRONOUS', ['NORMAL', 'FULL'] as const),

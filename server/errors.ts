@@ -16,6 +16,10 @@ export const ServerErrors = {
   PointNotFound: createError('VDB_ERR_POINT_NOT_FOUND', '%s', 404),
   /** A payload nested too deep, or holding a value JSON cannot (MessagePack binary, NaN). */
   PayloadInvalid: createError('VDB_ERR_PAYLOAD_INVALID', '%s', 400),
+  /** No API key, or one the server does not know (with `WWW-Authenticate: Bearer`). */
+  Unauthenticated: createError('VDB_ERR_UNAUTHENTICATED', '%s', 401),
+  /** The key's role or collections do not allow the call. */
+  Forbidden: createError('VDB_ERR_FORBIDDEN', '%s', 403),
   NotReady: createError('VDB_ERR_NOT_READY', '%s', 503),
   Overloaded: createError('VDB_ERR_OVERLOADED', '%s', 503),
   Internal: createError('VDB_ERR_INTERNAL', '%s', 500),

@@ -9,7 +9,13 @@ try {
   process.exit(1);
 }
 
-const app = buildApp(config);
+let app: ReturnType<typeof buildApp>;
+try {
+  app = buildApp(config);
+} catch (err) {
+  console.error(`vicinity: ${(err as Error).message}`);
+  process.exit(1);
+}
 let closing = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

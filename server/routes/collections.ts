@@ -1,3 +1,4 @@
+import { mayTouch } from '../auth/auth.ts';
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../engine/engine.ts';
 import { collectionBody, collectionParams, optimizeBody, type CollectionRequest, type OptimizeRequest } from '../schemas/index.ts';
@@ -5,7 +6,9 @@ import { collectionBody, collectionParams, optimizeBody, type CollectionRequest,
 type Params = { name: string };
 
 export function collectionRoutes(app: FastifyInstance, engine: Engine): void {
-  app.get('/v1/collections', async () => ({ collections: await engine.listCollections() }));
+  app.get('/v1/collections', async (request) => ({
+    collections: (await engine.listCollections()).filter((c) => mayTouch(request, (c as { name: string }).name)),
+  }));
 
   app.put<{ Params: Params; Body: CollectionRequest }>(
     '/v1/collections/:name',

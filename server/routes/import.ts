@@ -1,3 +1,4 @@
+import { mayTouch } from '../auth/auth.ts';
 import type { FastifyInstance } from 'fastify';
 import { collectionParams } from '../schemas/index.ts';
 import type { Engine } from '../engine/engine.ts';
@@ -90,8 +91,16 @@ export function importRoutes(app: FastifyInstance, engine: Engine): void {
   app.get<{ Querystring: { limit?: number } }>(
     '/v1/jobs',
     { schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: 1000 } } } } },
-    (request) => ({ jobs: engine.jobs.list(request.query.limit ?? 100) }),
+    (request) => ({ jobs: engine.jobs.list(request.query.limit ?? 100).filter((job) => mayTouch(request, job.collection)) }),
   );
-  app.get<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: jobParams } }, (request) => engine.jobs.get(request.params.id));
-  app.delete<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: jobParams } }, (request) => engine.jobs.cancel(request.params.id));
+  app.get<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: jobParams } }, (request) => {
+    const job = engine.jobs.get(request.params.id);
+    if (!mayTouch(request, job.collection)) throw new ServerErrors.Forbidden(`key '${request.apiKey!.name}' may not see jobs of collection '${job.collection}'`);
+    return job;
+  });
+  app.delete<{ Params: { id: string } }>('/v1/jobs/:id', { schema: { params: jobParams } }, (request) => {
+    const { collection } = engine.jobs.get(request.params.id);
+    if (!mayTouch(request, collection)) throw new ServerErrors.Forbidden(`key '${request.apiKey!.name}' may not cancel jobs of collection '${collection}'`);
+    return engine.jobs.cancel(request.params.id);
+  });
 }

@@ -16,11 +16,19 @@ test('defaults: loopback, port 7373, ./data, NORMAL', () => {
 });
 
 test('variables override defaults', () => {
-  const config = loadConfig({ VICINITY_HOST: '0.0.0.0', VICINITY_PORT: '0', VICINITY_DATA_DIR: '/tmp/x', VICINITY_SYNCHRONOUS: 'FULL' });
+  const config = loadConfig({ VICINITY_HOST: '0.0.0.0', VICINITY_API_KEY: 'k'.repeat(32), VICINITY_PORT: '0', VICINITY_DATA_DIR: '/tmp/x', VICINITY_SYNCHRONOUS: 'FULL' });
   assert.equal(config.host, '0.0.0.0');
   assert.equal(config.port, 0);
   assert.equal(config.dataDir, '/tmp/x');
   assert.equal(config.synchronous, 'FULL');
+});
+
+test('without a key the server listens on loopback only, unless told otherwise', () => {
+  assert.throws(() => loadConfig({ VICINITY_HOST: '0.0.0.0' }), /VICINITY_HOST=0\.0\.0\.0 .*set VICINITY_API_KEY or VICINITY_API_KEYS_FILE/);
+  assert.equal(loadConfig({ VICINITY_HOST: '0.0.0.0', VICINITY_ALLOW_UNAUTHENTICATED: 'true' }).host, '0.0.0.0');
+  assert.equal(loadConfig({ VICINITY_HOST: '0.0.0.0', VICINITY_API_KEYS_FILE: 'keys.json' }).apiKeysFile, resolve('keys.json'));
+  assert.equal(loadConfig({ VICINITY_HOST: '::1' }).apiKey, null);
+  assert.throws(() => loadConfig({ VICINITY_API_KEY: 'short' }), /at least 16 characters/);
 });
 
 test('bad values are refused with a message naming the variable', () => {

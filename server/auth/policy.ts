@@ -1,0 +1,44 @@
+import type { Role } from './keys.ts';
+
+/** What a route needs: nothing (`open`), or a key of at least this role. */
+export type Access = 'open' | Role;
+
+/**
+ * Every route's access, by method and pattern. `read` keys search and read, `write` keys also
+ * change points, links and jobs of their collections, `admin` keys create and drop collections.
+ * The server refuses to start with a route missing here (auth.ts), so none can be left open by mistake.
+ */
+export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
+  'GET /healthz': 'open',
+  'GET /readyz': 'open',
+  'GET /v1/collections': 'read',
+  'PUT /v1/collections/:name': 'admin',
+  'GET /v1/collections/:name': 'read',
+  'DELETE /v1/collections/:name': 'admin',
+  'POST /v1/collections/:name/optimize': 'write',
+  'PUT /v1/collections/:name/points': 'write',
+  'GET /v1/collections/:name/points/:id': 'read',
+  'POST /v1/collections/:name/points/delete': 'write',
+  'POST /v1/collections/:name/points/scroll': 'read',
+  'POST /v1/collections/:name/search': 'read',
+  'POST /v1/collections/:name/search/batch': 'read',
+  'PUT /v1/collections/:name/links': 'write',
+  'POST /v1/collections/:name/links/delete': 'write',
+  'GET /v1/collections/:name/points/:id/neighbours': 'read',
+  'GET /v1/collections/:name/points/:id/links': 'read',
+  'POST /v1/collections/:name/import': 'write',
+  'GET /v1/jobs': 'read',
+  'GET /v1/jobs/:id': 'read',
+  'DELETE /v1/jobs/:id': 'write',
+};
+
+const RANK: Readonly<Record<Access, number>> = { open: 0, read: 1, write: 2, admin: 3 };
+
+/** A route's access; HEAD goes with GET. Undefined for a route missing from the table. */
+export function accessOf(method: string, url: string): Access | undefined {
+  return ROUTE_ACCESS[`${method === 'HEAD' ? 'GET' : method} ${url}`];
+}
+
+export function allows(role: Role, access: Access): boolean {
+  return RANK[role] >= RANK[access];
+}
