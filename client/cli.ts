@@ -4,7 +4,7 @@ import type { ImportOptions } from './commands/import.ts';
 import type { SearchOptions } from './commands/search.ts';
 import { FORMATS } from './formats.ts';
 import { EXIT, processIo, reportError, type Io } from './io.ts';
-import { buildOrderArg, jsonObject, jsonVector, nonNegativeInt, positiveInt, urlOption } from './options.ts';
+import { apiKeyOption, buildOrderArg, jsonObject, jsonVector, nonNegativeInt, positiveInt, urlOption } from './options.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -33,6 +33,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .addOption(new Option('--build-order <order>', 'order the index is built in: given, random, lid_desc, lid_asc or by_payload:<field>').argParser(buildOrderArg))
     .option('--seed <n>', 'seed of --build-order random', nonNegativeInt)
     .addOption(urlOption())
+    .addOption(apiKeyOption())
     .option('--no-progress', 'plain progress lines instead of bars')
     .option('--json', 'print the summary as one JSON object')
     .action(async (file: string, options: ImportOptions) => {
@@ -54,10 +55,42 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .option('--expand <json>', 'graph expansion as a JSON object, e.g. {"via":["links:next"],"hops":2}', jsonObject)
     .option('--explain', 'show where each result came from, and the quality of the set')
     .addOption(urlOption())
+    .addOption(apiKeyOption())
     .option('--json', "print the server's JSON answer")
     .action(async (options: SearchOptions) => {
       const { runSearch } = await import('./commands/search.ts');
       done(await runSearch(options, io));
+    });
+
+  const keys = program.command('keys').description('manage the API keys of a keys file (VICINITY_API_KEYS_FILE)');
+  const fileOption = () => new Option('--file <path>', 'the keys file').env('VICINITY_API_KEYS_FILE').makeOptionMandatory();
+  keys
+    .command('create')
+    .description('make a new random key, print it once and store its digest')
+    .requiredOption('--name <name>', 'a name for the key (unique in the file)')
+    .addOption(new Option('--role <role>', 'what it may do').choices(['read', 'write', 'admin']).makeOptionMandatory())
+    .option('--collections <list>', 'comma-separated collection names or prefixes ending in * it is limited to')
+    .addOption(fileOption())
+    .action(async (options: { name: string; role: 'read' | 'write' | 'admin'; collections?: string; file: string }) => {
+      const { createKey } = await import('./commands/keys.ts');
+      done(createKey(options, io));
+    });
+  keys
+    .command('list')
+    .description('print the keys: name, role, collections')
+    .addOption(fileOption())
+    .action(async (options: { file: string }) => {
+      const { listKeys } = await import('./commands/keys.ts');
+      done(listKeys(options, io));
+    });
+  keys
+    .command('revoke')
+    .description('remove a key by name')
+    .requiredOption('--name <name>', 'the key to remove')
+    .addOption(fileOption())
+    .action(async (options: { name: string; file: string }) => {
+      const { revokeKey } = await import('./commands/keys.ts');
+      done(revokeKey(options, io));
     });
 
   program
@@ -65,8 +98,9 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     .description('show an import job')
     .argument('<id>', 'job id (printed by import)')
     .addOption(urlOption())
+    .addOption(apiKeyOption())
     .option('--json', "print the server's JSON answer")
-    .action(async (id: string, options: { url: string; json?: boolean }) => {
+    .action(async (id: string, options: { url: string; apiKey?: string; json?: boolean }) => {
       const { runJob } = await import('./commands/job.ts');
       done(await runJob(id, options, io));
     });

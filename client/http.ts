@@ -30,8 +30,11 @@ export class VicinityError extends Error {
 /** A small typed client of the Vicinity REST API, over `fetch`. */
 export class VicinityClient {
   readonly url: string;
+  readonly #apiKey: string | null;
 
-  constructor(url: string = DEFAULT_URL) {
+  /** `apiKey` goes with every request as `Authorization: Bearer <key>`. */
+  constructor(url: string = DEFAULT_URL, options: { apiKey?: string | null } = {}) {
+    this.#apiKey = options.apiKey ?? null;
     let parsed: URL;
     try {
       parsed = new URL(url);
@@ -113,6 +116,7 @@ export class VicinityClient {
   }
 
   async #fetch(path: string, init: RequestInit): Promise<Response> {
+    if (this.#apiKey !== null) init = { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${this.#apiKey}` } };
     try {
       return await fetch(this.url + path, init);
     } catch (err) {

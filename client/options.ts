@@ -10,6 +10,11 @@ export class UsageError extends Error {
   }
 }
 
+/** `--api-key`, shared by every client command; `VICINITY_API_KEY` is its environment fallback. */
+export function apiKeyOption(): Option {
+  return new Option('--api-key <key>', 'API key of the server (sent as Authorization: Bearer)').env('VICINITY_API_KEY');
+}
+
 /** `--url`, shared by every client command; `VICINITY_URL` is its environment fallback. */
 export function urlOption(): Option {
   return new Option('--url <url>', 'server URL').env('VICINITY_URL').default(DEFAULT_URL).argParser(httpUrl);

@@ -14,6 +14,8 @@ import { searchRoutes } from './routes/search.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     engine: Engine;
+    /** Reads VICINITY_API_KEYS_FILE again (SIGHUP); a file that does not parse leaves the keys as they were. */
+    reloadKeys(): void;
   }
 }
 
@@ -33,7 +35,17 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   const engine = new Engine(config, app.log);
   app.decorate('engine', engine);
   installErrors(app, config.bodyLimitBytes);
-  installAuth(app, keys);
+  const auth = installAuth(app, keys);
+  app.decorate('reloadKeys', () => {
+    if (!config.apiKeysFile) return;
+    try {
+      const ring = loadKeyRing(config)!;
+      auth.replace(ring);
+      app.log.info({ keys: ring.size, file: config.apiKeysFile }, 'API keys reloaded');
+    } catch (err) {
+      app.log.error({ err: (err as Error).message }, 'API keys not reloaded: the file does not parse; the keys in use stay');
+    }
+  });
   installBodies(app);
   healthRoutes(app, engine);
   collectionRoutes(app, engine);

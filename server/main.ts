@@ -16,6 +16,7 @@ try {
   console.error(`vicinity: ${(err as Error).message}`);
   process.exit(1);
 }
+process.on('SIGHUP', () => app.reloadKeys());
 let closing = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

@@ -19,6 +19,7 @@ export interface ImportOptions {
   buildOrder?: BuildOrder;
   seed?: number;
   url: string;
+  apiKey?: string;
   progress: boolean;
   json?: boolean;
 }
@@ -33,7 +34,7 @@ export async function runImport(file: string, options: ImportOptions, io: Io): P
     throw new UsageError('--dimension and --metric only apply with --create');
   }
   const fileBytes = await fileSize(file);
-  const client = new VicinityClient(options.url);
+  const client = new VicinityClient(options.url, { apiKey: options.apiKey });
   // Checked first: an upload refused early can end in a broken connection rather than an answer.
   if (options.create) await createCollection(client, file, format, options, io);
   else await client.getCollection(options.collection);

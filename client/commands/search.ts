@@ -16,6 +16,7 @@ export interface SearchOptions {
   expand?: Record<string, unknown>;
   explain?: boolean;
   url: string;
+  apiKey?: string;
   json?: boolean;
 }
 
@@ -24,7 +25,7 @@ export async function runSearch(options: SearchOptions, io: Io): Promise<number>
   if ((options.vector === undefined) === (options.random !== true)) {
     throw new UsageError('give exactly one of --vector JSON or --random');
   }
-  const client = new VicinityClient(options.url);
+  const client = new VicinityClient(options.url, { apiKey: options.apiKey });
   const vector = options.vector ?? randomVector((await client.getCollection(options.collection)).dimension);
   const request: SearchRequest = { vector, k: options.k };
   if (options.ef !== undefined) request.ef = options.ef;

@@ -20,10 +20,12 @@ export function loadKeyRing(config: Readonly<Config>): KeyRing | null {
   return config.apiKey || config.apiKeysFile ? new KeyRing(keys) : null;
 }
 
-/** Counts of refused requests, for logs and metrics. Keys themselves are never recorded. */
-export interface AuthCounters {
+/** Counts of refused requests, for logs and metrics (keys themselves are never recorded), and the keys in use. */
+export interface Auth {
   unauthenticated: number;
   forbidden: number;
+  /** Takes a newly read key ring in place of the current one (SIGHUP). */
+  replace(ring: KeyRing): void;
 }
 
 /**
@@ -31,8 +33,15 @@ export interface AuthCounters {
  * known key, 403 when its role or collections do not allow the call. Without keys it only records
  * the routes (a server without keys listens on loopback only: config.ts).
  */
-export function installAuth(app: FastifyInstance, ring: KeyRing | null): AuthCounters {
-  const counters: AuthCounters = { unauthenticated: 0, forbidden: 0 };
+export function installAuth(app: FastifyInstance, initial: KeyRing | null): Auth {
+  let ring = initial;
+  const counters: Auth = {
+    unauthenticated: 0,
+    forbidden: 0,
+    replace: (next) => {
+      ring = next;
+    },
+  };
   const unlisted: string[] = [];
   app.decorateRequest('apiKey', null);
   app.addHook('onRoute', (route) => {
@@ -41,14 +50,14 @@ export function installAuth(app: FastifyInstance, ring: KeyRing | null): AuthCou
   app.addHook('onReady', (done) => {
     done(unlisted.length > 0 ? new Error(`routes without an access rule in server/auth/policy.ts: ${unlisted.join(', ')}`) : undefined);
   });
-  if (!ring) return counters;
+  if (!initial) return counters;
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const url = request.routeOptions.url;
     if (url === undefined) return; // no such route: a 404 follows
     const access = accessOf(request.method, url) ?? 'admin';
     if (access === 'open') return;
     const key = presented(request);
-    const found = key === null ? null : ring.find(key);
+    const found = key === null ? null : ring!.find(key);
     if (!found) {
       counters.unauthenticated++;
       void reply.header('www-authenticate', 'Bearer');

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { npyBuffer } from '../helpers/import-files.ts';
+import { spawnServer } from '../helpers/process.ts';
 import { randomVectors } from '../helpers/random.ts';
 import { call, startServer, waitReady } from '../helpers/server.ts';
 
@@ -151,4 +152,47 @@ test('the server of vicinity serve stops when the command is killed outright', a
   const end = Date.now() + 15_000;
   while (Date.now() < end && (await fetch(url + '/healthz').then(() => true, () => false))) await sleep(50);
   await assert.rejects(fetch(url + '/healthz'), 'no orphaned server');
+});
+
+test('vicinity keys create/list/revoke manage a keys file; the server takes it up on SIGHUP; --api-key reaches it', { timeout: 60_000 }, async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'keys.json');
+  const made = await vicinity(['keys', 'create', '--name', 'ops', '--role', 'admin', '--file', file]);
+  assert.equal(made.code, 0, made.err);
+  const admin = made.out.trim();
+  assert.match(admin, /^[A-Za-z0-9_-]{43}$/, '32 random bytes, base64url');
+  assert.ok(!readFileSync(file, 'utf8').includes(admin), 'only the digest is stored');
+  const reader = (await vicinity(['keys', 'create', '--name', 'app', '--role', 'read', '--collections', 'docs,faq-*', '--file', file])).out.trim();
+  assert.equal((await vicinity(['keys', 'create', '--name', 'app', '--role', 'read', '--file', file])).code, 2, 'a name is unique');
+  assert.equal((await vicinity(['keys', 'create', '--name', 'x', '--role', 'root', '--file', file])).code, 2);
+  assert.equal((await vicinity(['keys', 'list', '--file', file])).out, 'ops\tadmin\t*\napp\tread\tdocs,faq-*\n');
+
+  const running = await spawnServer(join(dir, 'data'), { VICINITY_API_KEYS_FILE: file });
+  t.after(() => running.child.kill('SIGKILL'));
+  await waitReady(running);
+  const url = ['--url', running.url];
+  const unauthenticated = await vicinity(['search', '--collection', 'docs', '--random', ...url]);
+  assert.equal(unauthenticated.code, 1);
+  assert.match(unauthenticated.err, /VDB_ERR_UNAUTHENTICATED/);
+  assert.equal((await call(running, 'PUT', '/v1/collections/docs', { dimension: 3, metric: 'l2' }, { authorization: `Bearer ${admin}` })).status, 201);
+  const found = await vicinity(['search', '--collection', 'docs', '--vector', '[0,0,1]', '--api-key', reader, ...url]);
+  assert.equal(found.code, 0, found.err);
+  assert.equal((await vicinity(['search', '--collection', 'docs', '--vector', '[0,0,1]', ...url], { VICINITY_API_KEY: reader })).code, 0);
+
+  // Revoked and reloaded: the key stops working without a restart.
+  assert.equal((await vicinity(['keys', 'revoke', '--name', 'app', '--file', file])).code, 0);
+  assert.equal((await vicinity(['keys', 'revoke', '--name', 'app', '--file', file])).code, 1);
+  running.child.kill('SIGHUP');
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 401; i++) {
+    status = (await call(running, 'GET', '/v1/collections/docs', undefined, { authorization: `Bearer ${reader}` })).status;
+    if (status !== 401) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(status, 401);
+  assert.equal((await call(running, 'GET', '/v1/collections/docs', undefined, { authorization: `Bearer ${admin}` })).status, 200);
+  // A file that no longer parses leaves the keys in use.
+  writeFileSync(file, '{ not json');
+  running.child.kill('SIGHUP');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal((await call(running, 'GET', '/v1/collections/docs', undefined, { 'api-key': admin })).status, 200);
 });
