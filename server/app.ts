@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { installAuth, loadKeyRing } from './auth/auth.ts';
 import type { Config } from './config.ts';
@@ -22,6 +23,7 @@ declare module 'fastify' {
 /** Builds the server without listening: the engine opens its data directory and loads indexes in the background. */
 export function buildApp(config: Readonly<Config>): FastifyInstance {
   const app = Fastify({
+    ...(config.tlsCert && config.tlsKey && { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }),
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
     // Two log lines per search cost more than the search; requests are logged at debug level below.

@@ -7,6 +7,9 @@ export interface Config {
   apiKeysFile: string | null;
   /** Listen beyond loopback without any key. */
   allowUnauthenticated: boolean;
+  /** PEM files of a certificate and its key: HTTPS instead of HTTP. */
+  tlsCert: string | null;
+  tlsKey: string | null;
   port: number;
   dataDir: string;
   /** SQLite `synchronous`: NORMAL survives process crashes, FULL also power loss. */
@@ -51,6 +54,8 @@ export const ENV_VARS = {
   VICINITY_API_KEY: ['', 'one admin key, sent as Authorization: Bearer <key> or api-key: <key>'],
   VICINITY_API_KEYS_FILE: ['', 'JSON file of keys: [{name, sha256, role: read|write|admin, collections?}] (digests only)'],
   VICINITY_ALLOW_UNAUTHENTICATED: ['false', 'true: listen on a non-loopback VICINITY_HOST without any key'],
+  VICINITY_TLS_CERT: ['', 'PEM certificate (chain): serve HTTPS; needs VICINITY_TLS_KEY'],
+  VICINITY_TLS_KEY: ['', 'PEM private key of VICINITY_TLS_CERT'],
   VICINITY_PORT: ['7373', 'TCP port (0 picks a free one)'],
   VICINITY_DATA_DIR: ['./data', 'directory for the SQLite file and index snapshots'],
   VICINITY_SYNCHRONOUS: ['NORMAL', 'SQLite synchronous: NORMAL survives process crashes, FULL also power loss'],
@@ -117,8 +122,13 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
         'or VICINITY_API_KEYS_FILE, listen on 127.0.0.1, or set VICINITY_ALLOW_UNAUTHENTICATED=true',
     );
   }
+  const tlsCert = raw(env, 'VICINITY_TLS_CERT') || null;
+  const tlsKey = raw(env, 'VICINITY_TLS_KEY') || null;
+  if ((tlsCert === null) !== (tlsKey === null)) throw new Error('VICINITY_TLS_CERT and VICINITY_TLS_KEY go together: set both, or neither for plain HTTP');
   return Object.freeze({
     host,
+    tlsCert: tlsCert === null ? null : resolve(tlsCert),
+    tlsKey: tlsKey === null ? null : resolve(tlsKey),
     apiKey,
     apiKeysFile: apiKeysFile === null ? null : resolve(apiKeysFile),
     allowUnauthenticated,

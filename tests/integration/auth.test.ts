@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -103,4 +105,32 @@ test('an unlisted route fails the start', async (t) => {
     await app.ready();
   }, /routes without an access rule in server\/auth\/policy\.ts: GET \/v1\/secret/);
   await app.close().catch(() => undefined);
+});
+
+test('with a certificate and its key the server speaks HTTPS, and keys travel over it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vicinity-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const config = { ...loadConfig({ VICINITY_LOG_LEVEL: 'silent', VICINITY_TLS_CERT: cert, VICINITY_TLS_KEY: key, VICINITY_API_KEY: KEYS.admin }), dataDir: join(dir, 'data') };
+  const app = buildApp(config);
+  t.after(() => app.close());
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as { port: number };
+  const get = (path: string, headers: Record<string, string> = {}) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path, headers, ca: readFileSync(cert) }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  assert.equal((await get('/healthz')).status, 200);
+  assert.equal((await get('/v1/collections')).status, 401);
+  assert.equal((await get('/v1/collections', { authorization: `Bearer ${KEYS.admin}` })).status, 200);
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'plain HTTP is not served');
+  assert.throws(() => loadConfig({ VICINITY_TLS_CERT: cert }), /VICINITY_TLS_CERT and VICINITY_TLS_KEY go together/);
 });
