@@ -16,6 +16,10 @@ export interface Config {
   synchronous: 'NORMAL' | 'FULL';
   bodyLimitBytes: number;
   maxK: number;
+  /** Bytes of one point's payload (as JSON), collections per server, live points per collection. */
+  maxPayloadBytes: number;
+  maxCollections: number;
+  maxPointsPerCollection: number;
   /** Links a point may have in each direction, and links one request may put. */
   maxLinksPerPoint: number;
   maxLinksPerRequest: number;
@@ -61,6 +65,9 @@ export const ENV_VARS = {
   VICINITY_SYNCHRONOUS: ['NORMAL', 'SQLite synchronous: NORMAL survives process crashes, FULL also power loss'],
   VICINITY_BODY_LIMIT_BYTES: [String(32 * MiB), 'largest request body (imports are not bound by it)'],
   VICINITY_MAX_K: ['1000', 'largest k a search may ask for'],
+  VICINITY_MAX_PAYLOAD_BYTES: ['65536', "largest payload of one point, in bytes of its JSON (413 VDB_ERR_PAYLOAD_TOO_LARGE)"],
+  VICINITY_MAX_COLLECTIONS: ['1000', 'collections one server may hold (422 VDB_ERR_COLLECTION_LIMIT)'],
+  VICINITY_MAX_POINTS_PER_COLLECTION: ['100000000', 'live points one collection may hold (422 VDB_ERR_POINT_LIMIT)'],
   VICINITY_MAX_LINKS_PER_POINT: ['1024', 'links a point may have in each direction (out and in)'],
   VICINITY_MAX_LINKS_PER_REQUEST: ['10000', 'links one PUT …/links may write, counting the reverse links of `both`'],
   VICINITY_SNAPSHOT_EVERY_CHANGES: ['10000', 'write an index snapshot after this many changed points'],
@@ -137,6 +144,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     synchronous: oneOf(env, 'VICINITY_SYNCHRONOUS', ['NORMAL', 'FULL'] as const),
     bodyLimitBytes: int(env, 'VICINITY_BODY_LIMIT_BYTES', 1024, 1024 * MiB),
     maxK: int(env, 'VICINITY_MAX_K', 1, 100_000),
+    maxPayloadBytes: int(env, 'VICINITY_MAX_PAYLOAD_BYTES', 2, 1024 * MiB),
+    maxCollections: int(env, 'VICINITY_MAX_COLLECTIONS', 1, 1_000_000),
+    maxPointsPerCollection: int(env, 'VICINITY_MAX_POINTS_PER_COLLECTION', 1, 4_294_967_295),
     maxLinksPerPoint: int(env, 'VICINITY_MAX_LINKS_PER_POINT', 1, 1_000_000),
     maxLinksPerRequest: int(env, 'VICINITY_MAX_LINKS_PER_REQUEST', 1, 1_000_000),
     snapshotEveryChanges: int(env, 'VICINITY_SNAPSHOT_EVERY_CHANGES', 1, 1e9),

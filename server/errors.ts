@@ -16,6 +16,10 @@ export const ServerErrors = {
   PointNotFound: createError('VDB_ERR_POINT_NOT_FOUND', '%s', 404),
   /** A payload nested too deep, or holding a value JSON cannot (MessagePack binary, NaN). */
   PayloadInvalid: createError('VDB_ERR_PAYLOAD_INVALID', '%s', 400),
+  /** A point's payload past VICINITY_MAX_PAYLOAD_BYTES. */
+  PayloadTooLarge: createError('VDB_ERR_PAYLOAD_TOO_LARGE', '%s', 413),
+  /** A new collection past VICINITY_MAX_COLLECTIONS. */
+  CollectionLimit: createError('VDB_ERR_COLLECTION_LIMIT', '%s', 422),
   /** No API key, or one the server does not know (with `WWW-Authenticate: Bearer`). */
   Unauthenticated: createError('VDB_ERR_UNAUTHENTICATED', '%s', 401),
   /** The key's role or collections do not allow the call. */

@@ -9,6 +9,8 @@ export const StorageErrors = {
   Options: createError('VDB_ERR_STORAGE_OPTIONS', '%s', 500),
   /** An imported record links to an id that neither the import nor the collection holds, or past a link limit. */
   ImportLink: createError('VDB_ERR_IMPORT_LINK', '%s', 422),
+  /** A write that would take a collection past its live-point limit (VICINITY_MAX_POINTS_PER_COLLECTION). */
+  PointLimit: createError('VDB_ERR_POINT_LIMIT', '%s', 422),
   /** The collection an operation was working on was dropped meanwhile. */
   Gone: createError('VDB_ERR_COLLECTION_GONE', '%s', 409),
 } as const;

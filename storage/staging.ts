@@ -123,7 +123,8 @@ export class StagingRepo {
    * Fails if the collection was dropped meanwhile. `before` runs first inside the transaction
    * (a model fitted by the import is installed there, with the rows it re-encodes).
    */
-  commit(jobId: string, collectionId: number, before?: () => void, maxLinksPerPoint = 1024): ImportCommit {
+  commit(jobId: string, collectionId: number, before?: () => void, limits: { maxLinksPerPoint?: number; maxPoints?: number } = {}): ImportCommit {
+    const { maxLinksPerPoint = 1024, maxPoints = Number.MAX_SAFE_INTEGER } = limits;
     const db = this.#db;
     return db.transaction((): ImportCommit => {
       const live = db.prepare<[number], number>('SELECT count(*) FROM collections WHERE id = ? AND dropped = 0').pluck().get(collectionId);
@@ -152,6 +153,10 @@ export class StagingRepo {
         known.deleted,
         collectionId,
       );
+      const after = db.prepare<[number], number>('SELECT live_count FROM collections WHERE id = ?').pluck().get(collectionId)!;
+      if (after > maxPoints) {
+        throw new StorageErrors.PointLimit(`the import would bring the collection to ${after} points, more than VICINITY_MAX_POINTS_PER_COLLECTION (${maxPoints}); nothing was imported`);
+      }
       this.#commitLinks(jobId, collectionId, seq, maxLinksPerPoint);
       db.prepare('UPDATE jobs SET committed_seq = ? WHERE id = ?').run(seq, jobId);
       return { seq, records };

@@ -239,7 +239,7 @@ export class BuildState {
           new PointsRepo(db).reencode(collectionId, nextSeq(db), bytes, (old) => model.encode(before.decode(old)).bytes);
         }
         for (let after: number | null = -1; after !== null; ) after = staging.reencode(jobId, after, bytes, (old) => model.encode(model.decode(old)).bytes);
-      }, this.#data.maxLinksPerPoint),
+      }, { maxLinksPerPoint: this.#data.maxLinksPerPoint, maxPoints: this.#data.maxPointsPerCollection }),
     );
   }
 

@@ -40,6 +40,7 @@ const ALL: Plan = { kind: 'all' };
  */
 export class Engine {
   readonly #log: Logger;
+  readonly #config: Config;
   readonly #db: Db;
   readonly #writer: Writer;
   readonly #collections: CollectionsRepo;
@@ -58,6 +59,7 @@ export class Engine {
   #closed = false;
 
   constructor(config: Config, log: Logger) {
+    this.#config = config;
     this.#log = log;
     const dbPath = join(config.dataDir, 'vicinity.db');
     const db = (this.#db = openDatabase({ path: dbPath, synchronous: config.synchronous }));
@@ -66,7 +68,7 @@ export class Engine {
     const points = (this.#points = new PointsRepo(db, { maxLabel: config.maxLabel }));
     this.#knn = new KnnRepo(db);
     const snapshotDir = join(config.dataDir, 'indexes');
-    const data = { dbPath, snapshotDir, engine: engineBuild(config, log), maxLinksPerPoint: config.maxLinksPerPoint };
+    const data = { dbPath, snapshotDir, engine: engineBuild(config, log), maxLinksPerPoint: config.maxLinksPerPoint, maxPointsPerCollection: config.maxPointsPerCollection };
     const replicas = (this.#replicas = new ReplicaSet({ count: replicaCount(config, collections.list(), log), maxQueue: config.replicaQueue, data, log }));
     const snapshots = (this.#snapshots = new Snapshots({
       db, replicas, log, dir: snapshotDir, everyChanges: config.snapshotEveryChanges, intervalMs: config.snapshotIntervalMs,
@@ -156,6 +158,9 @@ export class Engine {
     const record = await this.#writer.write(
       () => {
         const existing = this.#collections.get(name);
+        if (!existing && this.#states.size >= this.#config.maxCollections) {
+          throw new ServerErrors.CollectionLimit(`the server holds ${this.#states.size} collections, VICINITY_MAX_COLLECTIONS; drop one or raise the limit`);
+        }
         if (!existing) return this.#collections.create(name, config);
         if (JSON.stringify(existing.config) !== JSON.stringify(config)) {
           throw new ServerErrors.CollectionExists(

@@ -62,11 +62,11 @@ export class PointWrites {
       const problem = payload === null ? null : payloadProblem(payload, `points[${i}].payload`);
       if (problem) throw new ServerErrors.PayloadInvalid(problem);
       payloads.set(id, payload);
-      return {
-        id,
-        vector: toVector(p.vector, { dimension, metric }, `points[${i}].vector`),
-        payload: payload === null ? null : JSON.stringify(payload),
-      };
+      const text = payload === null ? null : JSON.stringify(payload);
+      if (text !== null && Buffer.byteLength(text) > host.config.maxPayloadBytes) {
+        throw new ServerErrors.PayloadTooLarge(`points[${i}].payload is ${Buffer.byteLength(text)} bytes of JSON, more than VICINITY_MAX_PAYLOAD_BYTES (${host.config.maxPayloadBytes}); store large text elsewhere and keep a reference`);
+      }
+      return { id, vector: toVector(p.vector, { dimension, metric }, `points[${i}].vector`), payload: text };
     });
     if (inputs.length === 0) return { upserted: 0 };
     let refit: CollectionModel | null = null;
@@ -86,6 +86,10 @@ export class PointWrites {
           return { id: p.id, vector: encoded.bytes, payload: p.payload };
         });
         const written = host.points.upsert(state.record.id, writes);
+        const live = host.collections.get(name)!.liveCount;
+        if (live > host.config.maxPointsPerCollection) {
+          throw new StorageErrors.PointLimit(`collection '${name}' would hold ${live} points, more than VICINITY_MAX_POINTS_PER_COLLECTION (${host.config.maxPointsPerCollection}); nothing was written`);
+        }
         this.saturated(state, saturated);
         return { seq: written.seq, changes: [...(fitted?.changes ?? []), ...written.changes] };
       },

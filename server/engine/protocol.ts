@@ -9,8 +9,9 @@ export interface ReplicaData {
   snapshotDir: string;
   /** The hnswlib build the main thread resolved, so every replica builds the same graph. */
   engine: ResolvedBuild;
-  /** VICINITY_MAX_LINKS_PER_POINT, for the links an import commits. */
+  /** VICINITY_MAX_LINKS_PER_POINT and VICINITY_MAX_POINTS_PER_COLLECTION, for what an import commits. */
   maxLinksPerPoint: number;
+  maxPointsPerCollection: number;
 }
 
 /** The allow-list of a filtered search: a label bitmap (graph walk) or the labels to score exactly. */

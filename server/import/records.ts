@@ -17,6 +17,8 @@ export const DEFAULT_MAX_RECORDS = 2 ** 32 - 1;
 /** Default cap on one NDJSON line or MessagePack record, so a body without separators cannot exhaust memory. */
 export const DEFAULT_MAX_RECORD_BYTES = 16 * 2 ** 20;
 export const DEFAULT_BATCH_SIZE = 1024;
+/** Default cap on one record's payload (the server passes VICINITY_MAX_PAYLOAD_BYTES). */
+export const DEFAULT_MAX_PAYLOAD_BYTES = 65536;
 const MAX_BATCH_SIZE = 65536;
 
 /** What `parseImport` is given; omitted fields take the defaults above. */
@@ -30,6 +32,8 @@ export interface ImportOptionsInput {
   maxRecords?: number;
   /** Cap on one NDJSON line or one MessagePack record, in bytes. */
   maxRecordBytes?: number;
+  /** Cap on one record's payload, in bytes of its JSON. */
+  maxPayloadBytes?: number;
   batchSize?: number;
   /** The body's length when known (Content-Length): gives `.fvecs` its total up front. */
   contentLength?: number | null;
@@ -83,6 +87,8 @@ export function importOptions(o: ImportOptionsInput): ImportOptions {
   if (!isInt(maxRecords, 1, Number.MAX_SAFE_INTEGER)) fail('options.maxRecords must be a positive safe integer');
   const maxRecordBytes = o.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   if (!isInt(maxRecordBytes, 64, 2 ** 30)) fail('options.maxRecordBytes must be an integer from 64 to 1073741824');
+  const maxPayloadBytes = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  if (!isInt(maxPayloadBytes, 2, 2 ** 30)) fail('options.maxPayloadBytes must be an integer from 2 to 1073741824');
   const batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!isInt(batchSize, 1, MAX_BATCH_SIZE)) fail(`options.batchSize must be an integer from 1 to ${MAX_BATCH_SIZE}`);
   const contentLength = o.contentLength ?? null;
@@ -90,7 +96,7 @@ export function importOptions(o: ImportOptionsInput): ImportOptions {
     fail('options.contentLength must be a non-negative safe integer or null');
   }
   return Object.freeze({
-    format: o.format, dimension: o.dimension, metric: o.metric, idOffset, maxBytes, maxRecords, maxRecordBytes, batchSize, contentLength,
+    format: o.format, dimension: o.dimension, metric: o.metric, idOffset, maxBytes, maxRecords, maxRecordBytes, maxPayloadBytes, batchSize, contentLength,
   });
 }
 
@@ -127,7 +133,7 @@ const LINK_TYPE = /^[a-z][a-z0-9_.-]{0,63}$/;
  * Vectors may be number arrays, Float32Array/Float64Array, or raw little-endian float32 bytes.
  * `kind` names what a record must be in messages: `an object` (JSON), `a map` (MessagePack).
  */
-export function addRecord(value: unknown, where: string, rules: VectorRules, sink: RecordSink, kind = 'an object'): void {
+export function addRecord(value: unknown, where: string, rules: VectorRules, sink: RecordSink, kind = 'an object', maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): void {
   if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) {
     throw formatError(where, `expected ${kind} {id, vector, payload}, got ${describe(value)}`);
   }
@@ -144,7 +150,11 @@ export function addRecord(value: unknown, where: string, rules: VectorRules, sin
   else if (raw instanceof Uint8Array) values = bytesToFloats(raw, `${where}: vector`);
   else throw formatError(where, `vector must be an array of numbers, got ${describe(raw)}`);
   const vector = toVector(values, rules, `${where}: vector`);
-  sink.add(id, vector, payloadText(record.payload, where), linksText(record.links, where));
+  const payload = payloadText(record.payload, where);
+  if (payload !== null && Buffer.byteLength(payload) > maxPayloadBytes) {
+    throw tooLarge(where, `payload is ${Buffer.byteLength(payload)} bytes of JSON, more than the server's limit of ${maxPayloadBytes} (VICINITY_MAX_PAYLOAD_BYTES)`);
+  }
+  sink.add(id, vector, payload, linksText(record.links, where));
 }
 
 /**

@@ -28,7 +28,7 @@ test('searches run while a snapshot is written, unless a write sent before them 
   for (let at = 0; at < vectors.length; at += 5000) {
     await writer.write(() => points.upsert(id, vectors.slice(at, at + 5000).map((v, i) => ({ id: `p${at + i}`, vector: Buffer.from(new Float32Array(v).buffer), payload: null }))));
   }
-  const replica = new ReplicaState({ dbPath, snapshotDir: join(dir, 'indexes'), engine: 'stock', maxLinksPerPoint: 1024 });
+  const replica = new ReplicaState({ dbPath, snapshotDir: join(dir, 'indexes'), engine: 'stock', maxLinksPerPoint: 1024, maxPointsPerCollection: 1e9 });
   await replica.init();
   const search = (vector: number[]) => ({ op: 'search' as const, collectionId: id, store: null, searches: [{ query: new Float32Array(vector), k: 1, ef: 64, filter: null, candidates: 1, rescore: false }] });
 

@@ -22,7 +22,7 @@ test('import options get defaults and are frozen', () => {
   const o = importOptions(base);
   assert.deepEqual({ ...o }, {
     format: 'ndjson', dimension: 8, metric: 'cosine', idOffset: 0, maxBytes: DEFAULT_MAX_BYTES, maxRecords: 2 ** 32 - 1,
-    maxRecordBytes: DEFAULT_MAX_RECORD_BYTES, batchSize: 1024, contentLength: null,
+    maxRecordBytes: DEFAULT_MAX_RECORD_BYTES, maxPayloadBytes: 65536, batchSize: 1024, contentLength: null,
   });
   assert.equal(DEFAULT_MAX_BYTES, 64 * 2 ** 30);
   assert.ok(Object.isFrozen(o));

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { call, finished, startServer } from '../helpers/server.ts';
+
+test('payload bytes, collections per server and points per collection are limits with their own codes', async (t) => {
+  const server = await startServer(t, { maxPayloadBytes: 100, maxCollections: 2, maxPointsPerCollection: 3 });
+  assert.equal((await call(server, 'PUT', '/v1/collections/a', { dimension: 2, metric: 'l2' })).status, 201);
+  assert.equal((await call(server, 'PUT', '/v1/collections/b', { dimension: 2, metric: 'l2' })).status, 201);
+  const third = await call(server, 'PUT', '/v1/collections/c', { dimension: 2, metric: 'l2' });
+  assert.equal(third.status, 422);
+  assert.equal(third.body.code, 'VDB_ERR_COLLECTION_LIMIT');
+  assert.equal((await call(server, 'PUT', '/v1/collections/a', { dimension: 2, metric: 'l2' })).status, 200, 'the same create again is fine');
+
+  const big = await call(server, 'PUT', '/v1/collections/a/points', { points: [{ id: 'x', vector: [0, 0] }, { id: 'y', vector: [1, 1], payload: { text: 'z'.repeat(100) } }] });
+  assert.equal(big.status, 413);
+  assert.equal(big.body.code, 'VDB_ERR_PAYLOAD_TOO_LARGE');
+  assert.match(big.body.message, /points\[1\]\.payload is \d+ bytes/);
+  assert.equal((await call(server, 'GET', '/v1/collections/a/points/x')).status, 404, 'nothing of the batch was written');
+
+  const points = (ids: string[]) => ({ points: ids.map((id, i) => ({ id, vector: [i, 0] })) });
+  assert.equal((await call(server, 'PUT', '/v1/collections/a/points', points(['p1', 'p2', 'p3']))).status, 200);
+  const over = await call(server, 'PUT', '/v1/collections/a/points', points(['p1', 'p4']));
+  assert.equal(over.status, 422);
+  assert.equal(over.body.code, 'VDB_ERR_POINT_LIMIT');
+  assert.equal((await call(server, 'PUT', '/v1/collections/a/points', points(['p1', 'p2']))).status, 200, 'replacing points stays within the limit');
+  await call(server, 'POST', '/v1/collections/a/points/delete', { ids: ['p3'] });
+  assert.equal((await call(server, 'PUT', '/v1/collections/a/points', points(['p4']))).status, 200, 'a delete makes room');
+
+  // Imports: a payload too large fails the upload; a commit past the point limit fails the job.
+  const post = (body: string) => call(server, 'POST', '/v1/collections/b/import?format=ndjson', body, { 'content-type': 'application/octet-stream' });
+  const upload = await post(JSON.stringify({ id: 'q', vector: [0, 0], payload: { text: 'z'.repeat(200) } }));
+  assert.equal(upload.status, 413);
+  assert.match(upload.body.message, /line 1: payload is \d+ bytes/);
+  const accepted = await post(['q1', 'q2', 'q3', 'q4'].map((id) => JSON.stringify({ id, vector: [0, 1] })).join('\n'));
+  assert.equal(accepted.status, 202);
+  const job = await finished(server, accepted.body.job_id as string);
+  assert.equal(job.state, 'failed');
+  assert.equal((job.error as { code: string }).code, 'VDB_ERR_POINT_LIMIT');
+  assert.equal((await call(server, 'GET', '/v1/collections/b')).body.count, 0);
+});
