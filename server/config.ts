@@ -20,6 +20,8 @@ export interface Config {
   maxPayloadBytes: number;
   maxCollections: number;
   maxPointsPerCollection: number;
+  /** Imports uploading, queued or building at once. */
+  maxConcurrentImports: number;
   /** Links a point may have in each direction, and links one request may put. */
   maxLinksPerPoint: number;
   maxLinksPerRequest: number;
@@ -68,6 +70,7 @@ export const ENV_VARS = {
   VICINITY_MAX_PAYLOAD_BYTES: ['65536', "largest payload of one point, in bytes of its JSON (413 VDB_ERR_PAYLOAD_TOO_LARGE)"],
   VICINITY_MAX_COLLECTIONS: ['1000', 'collections one server may hold (422 VDB_ERR_COLLECTION_LIMIT)'],
   VICINITY_MAX_POINTS_PER_COLLECTION: ['100000000', 'live points one collection may hold (422 VDB_ERR_POINT_LIMIT)'],
+  VICINITY_MAX_CONCURRENT_IMPORTS: ['8', 'imports uploading, queued or building at once (429 VDB_ERR_IMPORT_LIMIT with Retry-After)'],
   VICINITY_MAX_LINKS_PER_POINT: ['1024', 'links a point may have in each direction (out and in)'],
   VICINITY_MAX_LINKS_PER_REQUEST: ['10000', 'links one PUT …/links may write, counting the reverse links of `both`'],
   VICINITY_SNAPSHOT_EVERY_CHANGES: ['10000', 'write an index snapshot after this many changed points'],
@@ -147,6 +150,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxPayloadBytes: int(env, 'VICINITY_MAX_PAYLOAD_BYTES', 2, 1024 * MiB),
     maxCollections: int(env, 'VICINITY_MAX_COLLECTIONS', 1, 1_000_000),
     maxPointsPerCollection: int(env, 'VICINITY_MAX_POINTS_PER_COLLECTION', 1, 4_294_967_295),
+    maxConcurrentImports: int(env, 'VICINITY_MAX_CONCURRENT_IMPORTS', 1, 1000),
     maxLinksPerPoint: int(env, 'VICINITY_MAX_LINKS_PER_POINT', 1, 1_000_000),
     maxLinksPerRequest: int(env, 'VICINITY_MAX_LINKS_PER_REQUEST', 1, 1_000_000),
     snapshotEveryChanges: int(env, 'VICINITY_SNAPSHOT_EVERY_CHANGES', 1, 1e9),

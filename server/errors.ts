@@ -18,6 +18,8 @@ export const ServerErrors = {
   PayloadInvalid: createError('VDB_ERR_PAYLOAD_INVALID', '%s', 400),
   /** A point's payload past VICINITY_MAX_PAYLOAD_BYTES. */
   PayloadTooLarge: createError('VDB_ERR_PAYLOAD_TOO_LARGE', '%s', 413),
+  /** An import past VICINITY_MAX_CONCURRENT_IMPORTS (with `Retry-After`). */
+  ImportLimit: createError('VDB_ERR_IMPORT_LIMIT', '%s', 429),
   /** A new collection past VICINITY_MAX_COLLECTIONS. */
   CollectionLimit: createError('VDB_ERR_COLLECTION_LIMIT', '%s', 422),
   /** No API key, or one the server does not know (with `WWW-Authenticate: Bearer`). */

@@ -105,6 +105,12 @@ export class Jobs {
   /** Streams a body into staging; resolves once it is all staged and the job is queued. */
   async receive(name: string, request: ImportRequest, body: Readable): Promise<{ job_id: string; records: number; bytes: number }> {
     const state = this.#host.readyState(name);
+    const imports = [...this.#live.values()].filter((j) => j.kind === 'import').length;
+    if (imports >= this.#host.config.maxConcurrentImports) {
+      throw new ServerErrors.ImportLimit(
+        `${imports} imports are uploading, queued or building (VICINITY_MAX_CONCURRENT_IMPORTS); retry once one has finished`,
+      );
+    }
     const order = request.order ?? state.record.config.build_order;
     const detail = { format: request.format, id_offset: request.idOffset, build_order: order, seed: request.seed ?? 1, records: 0, bytes: 0 };
     const job = await this.#create(state, 'import', detail, order === 'given');

@@ -56,7 +56,7 @@ export function installErrors(app: FastifyInstance, bodyLimitBytes: number): voi
       return send(reply, 400, 'VDB_ERR_REQUEST_INVALID', validationMessage(err.validationContext ?? 'body', err.validation[0] as ErrorObject));
     }
     if (typeof err.code === 'string' && err.code.startsWith('VDB_ERR_') && err.statusCode && (err.statusCode < 500 || err.statusCode === 503)) {
-      if (err.statusCode === 503) reply.header('retry-after', '1');
+      if (err.statusCode === 503 || err.statusCode === 429) reply.header('retry-after', '1');
       return send(reply, err.statusCode, err.code, err.message);
     }
     const known = FASTIFY_CODES[err.code];

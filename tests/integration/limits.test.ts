@@ -38,3 +38,33 @@ test('payload bytes, collections per server and points per collection are limits
   assert.equal((job.error as { code: string }).code, 'VDB_ERR_POINT_LIMIT');
   assert.equal((await call(server, 'GET', '/v1/collections/b')).body.count, 0);
 });
+
+test('imports past the concurrent limit get 429 with Retry-After; names that could reach a path are refused', async (t) => {
+  const server = await startServer(t, { maxConcurrentImports: 1 });
+  assert.equal((await call(server, 'PUT', '/v1/collections/a', { dimension: 2, metric: 'l2' })).status, 201);
+  // An upload that stays open holds the one place.
+  const controller = new AbortController();
+  let push: (chunk: Uint8Array) => void = () => undefined;
+  const stream = new ReadableStream<Uint8Array>({ start: (c) => (push = (chunk) => c.enqueue(chunk)) });
+  const first = fetch(`${server.url}/v1/collections/a/import?format=ndjson`, {
+    method: 'POST', body: stream, headers: { 'content-type': 'application/octet-stream' }, signal: controller.signal, duplex: 'half',
+  }).catch(() => null);
+  push(new TextEncoder().encode('{"id":"x","vector":[0,0]}\n'));
+  let second = await call(server, 'POST', '/v1/collections/a/import?format=ndjson', '{"id":"y","vector":[0,1]}', { 'content-type': 'application/octet-stream' });
+  for (let i = 0; i < 50 && second.status === 202; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    second = await call(server, 'POST', '/v1/collections/a/import?format=ndjson', '{"id":"y","vector":[0,1]}', { 'content-type': 'application/octet-stream' });
+  }
+  assert.equal(second.status, 429);
+  assert.equal(second.body.code, 'VDB_ERR_IMPORT_LIMIT');
+  assert.equal(second.headers.get('retry-after'), '1');
+  controller.abort();
+  await first;
+
+  for (const name of ['..', '.hidden', 'a%2F..%2Fb', 'a..b%00', 'x'.repeat(65), '%E2%80%AE']) {
+    const res = await call(server, 'PUT', `/v1/collections/${name}`, { dimension: 2, metric: 'l2' });
+    assert.ok(res.status === 400 || res.status === 404, `${name}: ${res.status}`);
+    assert.ok(['VDB_ERR_REQUEST_INVALID', 'VDB_ERR_ROUTE_NOT_FOUND'].includes(res.body.code as string), `${name}: ${JSON.stringify(res.body)}`);
+  }
+  assert.deepEqual(((await call(server, 'GET', '/v1/collections')).body.collections as { name: string }[]).map((c) => c.name), ['a']);
+});
