@@ -4,7 +4,7 @@ import { installAuth, loadKeyRing } from './auth/auth.ts';
 import type { Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import { installBodies } from './plugins/body.ts';
-import { installErrors } from './plugins/errors.ts';
+import { frameworkError, installErrors } from './plugins/errors.ts';
 import { collectionRoutes } from './routes/collections.ts';
 import { healthRoutes } from './routes/health.ts';
 import { importRoutes } from './routes/import.ts';
@@ -32,6 +32,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
     onConstructorPoisoning: 'error',
     // Point ids are user strings and may be long.
     routerOptions: { maxParamLength: 1024 },
+    frameworkErrors: frameworkError,
   });
   const keys = loadKeyRing(config); // before the engine opens anything: a bad keys file stops here
   const engine = new Engine(config, app.log);

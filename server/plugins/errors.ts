@@ -39,6 +39,15 @@ function send(reply: FastifyReply, status: number, code: string, message: string
   return reply.code(status).send({ statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message });
 }
 
+/**
+ * Errors the router raises before any hook or handler (Fastify's `frameworkErrors`): a path that is
+ * not valid percent-encoded UTF-8 (found by fuzzing: it answered FST_ERR_BAD_URL without our code).
+ */
+export function frameworkError(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const bad = err.code === 'FST_ERR_BAD_URL';
+  void send(reply, 400, 'VDB_ERR_REQUEST_MALFORMED', bad ? 'the path is not valid percent-encoded UTF-8' : err.message);
+}
+
 const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'VDB_ERR_REQUEST_TOO_LARGE' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'VDB_ERR_REQUEST_MEDIA_TYPE' },
