@@ -1,27 +1,25 @@
-import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { join } from 'node:path';
 import { CollectionsRepo, type CollectionRecord } from '../../storage/collections.ts';
 import { openDatabase, type Db } from '../../storage/db.ts';
 import { normaliseId } from '../../storage/ids.ts';
 import { KnnRepo } from '../../storage/knn.ts';
 import { LinksRepo } from '../../storage/links.ts';
 import { ModelsRepo } from '../../storage/models.ts';
-import { PointsRepo, type PointRow } from '../../storage/points.ts';
-import { parseWhere } from '../../storage/where.ts';
+import { PointsRepo } from '../../storage/points.ts';
 import type { Config } from '../config.ts';
 import { ServerErrors } from '../errors.ts';
 import type { CollectionRequest, DeleteRequest, ScrollRequest, SearchRequest, UpsertRequest } from '../schemas/index.ts';
 import { engineBuild, normaliseConfig, replicaCount } from './collection-config.ts';
 import { CollectionState } from './collection-state.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
 import { describeCollection } from './describe.ts';
 import { Jobs } from './jobs.ts';
 import { loadModel } from './load-index.ts';
 import type { Logger } from './logger.ts';
-import { SCAN_PAGE } from './matches.ts';
 import { planSearch, type Plan } from './planner.ts';
 import { Links } from './links.ts';
 import { Overlay } from './overlay.ts';
+import { decoded, scrollPoints, type StoredPoint } from './read-points.ts';
 import { PointWrites } from './point-writes.ts';
 import type { IndexStats, SearchItem, SearchReply } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
@@ -31,7 +29,6 @@ import { Writer } from './writer.ts';
 
 const PURGE_CHUNK = 2000;
 /** Pages a filtered scroll reads from SQLite at most per request when the payload index cannot answer. */
-const SCROLL_SCAN_PAGES = 8;
 const ALL: Plan = { kind: 'all' };
 
 /**
@@ -238,43 +235,9 @@ export class Engine {
     return decoded(state, row, withVector);
   }
 
-  /**
-   * A page of points in label order. A filter is answered by the payload index; one it cannot answer
-   * reads at most SCROLL_SCAN_PAGES pages of SQLite per request, so a page may hold fewer than
-   * `limit` points with a cursor to go on from.
-   */
-  async scroll(name: string, request: ScrollRequest): Promise<{ points: StoredPoint[]; next_cursor: string | null }> {
-    const state = this.#state(name);
-    const id = state.record.id;
-    const limit = request.limit ?? 100;
-    const withVector = request.with_vector ?? false;
-    const after = request.cursor ? decodeCursor(request.cursor) : -1;
-    const where = request.where && Object.keys(request.where).length > 0 ? parseWhere(request.where) : undefined;
-    const page = (rows: PointRow[], more: boolean, last: number | null = null) => ({
-      points: rows.map((row) => decoded(state, row, true)),
-      next_cursor: more ? encodeCursor(rows.length > 0 ? rows[rows.length - 1].label : last!) : null,
-    });
-    if (!where) {
-      const rows = this.#points.scroll(id, { limit: limit + 1, afterLabel: after, withVector });
-      return page(rows.slice(0, limit), rows.length > limit);
-    }
-    const evaluated = state.current ? state.payloads.evaluate(where) : null;
-    if (evaluated) {
-      const labels = evaluated.bitmap.labelsAfter(after, limit + 1);
-      const rows = this.#points.getByLabels(id, labels.slice(0, limit), withVector).sort((a, b) => a.label - b.label);
-      return page(rows, labels.length > limit);
-    }
-    const labels: number[] = [];
-    let last: number | null = after;
-    for (let pages = 0; labels.length <= limit && last !== null && pages < SCROLL_SCAN_PAGES; pages++) {
-      if (pages > 0) await yieldToLoop();
-      const scanned = this.#points.matchingLabels(id, where, last, SCAN_PAGE);
-      labels.push(...scanned.labels);
-      last = scanned.last;
-    }
-    const rows = this.#points.getByLabels(id, labels.slice(0, limit), withVector).sort((a, b) => a.label - b.label);
-    if (labels.length > limit) return page(rows, true);
-    return page(rows, last !== null, last);
+  /** A page of points in label order (read-points.ts). */
+  scroll(name: string, request: ScrollRequest): Promise<{ points: StoredPoint[]; next_cursor: string | null }> {
+    return scrollPoints(this.#state(name), this.#points, request);
   }
 
   async search(name: string, request: SearchRequest): Promise<SearchAnswer> {
@@ -368,16 +331,4 @@ export class Engine {
     await this.#writer.write(() => undefined);
     this.#db.close();
   }
-}
-
-/** A point as the API shows it: its vector decoded (normalised under cosine with a compressed codec). */
-export interface StoredPoint {
-  id: string;
-  label: number;
-  payload: string | null;
-  vector: Float32Array | null;
-}
-
-function decoded(state: CollectionState, row: PointRow, withVector: boolean): StoredPoint {
-  return { ...row, vector: withVector && row.vector ? state.decode(row.vector) : null };
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { Engine, StoredPoint } from '../engine/engine.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { StoredPoint } from '../engine/read-points.ts';
 import {
   collectionParams,
   deleteBody,
