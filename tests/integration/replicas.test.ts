@@ -153,3 +153,31 @@ test('a filter the payload index cannot answer (long strings) is answered from S
   assert.deepEqual(new Set(range.body.results.map((r: { id: string }) => Number(r.id) % 3)), new Set([2]));
   assert.equal(range.body.results.length, 100);
 });
+
+test('a replica killed under search load: every search still answers 200', async (t) => {
+  const server = await startServer(t, { replicas: 2 });
+  await call(server, 'PUT', '/v1/collections/q', { dimension: DIM, metric: 'l2' });
+  const random = prng(9);
+  const points = Array.from({ length: 400 }, (_, id) => ({ id, vector: Array.from({ length: DIM }, () => Math.fround(random())) }));
+  await call(server, 'PUT', '/v1/collections/q/points', { points });
+  const { engine } = server.app;
+  let stop = false;
+  const statuses = new Map<number, number>();
+  const loops = Array.from({ length: 4 }, async (_, c) => {
+    for (let i = 0; !stop; i++) {
+      const p = points[(c * 97 + i) % points.length];
+      const res = await call(server, 'POST', '/v1/collections/q/search', { vector: p.vector, k: 1, with_payload: false });
+      statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (res.status === 200) assert.equal(res.body.results[0]?.id, String(p.id));
+    }
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  await engine.killReplicaForTest(0);
+  await new Promise((r) => setTimeout(r, 300));
+  await engine.killReplicaForTest(1);
+  await new Promise((r) => setTimeout(r, 500));
+  stop = true;
+  await Promise.all(loops);
+  assert.deepEqual([...statuses.keys()], [200], JSON.stringify([...statuses]));
+  assert.ok(statuses.get(200)! > 50);
+});
