@@ -23,12 +23,24 @@ export function openDatabase(options: OpenOptions): Db {
   }
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path, { readonly: options.readonly ?? false });
-  db.pragma('busy_timeout = 5000');
-  if (!options.readonly) {
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${options.synchronous}`);
-    db.pragma('foreign_keys = ON');
-    migrate(db);
+  try {
+    db.pragma('busy_timeout = 5000');
+    if (!options.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous}`);
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+    }
+  } catch (err) {
+    db.close();
+    const code = (err as { code?: unknown }).code;
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+      throw new StorageErrors.Corrupt(
+        `${options.path} is not a usable SQLite database (${(err as Error).message}): restore it and its -wal file from a backup, ` +
+          'or move them aside to start empty; nothing was changed',
+      );
+    }
+    throw err;
   }
   return db;
 }
