@@ -1,5 +1,5 @@
 /**
- * Storage codecs by exact search (issue 5, PAPERS.md §4): every training vector is encoded and
+ * Storage codecs by exact search (arXiv 2505.00105): every training vector is encoded and
  * decoded, then each query's exact top-10 over the decoded set is compared with the exact float32
  * top-10. Variants: float16; float8 E4M3 and E5M2 plain, centred (x − mean) and centred with a
  * per-dimension scale (the dimension's largest |x − mean| mapped to half the format's maximum);

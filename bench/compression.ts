@@ -1,5 +1,5 @@
 /**
- * Compressed storage (issue 5, PAPERS.md §4): every codec × PCA dimension, built in-process the way
+ * Compressed storage (arXiv 2505.00105): every codec × PCA dimension, built in-process the way
  * the server builds a collection (same model fit, stored values, index, replica search path), searched
  * with and without rescoring at the ef where float32 reaches recall 0.95 and 0.99. Recall is against
  * exact float32 ground truth; bytes per vector come from the same accounting as collection stats.

@@ -1,5 +1,5 @@
 /**
- * Bulk import benchmark (issue 4): Fashion-MNIST written as .npy and NDJSON and imported through the CLI
+ * Bulk import benchmark: Fashion-MNIST written as .npy and NDJSON and imported through the CLI
  * and over HTTP into fresh servers, against raw hnswlib-node builds of the same data (stock and fast
  * binaries); synthetic 128-d files of growing size for time and peak RSS; search p99 during an import.
  *

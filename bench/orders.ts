@@ -1,5 +1,5 @@
 /**
- * Insertion orders (issue 6, PAPERS.md §2): the same data built in each order the server offers, with
+ * Insertion orders (arXiv 2405.17813): the same data built in each order the server offers, with
  * the server's code (k-NN pass, LID estimator, orders, HnswIndex), single-threaded, for several level
  * seeds; recall@10 at low ef against exact ground truth, and build time with the LID pass.
  *

@@ -11,7 +11,7 @@ export function prng(seed: number): () => number {
 }
 
 /**
- * The orders an index can be built in (PAPERS.md §2): as given, a seeded shuffle, by LID (high or
+ * The orders an index can be built in (arXiv 2405.17813): as given, a seeded shuffle, by LID (high or
  * low first), or grouped by a payload field (`by_payload:<dotted path>`).
  */
 export type BuildOrder = 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;

@@ -15,7 +15,7 @@ export interface KnnPass {
 }
 
 export interface KnnPassOptions {
-  /** Neighbours per point (default 20, PAPERS.md §2). */
+  /** Neighbours per point (default 20, arXiv 2405.17813). */
   k?: number;
   /** The quick index's parameters: cheaper than a real build, good enough for LID. */
   m?: number;

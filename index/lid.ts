@@ -1,7 +1,7 @@
 import { IndexErrors } from './errors.ts';
 
 /**
- * Pointwise local intrinsic dimensionality by maximum likelihood (Levina–Bickel; PAPERS.md §2):
+ * Pointwise local intrinsic dimensionality by maximum likelihood (Levina–Bickel; arXiv 2405.17813):
  * LID = −1 / ((1/k) Σᵢ ln(rᵢ / r_k)) over a point's k nearest neighbours at Euclidean (not squared)
  * distances rᵢ, sorted ascending, the point itself excluded. Neighbours at distance 0 (duplicates)
  * carry no scale and are skipped; with fewer than two left, or all at one distance, LID is NaN.

@@ -1,5 +1,5 @@
 /**
- * Small floating-point formats for stored vectors (PAPERS.md §4): float16, float8 E4M3 and E5M2.
+ * Small floating-point formats for stored vectors (arXiv 2505.00105): float16, float8 E4M3 and E5M2.
  * Encoding is a plain cast by bit manipulation with round-to-nearest-even; decoding is a lookup
  * table. A finite value beyond a format's largest one saturates to it and is counted; NaN encodes
  * as the format's NaN.

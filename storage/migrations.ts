@@ -68,7 +68,7 @@ const MIGRATIONS: readonly string[] = [
   CREATE UNIQUE INDEX import_rows_id ON import_rows (job_id, id);
   `,
   `
-  -- What a compressed collection fitted on its data (PAPERS.md §4): the float8 codec's params,
+  -- What a compressed collection fitted on its data (arXiv 2505.00105): the float8 codec's params,
   -- fitted once, and PCA, which a rebuild may refit (\`pca_version\` counts the fits).
   CREATE TABLE models (
     collection_id INTEGER PRIMARY KEY,
@@ -78,7 +78,7 @@ const MIGRATIONS: readonly string[] = [
   ) STRICT;
   `,
   `
-  -- What a rebuild's k-NN pass found (PAPERS.md §2, §3): each point's LID and nearest labels.
+  -- What a rebuild's k-NN pass found (arXiv 2405.17813, arXiv 2507.19715): each point's LID and nearest labels.
   -- Derived data: replaced by the next pass, stale for points written since.
   CREATE TABLE knn (
     collection_id INTEGER NOT NULL,

@@ -193,7 +193,7 @@ export async function runWrk(
 /**
  * The fallback generator: `concurrency` request loops over keep-alive `node:http` connections, cycling
  * through pre-encoded bodies for `durationS` and until `minRequests` have been answered. It costs
- * ≈0.1 ms of CPU per request (STACK.md), so on a small machine it competes with the server: its CPU
+ * ≈0.1 ms of CPU per request (measured by hand), so on a small machine it competes with the server: its CPU
  * is reported with the result.
  */
 export async function runNodeLoad(

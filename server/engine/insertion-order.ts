@@ -19,8 +19,8 @@ export interface PlannedOrder {
 }
 
 /**
- * Where each row goes in the build: as given, shuffled by `seed`, by LID from a k-NN pass (PAPERS.md
- * §2), or grouped by a payload field. `pause` lets the build process breathe during the pass.
+ * Where each row goes in the build: as given, shuffled by `seed`, by LID from a k-NN pass
+ * (arXiv 2405.17813), or grouped by a payload field. `pause` lets the build process breathe during the pass.
  */
 export async function planOrder(
   order: BuildOrder, seed: number, input: OrderInput, engine: EngineBuild, pause?: () => Promise<void>, lidK = 20,

@@ -135,7 +135,7 @@ export class Jobs {
   }
 
   /**
-   * Queues a rebuild of the collection's index (optimize, PAPERS.md §2): every live point in
+   * Queues a rebuild of the collection's index (optimize, arXiv 2405.17813): every live point in
    * `order`, tombstones left out, PCA refitted when configured.
    */
   async optimize(name: string, request: { order?: BuildOrder; seed?: number; lidK?: number; auto?: boolean }): Promise<JobView> {

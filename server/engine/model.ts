@@ -12,7 +12,7 @@ export const CODEC_FIT_AT = 1024;
 const FIT_SEED = 0x5eed;
 
 /**
- * How one collection turns vectors into what it stores and what its index holds (PAPERS.md §4):
+ * How one collection turns vectors into what it stores and what its index holds (arXiv 2505.00105):
  * the codec (its float8 params, once fitted) and PCA (once fitted). Under cosine, compressed
  * codecs store the normalised vector. Until a float8 codec is fitted, rows are stored as float32;
  * until PCA is fitted, the index holds the full vectors.

