@@ -36,7 +36,6 @@ export interface LinkStep {
  * (PointsRepo), and a dropped collection's links are purged with its points.
  */
 export class LinksRepo {
-  readonly #db: Db;
   readonly #put;
   readonly #delete;
   readonly #deleteAnyType;
@@ -52,7 +51,6 @@ export class LinksRepo {
   readonly #inTo;
 
   constructor(db: Db) {
-    this.#db = db;
     this.#put = db.prepare<[number, number, number, string, number, number]>(
       `INSERT INTO links (collection_id, src, dst, type, weight, seq) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (collection_id, src, type, dst) DO UPDATE SET weight = excluded.weight, seq = excluded.seq`,
@@ -129,10 +127,5 @@ export class LinksRepo {
   /** Deletes up to `limit` links of a (dropped) collection; true when none are left. */
   purge(collectionId: number, limit: number): boolean {
     return this.#purge.run(collectionId, limit).changes < limit;
-  }
-
-  /** Runs `fn` in one transaction. */
-  transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
   }
 }

@@ -55,6 +55,7 @@ export class PointsRepo {
   readonly #getByLabels;
   readonly #getByLabelsNoVector;
   readonly #changesAfter;
+  readonly #changedAfter;
   readonly #deletedLabels;
   readonly #rowsAtSeq;
   readonly #otherLength;
@@ -101,6 +102,10 @@ export class PointsRepo {
     this.#getByLabels = db.prepare<[number, string], PointRow>(
       `SELECT id, label, vector, payload FROM points
        WHERE collection_id = ? AND label IN (SELECT value FROM json_each(?)) AND deleted = 0`,
+    );
+    this.#changedAfter = db.prepare<[number, number, number, number], { label: number; seq: number; deleted: number }>(
+      `SELECT label, seq, deleted FROM points
+       WHERE collection_id = ? AND (seq, label) > (?, ?) ORDER BY seq, label LIMIT ?`,
     );
     this.#changesAfter = db.prepare<[number, number, number, number], ChangeRow>(
       `SELECT label, vector, seq FROM points
@@ -260,6 +265,11 @@ export class PointsRepo {
   }
 
   /** Current state of points changed after (seq, label), in (seq, label) order: for index catch-up. */
+  /** Like `changesAfter`, without the vectors: which labels changed, and whether they are deleted now. */
+  changedAfter(collectionId: number, seq: number, label: number, limit: number): { label: number; seq: number; deleted: number }[] {
+    return this.#changedAfter.all(collectionId, seq, label, limit);
+  }
+
   changesAfter(collectionId: number, seq: number, label: number, limit: number): ChangeRow[] {
     return this.#changesAfter.all(collectionId, seq, label, limit);
   }

@@ -80,7 +80,7 @@ export class Engine {
     this.#writes = new PointWrites({
       config, log, db, writer, collections, points, replicas, snapshots, models: new ModelsRepo(db),
       state: (name) => this.#state(name),
-      current: (name, state) => this.#states.get(name) === state,
+      check: (name, state) => this.#assertCurrent(name, state),
       jobActive: (id) => this.jobs.active(id),
     });
     this.#overlay = new Overlay({
@@ -93,7 +93,7 @@ export class Engine {
     this.links = new Links({
       config, db, writer, points, links: linksRepo,
       state: (name) => this.#state(name),
-      current: (name, state) => this.#states.get(name) === state,
+      check: (name, state) => this.#assertCurrent(name, state),
     });
     for (const record of collections.list()) {
       const state = this.#newState(record);
@@ -132,6 +132,11 @@ export class Engine {
     if (!this.#replicasReady) return false;
     for (const state of this.#states.values()) if (!state.loaded) return false;
     return true;
+  }
+
+  /** Inside a write: the collection is still the one the request resolved (a drop may have come first). */
+  #assertCurrent(name: string, state: CollectionState): void {
+    if (this.#states.get(name) !== state) throw new ServerErrors.CollectionNotFound(`collection '${name}' was dropped`);
   }
 
   #state(name: string): CollectionState {

@@ -16,7 +16,8 @@ export interface LinksHost {
   points: PointsRepo;
   links: LinksRepo;
   state(name: string): CollectionState;
-  current(name: string, state: CollectionState): boolean;
+  /** Inside a write: throws unless `state` is still the collection called `name`. */
+  check(name: string, state: CollectionState): void;
 }
 
 export const DEFAULT_LINK_TYPE = 'related';
@@ -51,7 +52,7 @@ export class Links {
       both: l.both ?? false,
     }));
     return host.writer.write(() => {
-      this.#check(name, state);
+      this.#host.check(name, state);
       const id = state.record.id;
       const label = this.#labels(id);
       const rows: LinkRow[] = [];
@@ -76,7 +77,7 @@ export class Links {
     const ids = request.ids?.map((raw, i) => normaliseId(raw, `ids[${i}]`));
     const links = request.links?.map((l, i) => ({ from: normaliseId(l.from, `links[${i}].from`), to: normaliseId(l.to, `links[${i}].to`), type: l.type ?? null }));
     return host.writer.write(() => {
-      this.#check(name, state);
+      this.#host.check(name, state);
       const id = state.record.id;
       const label = (pointId: string): number | null => host.points.liveLabel(id, pointId);
       nextSeq(host.db);
@@ -122,10 +123,6 @@ export class Links {
     }
   }
 
-  /** Inside a write: the collection is still the one the request resolved. */
-  #check(name: string, state: CollectionState): void {
-    if (!this.#host.current(name, state)) throw new ServerErrors.CollectionNotFound(`collection '${name}' was dropped`);
-  }
 
   /** Resolves ids to live labels, or fails the whole request naming the first missing id. */
   #labels(collectionId: number): (id: string) => number {

@@ -98,13 +98,13 @@ export class Overlay {
     const id = state.record.id;
     const k = state.record.config.graph.knn_k;
     const mark = host.knn.mark(id);
-    const changes = host.points.changesAfter(id, mark.seq, mark.label, OVERLAY_BATCH);
+    const changes = host.points.changedAfter(id, mark.seq, mark.label, OVERLAY_BATCH);
     if (changes.length === 0) return false;
     const last = changes[changes.length - 1];
     const next: OverlayMark = { seq: last.seq, label: last.label };
     // Live points whose entry does not already hold for this version (an optimize's pass may have written it).
     const current = new Map(host.knn.entries(id, changes.map((c) => c.label)).map((e) => [e.label, e.seq]));
-    const stale = changes.filter((c) => c.vector !== null && (current.get(c.label) ?? -2) < c.seq);
+    const stale = changes.filter((c) => !c.deleted && (current.get(c.label) ?? -2) < c.seq);
     let found: Uint32Array | null = null;
     if (stale.length > 0) {
       found = await host.replicas.read<Uint32Array>({

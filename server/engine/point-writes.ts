@@ -34,8 +34,8 @@ export interface PointWritesHost {
   snapshots: Snapshots;
   /** The collection's state, or a 404. */
   state(name: string): CollectionState;
-  /** True while `state` is still the collection called `name` (not dropped, not replaced). */
-  current(name: string, state: CollectionState): boolean;
+  /** Inside a write: throws unless `state` is still the collection called `name` (not dropped, not replaced). */
+  check(name: string, state: CollectionState): void;
   /** True while an import or optimize of the collection is in progress. */
   jobActive(collectionId: number): boolean;
 }
@@ -72,7 +72,7 @@ export class PointWrites {
     let refit: CollectionModel | null = null;
     await host.writer.write(
       () => {
-        this.#check(name, state);
+        this.#host.check(name, state);
         // The model as of this write: an import's commit may have fitted one while the write waited.
         // An import fits the codec itself (from more data): while one runs, rows stay float32 for its commit to re-encode.
         const fit = state.model.pending.codec && !host.jobActive(state.record.id) && host.collections.get(name)!.liveCount + inputs.length >= CODEC_FIT_AT;
@@ -124,7 +124,7 @@ export class PointWrites {
       if (writes++ > 0) await yieldToLoop();
       const mutation = await host.writer.write(
         () => {
-          this.#check(name, state);
+          this.#host.check(name, state);
           return chunk();
         },
         (m) => this.#applied(state, m, new Map()),
@@ -154,10 +154,6 @@ export class PointWrites {
     return { deleted };
   }
 
-  /** Inside a write: the collection is still the one the request resolved (a drop may have come first). */
-  #check(name: string, state: CollectionState): void {
-    if (!this.#host.current(name, state)) throw new ServerErrors.CollectionNotFound(`collection '${name}' was dropped`);
-  }
 
   /**
    * Fits a float8 codec on the collection's points and the batch being written (inside its
