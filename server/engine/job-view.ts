@@ -47,6 +47,7 @@ export function jobView(record: JobRecord, live: Job | undefined): JobView {
     view.processed = processed;
     view.total = live.total;
     view.rate = seconds > 0 ? Math.round(processed / seconds) : 0;
+    if (live.following && live.phase === 'staging') view.built = live.built; // a build in body order keeps pace with its upload
     view.eta_s = live.phase !== 'queued' && live.total !== null && view.rate > 0 ? Math.ceil((live.total - processed) / view.rate) : null;
   } else if (record.state === 'done') {
     view.rate = view.seconds > 0 ? Math.round(record.processed / view.seconds) : 0;

@@ -114,6 +114,7 @@ export class Jobs {
     const order = request.order ?? state.record.config.build_order;
     const detail = { format: request.format, id_offset: request.idOffset, build_order: order, seed: request.seed ?? 1, records: 0, bytes: 0 };
     const job = await this.#create(state, 'import', detail, order === 'given');
+    this.#kick(); // with nothing else ready, a build in body order starts now and follows the upload
     try {
       const { records, bytes } = await stageUpload(job, state, request, body, {
         config: this.#host.config, writer: this.#host.writer, staging: this.#staging,
