@@ -4,6 +4,7 @@ import { installAuth, loadKeyRing } from './auth/auth.ts';
 import type { Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
 import { installBodies } from './plugins/body.ts';
+import { installRequestTimeout } from './plugins/timeout.ts';
 import { frameworkError, installErrors } from './plugins/errors.ts';
 import { collectionRoutes } from './routes/collections.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -50,6 +51,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
     }
   });
   installBodies(app);
+  installRequestTimeout(app, config.requestTimeoutMs);
   healthRoutes(app, engine);
   collectionRoutes(app, engine);
   pointRoutes(app, engine);

@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { PAYLOAD_DEPTH_CEILING } from './payload.ts';
 
 export interface Config {
   host: string;
@@ -18,6 +19,8 @@ export interface Config {
   maxK: number;
   /** Bytes of one point's payload (as JSON), collections per server, live points per collection. */
   maxPayloadBytes: number;
+  /** Payload nesting past this is refused (400 VDB_ERR_PAYLOAD_INVALID). */
+  maxPayloadDepth: number;
   maxCollections: number;
   maxPointsPerCollection: number;
   /** Imports uploading, queued or building at once. */
@@ -42,6 +45,8 @@ export interface Config {
   importMaxRecordBytes: number;
   /** An upload that sends nothing for this long fails (ms). */
   importIdleTimeoutMs: number;
+  /** A request body (imports aside) must arrive whole within this; 408 VDB_ERR_REQUEST_TIMEOUT after. */
+  requestTimeoutMs: number;
   /** A collection is rebuilt by itself once tombstones are this share (percent) of its points… */
   rebuildDeletedPercent: number;
   /** …and at least this many (0 turns automatic rebuilds off). */
@@ -68,6 +73,7 @@ export const ENV_VARS = {
   VICINITY_BODY_LIMIT_BYTES: [String(32 * MiB), 'largest request body (imports are not bound by it)'],
   VICINITY_MAX_K: ['1000', 'largest k a search may ask for'],
   VICINITY_MAX_PAYLOAD_BYTES: ['65536', "largest payload of one point, in bytes of its JSON (413 VDB_ERR_PAYLOAD_TOO_LARGE)"],
+  VICINITY_MAX_PAYLOAD_DEPTH: ['64', 'deepest nesting of a payload, itself level 1 (400 VDB_ERR_PAYLOAD_INVALID); at most 500, as SQLite stops at 1,000'],
   VICINITY_MAX_COLLECTIONS: ['1000', 'collections one server may hold (422 VDB_ERR_COLLECTION_LIMIT)'],
   VICINITY_MAX_POINTS_PER_COLLECTION: ['100000000', 'live points one collection may hold (422 VDB_ERR_POINT_LIMIT)'],
   VICINITY_MAX_CONCURRENT_IMPORTS: ['8', 'imports uploading, queued or building at once (429 VDB_ERR_IMPORT_LIMIT with Retry-After)'],
@@ -85,6 +91,7 @@ export const ENV_VARS = {
   VICINITY_IMPORT_MAX_RECORDS: ['100000000', 'most records in one import'],
   VICINITY_IMPORT_MAX_RECORD_BYTES: [String(16 * MiB), 'largest NDJSON line or MessagePack record in an import'],
   VICINITY_IMPORT_IDLE_TIMEOUT_S: ['60', 'an import upload that sends nothing for this many seconds fails with 408 and frees its place'],
+  VICINITY_REQUEST_TIMEOUT_S: ['60', 'a request body (imports aside) that has not all arrived after this many seconds fails with 408'],
   VICINITY_LOG_LEVEL: ['info', 'fatal, error, warn, info, debug, trace or silent'],
 } as const;
 
@@ -148,6 +155,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     bodyLimitBytes: int(env, 'VICINITY_BODY_LIMIT_BYTES', 1024, 1024 * MiB),
     maxK: int(env, 'VICINITY_MAX_K', 1, 100_000),
     maxPayloadBytes: int(env, 'VICINITY_MAX_PAYLOAD_BYTES', 2, 1024 * MiB),
+    maxPayloadDepth: int(env, 'VICINITY_MAX_PAYLOAD_DEPTH', 1, PAYLOAD_DEPTH_CEILING),
     maxCollections: int(env, 'VICINITY_MAX_COLLECTIONS', 1, 1_000_000),
     maxPointsPerCollection: int(env, 'VICINITY_MAX_POINTS_PER_COLLECTION', 1, 4_294_967_295),
     maxConcurrentImports: int(env, 'VICINITY_MAX_CONCURRENT_IMPORTS', 1, 1000),
@@ -166,6 +174,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     importMaxRecords: int(env, 'VICINITY_IMPORT_MAX_RECORDS', 1, 4294967295),
     importMaxRecordBytes: int(env, 'VICINITY_IMPORT_MAX_RECORD_BYTES', 1024, 1024 * MiB),
     importIdleTimeoutMs: int(env, 'VICINITY_IMPORT_IDLE_TIMEOUT_S', 1, 86_400) * 1000,
+    requestTimeoutMs: int(env, 'VICINITY_REQUEST_TIMEOUT_S', 1, 86_400) * 1000,
     maxLabel: 4294967295,
   });
 }

@@ -26,6 +26,8 @@ export const ServerErrors = {
   Unauthenticated: createError('VDB_ERR_UNAUTHENTICATED', '%s', 401),
   /** The key's role or collections do not allow the call. */
   Forbidden: createError('VDB_ERR_FORBIDDEN', '%s', 403),
+  /** A request body that had not all arrived after VICINITY_REQUEST_TIMEOUT_S. */
+  RequestTimeout: createError('VDB_ERR_REQUEST_TIMEOUT', '%s', 408),
   NotReady: createError('VDB_ERR_NOT_READY', '%s', 503),
   Overloaded: createError('VDB_ERR_OVERLOADED', '%s', 503),
   Internal: createError('VDB_ERR_INTERNAL', '%s', 500),

@@ -59,7 +59,7 @@ export class PointWrites {
     const inputs = request.points.map((p, i) => {
       const id = normaliseId(p.id, `points[${i}].id`);
       const payload = p.payload ?? null;
-      const problem = payload === null ? null : payloadProblem(payload, `points[${i}].payload`);
+      const problem = payload === null ? null : payloadProblem(payload, `points[${i}].payload`, host.config.maxPayloadDepth);
       if (problem) throw new ServerErrors.PayloadInvalid(problem);
       payloads.set(id, payload);
       const text = payload === null ? null : JSON.stringify(payload);

@@ -45,7 +45,7 @@ export async function stageUpload(job: Job, state: CollectionState, request: Imp
   const batches = parseImport(uploadChunks(body, { signal: job.signal, idleMs: config.importIdleTimeoutMs }), {
     format: request.format, dimension, metric, idOffset: request.idOffset, contentLength: request.contentLength,
     batchSize: Math.max(16, Math.min(1024, Math.floor(STAGE_BYTES / (dimension * 4)))),
-    maxBytes: config.importMaxBytes, maxRecords: config.importMaxRecords, maxRecordBytes: config.importMaxRecordBytes, maxPayloadBytes: config.maxPayloadBytes,
+    maxBytes: config.importMaxBytes, maxRecords: config.importMaxRecords, maxRecordBytes: config.importMaxRecordBytes, maxPayloadBytes: config.maxPayloadBytes, maxPayloadDepth: config.maxPayloadDepth,
   });
   let sliceStart = performance.now();
   for (;;) {

@@ -1,6 +1,6 @@
 import { C1, Unpackr } from 'msgpackr';
 import type { VectorRules } from '../../index/vectors.ts';
-import { addRecord, DEFAULT_MAX_PAYLOAD_BYTES, formatError, tooLarge, type FormatParser, type RecordSink } from './records.ts';
+import { addRecord, formatError, tooLarge, type FormatParser, type PayloadLimits, type RecordSink } from './records.ts';
 
 // The same decoding as MessagePack request bodies: Float32Array via moreTypes, maps as plain objects.
 const unpackr = new Unpackr({ moreTypes: true, mapsAsObjects: true, useRecords: false, int64AsType: 'number' });
@@ -32,12 +32,12 @@ export class MsgpackParser implements FormatParser {
   #record = 0;
   #retryAt = 0;
 
-  readonly #maxPayloadBytes: number;
+  readonly #payloadLimits: PayloadLimits | undefined;
 
-  constructor(rules: VectorRules, sink: RecordSink, maxRecordBytes: number, maxPayloadBytes?: number) {
+  constructor(rules: VectorRules, sink: RecordSink, maxRecordBytes: number, payloadLimits?: PayloadLimits) {
     this.#rules = rules;
     this.#sink = sink;
-    this.#maxPayloadBytes = maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.#payloadLimits = payloadLimits;
     this.#maxRecordBytes = maxRecordBytes;
   }
 
@@ -64,7 +64,7 @@ export class MsgpackParser implements FormatParser {
         try {
           const where = this.#where(start);
           if (value === C1) throw formatError(where, 'not valid MessagePack: byte 0xc1 is never used');
-          addRecord(value, where, this.#rules, this.#sink, 'a map', this.#maxPayloadBytes);
+          addRecord(value, where, this.#rules, this.#sink, 'a map', this.#payloadLimits);
         } catch (err) {
           failed.error = err as Error;
           return false;

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { VectorRules } from '../../index/vectors.ts';
-import { addRecord, DEFAULT_MAX_PAYLOAD_BYTES, formatError, tooLarge, type FormatParser, type RecordSink } from './records.ts';
+import { addRecord, formatError, tooLarge, type FormatParser, type PayloadLimits, type RecordSink } from './records.ts';
 
 const NEWLINE = 0x0a;
 const CR = 0x0d;
@@ -20,12 +20,12 @@ export class NdjsonParser implements FormatParser {
   #pendingBytes = 0;
   #line = 1;
 
-  readonly #maxPayloadBytes: number;
+  readonly #payloadLimits: PayloadLimits | undefined;
 
-  constructor(rules: VectorRules, sink: RecordSink, maxLineBytes: number, maxPayloadBytes?: number) {
+  constructor(rules: VectorRules, sink: RecordSink, maxLineBytes: number, payloadLimits?: PayloadLimits) {
     this.#rules = rules;
     this.#sink = sink;
-    this.#maxPayloadBytes = maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+    this.#payloadLimits = payloadLimits;
     this.#maxLineBytes = maxLineBytes;
   }
 
@@ -86,6 +86,6 @@ export class NdjsonParser implements FormatParser {
       if (text.trim() === '') return;
       throw formatError(where, `invalid JSON: ${(err as Error).message.slice(0, 200)}`);
     }
-    addRecord(value, where, this.#rules, this.#sink, undefined, this.#maxPayloadBytes);
+    addRecord(value, where, this.#rules, this.#sink, undefined, this.#payloadLimits);
   }
 }

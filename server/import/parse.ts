@@ -62,9 +62,9 @@ function createParser(o: ImportOptions, sink: RecordSink): FormatParser {
     case 'fvecs':
       return new FvecsParser(rules, o.idOffset, sink, o.contentLength);
     case 'ndjson':
-      return new NdjsonParser(rules, sink, o.maxRecordBytes, o.maxPayloadBytes);
+      return new NdjsonParser(rules, sink, o.maxRecordBytes, { bytes: o.maxPayloadBytes, depth: o.maxPayloadDepth });
     case 'msgpack':
-      return new MsgpackParser(rules, sink, o.maxRecordBytes, o.maxPayloadBytes);
+      return new MsgpackParser(rules, sink, o.maxRecordBytes, { bytes: o.maxPayloadBytes, depth: o.maxPayloadDepth });
   }
 }
 

@@ -1,7 +1,7 @@
 import { toVector, bytesToFloats, type VectorRules } from '../../index/vectors.ts';
 import type { Metric } from '../../index/vector-index.ts';
 import { normaliseId } from '../../storage/ids.ts';
-import { payloadProblem } from '../payload.ts';
+import { MAX_PAYLOAD_DEPTH, PAYLOAD_DEPTH_CEILING, payloadProblem } from '../payload.ts';
 import { ImportErrors } from './errors.ts';
 
 /** The body formats of `POST /v1/collections/{name}/import?format=`. */
@@ -19,6 +19,12 @@ export const DEFAULT_MAX_RECORD_BYTES = 16 * 2 ** 20;
 export const DEFAULT_BATCH_SIZE = 1024;
 /** Default cap on one record's payload (the server passes VICINITY_MAX_PAYLOAD_BYTES). */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 65536;
+/** What one record's payload may be: bytes of its JSON, levels of nesting. */
+export interface PayloadLimits {
+  bytes: number;
+  depth: number;
+}
+const DEFAULT_PAYLOAD_LIMITS: PayloadLimits = { bytes: DEFAULT_MAX_PAYLOAD_BYTES, depth: MAX_PAYLOAD_DEPTH };
 const MAX_BATCH_SIZE = 65536;
 
 /** What `parseImport` is given; omitted fields take the defaults above. */
@@ -34,6 +40,8 @@ export interface ImportOptionsInput {
   maxRecordBytes?: number;
   /** Cap on one record's payload, in bytes of its JSON. */
   maxPayloadBytes?: number;
+  /** Cap on one record's payload nesting (the payload itself is level 1). */
+  maxPayloadDepth?: number;
   batchSize?: number;
   /** The body's length when known (Content-Length): gives `.fvecs` its total up front. */
   contentLength?: number | null;
@@ -89,6 +97,8 @@ export function importOptions(o: ImportOptionsInput): ImportOptions {
   if (!isInt(maxRecordBytes, 64, 2 ** 30)) fail('options.maxRecordBytes must be an integer from 64 to 1073741824');
   const maxPayloadBytes = o.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
   if (!isInt(maxPayloadBytes, 2, 2 ** 30)) fail('options.maxPayloadBytes must be an integer from 2 to 1073741824');
+  const maxPayloadDepth = o.maxPayloadDepth ?? MAX_PAYLOAD_DEPTH;
+  if (!isInt(maxPayloadDepth, 1, PAYLOAD_DEPTH_CEILING)) fail(`options.maxPayloadDepth must be an integer from 1 to ${PAYLOAD_DEPTH_CEILING}`);
   const batchSize = o.batchSize ?? DEFAULT_BATCH_SIZE;
   if (!isInt(batchSize, 1, MAX_BATCH_SIZE)) fail(`options.batchSize must be an integer from 1 to ${MAX_BATCH_SIZE}`);
   const contentLength = o.contentLength ?? null;
@@ -96,7 +106,7 @@ export function importOptions(o: ImportOptionsInput): ImportOptions {
     fail('options.contentLength must be a non-negative safe integer or null');
   }
   return Object.freeze({
-    format: o.format, dimension: o.dimension, metric: o.metric, idOffset, maxBytes, maxRecords, maxRecordBytes, maxPayloadBytes, batchSize, contentLength,
+    format: o.format, dimension: o.dimension, metric: o.metric, idOffset, maxBytes, maxRecords, maxRecordBytes, maxPayloadBytes, maxPayloadDepth, batchSize, contentLength,
   });
 }
 
@@ -133,7 +143,7 @@ const LINK_TYPE = /^[a-z][a-z0-9_.-]{0,63}$/;
  * Vectors may be number arrays, Float32Array/Float64Array, or raw little-endian float32 bytes.
  * `kind` names what a record must be in messages: `an object` (JSON), `a map` (MessagePack).
  */
-export function addRecord(value: unknown, where: string, rules: VectorRules, sink: RecordSink, kind = 'an object', maxPayloadBytes = DEFAULT_MAX_PAYLOAD_BYTES): void {
+export function addRecord(value: unknown, where: string, rules: VectorRules, sink: RecordSink, kind = 'an object', limits: PayloadLimits = DEFAULT_PAYLOAD_LIMITS): void {
   if (value === null || typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) {
     throw formatError(where, `expected ${kind} {id, vector, payload}, got ${describe(value)}`);
   }
@@ -150,9 +160,9 @@ export function addRecord(value: unknown, where: string, rules: VectorRules, sin
   else if (raw instanceof Uint8Array) values = bytesToFloats(raw, `${where}: vector`);
   else throw formatError(where, `vector must be an array of numbers, got ${describe(raw)}`);
   const vector = toVector(values, rules, `${where}: vector`);
-  const payload = payloadText(record.payload, where);
-  if (payload !== null && Buffer.byteLength(payload) > maxPayloadBytes) {
-    throw tooLarge(where, `payload is ${Buffer.byteLength(payload)} bytes of JSON, more than the server's limit of ${maxPayloadBytes} (VICINITY_MAX_PAYLOAD_BYTES)`);
+  const payload = payloadText(record.payload, where, limits.depth);
+  if (payload !== null && Buffer.byteLength(payload) > limits.bytes) {
+    throw tooLarge(where, `payload is ${Buffer.byteLength(payload)} bytes of JSON, more than the server's limit of ${limits.bytes} (VICINITY_MAX_PAYLOAD_BYTES)`);
   }
   sink.add(id, vector, payload, linksText(record.links, where));
 }
@@ -181,12 +191,12 @@ function linksText(links: unknown, where: string): string | null {
 }
 
 /** The payload as JSON text: an object, or null when null or absent. */
-function payloadText(payload: unknown, where: string): string | null {
+function payloadText(payload: unknown, where: string, maxDepth: number): string | null {
   if (payload === undefined || payload === null) return null;
   if (typeof payload !== 'object' || Array.isArray(payload) || Object.getPrototypeOf(payload) !== Object.prototype) {
     throw formatError(where, `payload must be an object or null, got ${describe(payload)}`);
   }
-  const problem = payloadProblem(payload, 'payload');
+  const problem = payloadProblem(payload, 'payload', maxDepth);
   if (problem) throw formatError(where, problem);
   return JSON.stringify(payload);
 }

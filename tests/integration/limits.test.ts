@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { call, finished, startServer } from '../helpers/server.ts';
 
 test('payload bytes, collections per server and points per collection are limits with their own codes', async (t) => {
@@ -67,4 +69,73 @@ test('imports past the concurrent limit get 429 with Retry-After; names that cou
     assert.ok(['VDB_ERR_REQUEST_INVALID', 'VDB_ERR_ROUTE_NOT_FOUND'].includes(res.body.code as string), `${name}: ${JSON.stringify(res.body)}`);
   }
   assert.deepEqual(((await call(server, 'GET', '/v1/collections')).body.collections as { name: string }[]).map((c) => c.name), ['a']);
+});
+
+/** Sends the head of a request and `part` of its body, then nothing; resolves with the answer, if any. */
+function stalledRequest(url: string, path: string, body: string, part: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(new URL(path, url), { method: 'PUT', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+    req.on('response', (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+    });
+    req.on('error', reject);
+    req.write(part);
+  });
+}
+
+test('a request body that does not arrive in VICINITY_REQUEST_TIMEOUT_S gets 408; imports stream past it', async (t) => {
+  const server = await startServer(t, { requestTimeoutMs: 1000, importIdleTimeoutMs: 60_000 });
+  assert.equal((await call(server, 'PUT', '/v1/collections/a', { dimension: 2, metric: 'l2' })).status, 201);
+  const body = JSON.stringify({ points: [{ id: 'x', vector: [0, 0] }] });
+  const started = Date.now();
+  const answer = await stalledRequest(server.url, '/v1/collections/a/points', body, body.slice(0, 10));
+  assert.equal(answer.status, 408);
+  assert.equal(JSON.parse(answer.body).code, 'VDB_ERR_REQUEST_TIMEOUT');
+  assert.ok(Date.now() - started < 5000);
+  assert.equal((await call(server, 'GET', '/v1/collections/a')).body.count, 0);
+
+  // An import sending its records a second and a half apart is not cut short.
+  const req = httpRequest(new URL('/v1/collections/a/import?format=ndjson', server.url), { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked' } });
+  const imported = new Promise<number>((resolve, reject) => {
+    req.on('response', (res) => (res.resume(), resolve(res.statusCode!)));
+    req.on('error', reject);
+  });
+  for (let i = 0; i < 3; i++) {
+    req.write(JSON.stringify({ id: `i${i}`, vector: [i, 1] }) + '\n');
+    await sleep(1500);
+  }
+  req.end();
+  assert.equal(await imported, 202);
+  assert.equal((await call(server, 'PUT', '/v1/collections/a/points', JSON.parse(body))).status, 200, 'a whole body within the limit is fine');
+});
+
+test('a stalled body on a request already answered (415) is let go without a crash', async (t) => {
+  const server = await startServer(t, { requestTimeoutMs: 500 });
+  const answer = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest(new URL('/v1/collections/a/points', server.url), { method: 'PUT', headers: { 'content-type': 'text/csv', 'content-length': 100 } });
+    req.on('response', (res) => (res.resume(), resolve(res.statusCode!)));
+    req.on('error', reject);
+    req.write('a,b');
+  });
+  assert.equal(answer, 415);
+  await sleep(1500);
+  assert.equal((await call(server, 'GET', '/readyz')).status, 200);
+});
+
+test('payload nesting past VICINITY_MAX_PAYLOAD_DEPTH is refused by upserts and imports alike', async (t) => {
+  const server = await startServer(t, { maxPayloadDepth: 3 });
+  assert.equal((await call(server, 'PUT', '/v1/collections/a', { dimension: 2, metric: 'l2' })).status, 201);
+  const ok = { a: { b: { c: 1 } } }; // levels 1, 2, 3
+  const deep = { a: { b: { c: [1] } } };
+  assert.equal((await call(server, 'PUT', '/v1/collections/a/points', { points: [{ id: 'x', vector: [0, 0], payload: ok }] })).status, 200);
+  const refused = await call(server, 'PUT', '/v1/collections/a/points', { points: [{ id: 'y', vector: [0, 0], payload: deep }] });
+  assert.equal(refused.status, 400);
+  assert.equal(refused.body.code, 'VDB_ERR_PAYLOAD_INVALID');
+  assert.match(refused.body.message, /points\[0\]\.payload\.a\.b\.c is nested more than 3 levels deep \(VICINITY_MAX_PAYLOAD_DEPTH\)/);
+  const upload = await call(server, 'POST', '/v1/collections/a/import?format=ndjson', JSON.stringify({ id: 'z', vector: [0, 0], payload: deep }), { 'content-type': 'application/x-ndjson' });
+  assert.equal(upload.status, 400);
+  assert.match(upload.body.message, /line 1: payload\.a\.b\.c is nested more than 3 levels deep/);
+  assert.equal((await call(server, 'GET', '/v1/collections/a')).body.count, 1);
 });

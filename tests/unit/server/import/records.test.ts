@@ -22,7 +22,7 @@ test('import options get defaults and are frozen', () => {
   const o = importOptions(base);
   assert.deepEqual({ ...o }, {
     format: 'ndjson', dimension: 8, metric: 'cosine', idOffset: 0, maxBytes: DEFAULT_MAX_BYTES, maxRecords: 2 ** 32 - 1,
-    maxRecordBytes: DEFAULT_MAX_RECORD_BYTES, maxPayloadBytes: 65536, batchSize: 1024, contentLength: null,
+    maxRecordBytes: DEFAULT_MAX_RECORD_BYTES, maxPayloadBytes: 65536, maxPayloadDepth: 64, batchSize: 1024, contentLength: null,
   });
   assert.equal(DEFAULT_MAX_BYTES, 64 * 2 ** 30);
   assert.ok(Object.isFrozen(o));
@@ -39,6 +39,7 @@ test('invalid import options are refused with exact messages', () => {
     [{ maxBytes: 0 }, 'options.maxBytes must be a positive safe integer'],
     [{ maxRecords: 1.5 }, 'options.maxRecords must be a positive safe integer'],
     [{ maxRecordBytes: 10 }, 'options.maxRecordBytes must be an integer from 64 to 1073741824'],
+    [{ maxPayloadDepth: 501 }, 'options.maxPayloadDepth must be an integer from 1 to 500'],
     [{ batchSize: 0 }, 'options.batchSize must be an integer from 1 to 65536'],
     [{ batchSize: 65537 }, 'options.batchSize must be an integer from 1 to 65536'],
     [{ contentLength: -5 }, 'options.contentLength must be a non-negative safe integer or null'],
