@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { positiveInt, positiveSeconds, runCli, serverEnv } from './lib/args.ts';
 import { describeCommand, describeMachine, describeRevision, writeBenchJson } from './lib/report.ts';
 import type { ScenarioResult } from './lib/soak-common.ts';
+import { crashScenario } from './lib/soak-crash.ts';
 import { dropRaceScenario } from './lib/soak-drop.ts';
 import { orphansScenario } from './lib/soak-orphans.ts';
 import { formatSoak, type SoakReport } from './lib/soak-report.ts';
@@ -33,6 +34,8 @@ const SCENARIOS = {
   // Two smoke rounds: one per firing order.
   'drop-race': { run: dropRaceScenario, rounds: 60, smokeRounds: 2 },
   'snapshot-window': { run: snapshotWindowScenario, rounds: 30, smokeRounds: 1 },
+  // One round is one SIGKILL (`npm run soak:crash` runs 100).
+  crash: { run: crashScenario, rounds: 100, smokeRounds: 3 },
 } as const;
 type Name = keyof typeof SCENARIOS;
 
