@@ -9,6 +9,8 @@ export const StorageErrors = {
   Options: createError('VDB_ERR_STORAGE_OPTIONS', '%s', 500),
   /** At start-up: the SQLite file is damaged or not a database; the server does not start. */
   Corrupt: createError('VDB_ERR_STORAGE_CORRUPT', '%s', 500),
+  /** The disk holding the data directory is full (SQLITE_FULL): the write was not made; reads go on. */
+  Full: createError('VDB_ERR_STORAGE_FULL', '%s', 507),
   /** An imported record links to an id that neither the import nor the collection holds, or past a link limit. */
   ImportLink: createError('VDB_ERR_IMPORT_LINK', '%s', 422),
   /** A write that would take a collection past its live-point limit (VICINITY_MAX_POINTS_PER_COLLECTION). */

@@ -1,4 +1,5 @@
 import type { Db } from '../../storage/db.ts';
+import { StorageErrors } from '../../storage/errors.ts';
 import { Mutex } from './mutex.ts';
 
 /** Takes the write lock; resolves with the function that gives it back. */
@@ -56,6 +57,12 @@ export class Writer {
     this.#writable.run();
     try {
       return this.#db.transaction(fn).immediate();
+    } catch (err) {
+      // SQLite rolled the transaction back: nothing of it was written.
+      if ((err as { code?: unknown }).code === 'SQLITE_FULL') {
+        throw new StorageErrors.Full('the disk holding the data directory is full: nothing of this write was kept; free space (or move VICINITY_DATA_DIR) and retry; searches go on meanwhile');
+      }
+      throw err;
     } finally {
       this.#readOnly.run();
     }

@@ -64,7 +64,8 @@ export function installErrors(app: FastifyInstance, bodyLimitBytes: number): voi
     if (err.validation) {
       return send(reply, 400, 'VDB_ERR_REQUEST_INVALID', validationMessage(err.validationContext ?? 'body', err.validation[0] as ErrorObject));
     }
-    if (typeof err.code === 'string' && err.code.startsWith('VDB_ERR_') && err.statusCode && (err.statusCode < 500 || err.statusCode === 503)) {
+    // 503 (not ready, overloaded) and 507 (disk full) are the server's own answers, not its faults.
+    if (typeof err.code === 'string' && err.code.startsWith('VDB_ERR_') && err.statusCode && (err.statusCode < 500 || err.statusCode === 503 || err.statusCode === 507)) {
       if (err.statusCode === 503 || err.statusCode === 429) reply.header('retry-after', '1');
       return send(reply, err.statusCode, err.code, err.message);
     }
