@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { Packr } from 'msgpackr';
 import { ROUTE_ACCESS } from '../../server/auth/policy.ts';
 import { errorCatalogue } from '../../server/errors.ts';
+import { compareAll, createModelCollection, opSequence, ReferenceModel, runOp } from './fuzz-model.ts';
 
 /** One generated request: a route of the table with odd parameters, bodies, types and queries. */
 export interface FuzzRequest {
@@ -48,17 +49,20 @@ export const fuzzRequest: fc.Arbitrary<FuzzRequest> = fc
     name: fc.oneof(fc.constantFrom('c', 'missing', 'c-2'), oddString),
     id: fc.oneof(fc.constantFrom('p1', 'p2'), oddString),
     body,
-    encoding: fc.constantFrom('json', 'msgpack', 'raw', 'truncated', 'none'),
+    encoding: fc.constantFrom('json', 'msgpack', 'raw', 'truncated', 'none', 'duplicate-keys'),
+    accept: fc.constantFrom(undefined, 'application/msgpack', '*/*', 'text/html', '\u00ff;;q=x'),
     contentType: fc.constantFrom('application/json', 'application/msgpack', 'text/plain', 'application/x-ndjson', ''),
     query: fc.oneof(fc.constant(''), fc.constantFrom('?format=ndjson', '?format=npy', '?k=3', '?direction=sideways', '?limit=-1', '?cursor=%FF', '?x=1&x=2')),
   })
-  .map(({ route: [method, url], name, id, body: value, encoding, contentType, query }) => {
+  .map(({ route: [method, url], name, id, body: value, encoding, accept, contentType, query }) => {
     const path = url.replace(':name', encodeSegment(name)).replace(':id', encodeSegment(id)) + query;
     const headers: Record<string, string> = contentType ? { 'content-type': contentType } : {};
+    if (accept !== undefined) headers.accept = accept;
     if (method === 'GET' || method === 'DELETE' || encoding === 'none') return { method, url: path, headers };
     let payload: string | Buffer;
     if (encoding === 'msgpack') payload = packr.pack(value);
     else if (encoding === 'raw') payload = Buffer.from([0xc1, 0xff, 0x00, 0x7b]);
+    else if (encoding === 'duplicate-keys') payload = `{"k":1,"vector":[0,1],"k":${JSON.stringify(value) ?? 'null'},"points":[],"points":null}`;
     else payload = JSON.stringify(value) ?? 'null';
     if (encoding === 'truncated') payload = payload.slice(0, Math.max(0, payload.length - 3));
     return { method, url: path, headers, payload };
@@ -77,21 +81,65 @@ const CODES = new Map(errorCatalogue().map((e) => [e.code, e.status]));
 
 /**
  * Sends one request and checks the invariants: never a 5xx (503 aside: loading, overload), every
- * 4xx carries a code of the catalogue with its status, and the answer is JSON.
+ * 4xx carries a code of the catalogue with its status, and the answer is JSON. The status, and the
+ * broken invariant or null.
  */
-export async function checkOne(app: FastifyInstance, request: FuzzRequest): Promise<string | null> {
+export async function checkOne(app: FastifyInstance, request: FuzzRequest): Promise<{ status: number; problem: string | null }> {
   const res = await app.inject({ method: request.method as 'GET', url: request.url, headers: request.headers, payload: request.payload });
   const where = `${request.method} ${request.url} (${request.headers['content-type'] ?? 'no type'}) → ${res.statusCode}`;
-  if (res.statusCode >= 500 && res.statusCode !== 503) return `${where}: ${res.body.slice(0, 300)}`;
+  const answer = (problem: string | null) => ({ status: res.statusCode, problem });
+  if (res.statusCode >= 500 && res.statusCode !== 503) return answer(`${where}: ${res.body.slice(0, 300)}`);
   if (res.statusCode >= 400) {
+    // Asked for MessagePack (Accept), errors come as MessagePack too.
+    const msgpack = String(res.headers['content-type'] ?? '').startsWith('application/msgpack');
     let code: unknown;
     try {
-      code = (JSON.parse(res.body) as { code?: unknown }).code;
+      code = ((msgpack ? packr.unpack(res.rawPayload) : JSON.parse(res.body)) as { code?: unknown }).code;
     } catch {
-      return `${where}: the body is not JSON: ${res.body.slice(0, 200)}`;
+      return answer(`${where}: the body is not ${msgpack ? 'MessagePack' : 'JSON'}: ${res.body.slice(0, 200)}`);
     }
-    if (typeof code !== 'string' || !CODES.has(code)) return `${where}: code ${String(code)} is not in the catalogue`;
-    if (CODES.get(code) !== res.statusCode) return `${where}: ${code} is documented as ${CODES.get(code)}`;
+    if (typeof code !== 'string' || !CODES.has(code)) return answer(`${where}: code ${String(code)} is not in the catalogue`);
+    if (CODES.get(code) !== res.statusCode) return answer(`${where}: ${code} is documented as ${CODES.get(code)}`);
   }
-  return null;
+  return answer(null);
+}
+
+export interface FuzzRun {
+  requests: number;
+  statuses: Map<number, number>;
+  sequences: number;
+  operations: number;
+  violations: string[];
+}
+
+/**
+ * `requests` fuzzed requests (seeded), and after every `every` of them a sequence of valid
+ * operations checked against the reference model (fuzz-model.ts), on a server with a collection `c`
+ * of two points for the fuzz to hit and the model's own collection.
+ */
+export async function runFuzz(app: FastifyInstance, o: { requests: number; seed: number; every: number }): Promise<FuzzRun> {
+  await app.inject({ method: 'PUT', url: '/v1/collections/c', payload: { dimension: 2, metric: 'l2' } });
+  await app.inject({ method: 'PUT', url: '/v1/collections/c/points', payload: { points: [{ id: 'p1', vector: [0, 1], payload: { a: 1 } }, { id: 'p2', vector: [1, 0] }] } });
+  await createModelCollection(app);
+  const model = new ReferenceModel();
+  const run: FuzzRun = { requests: 0, statuses: new Map(), sequences: 0, operations: 0, violations: [] };
+  const violation = (v: string) => run.violations.length < 50 && run.violations.push(v);
+  const requests = fc.sample(fuzzRequest, { numRuns: o.requests, seed: o.seed });
+  const sequences = fc.sample(opSequence, { numRuns: Math.ceil(o.requests / o.every), seed: o.seed + 1 });
+  for (const [i, request] of requests.entries()) {
+    const { status, problem } = await checkOne(app, request);
+    run.requests++;
+    run.statuses.set(status, (run.statuses.get(status) ?? 0) + 1);
+    if (problem) violation(problem);
+    if ((i + 1) % o.every !== 0) continue;
+    const ops = sequences[run.sequences++];
+    for (const op of ops) {
+      run.operations++;
+      const wrong = await runOp(app, model, op);
+      if (wrong) violation(`model, sequence ${run.sequences}: ${wrong}`);
+    }
+    const wrong = await compareAll(app, model);
+    if (wrong) violation(`model, after sequence ${run.sequences} (${JSON.stringify(ops).slice(0, 300)}): ${wrong}`);
+  }
+  return run;
 }
