@@ -9,6 +9,7 @@ import { frameworkError, installErrors } from './plugins/errors.ts';
 import { collectionRoutes } from './routes/collections.ts';
 import { healthRoutes } from './routes/health.ts';
 import { importRoutes } from './routes/import.ts';
+import { Metrics, metricsRoutes } from './metrics/metrics.ts';
 import { linkRoutes } from './routes/links.ts';
 import { pointRoutes } from './routes/points.ts';
 import { searchRoutes } from './routes/search.ts';
@@ -16,6 +17,7 @@ import { searchRoutes } from './routes/search.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     engine: Engine;
+    metrics: Metrics;
     /** Reads VICINITY_API_KEYS_FILE again (SIGHUP); a file that does not parse leaves the keys as they were. */
     reloadKeys(): void;
   }
@@ -38,8 +40,10 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   const keys = loadKeyRing(config); // before the engine opens anything: a bad keys file stops here
   const engine = new Engine(config, app.log);
   app.decorate('engine', engine);
+  const metrics = new Metrics(engine.hnswBuild);
+  app.decorate('metrics', metrics);
   installErrors(app, config.bodyLimitBytes);
-  const auth = installAuth(app, keys);
+  const auth = installAuth(app, keys, { publicMetrics: config.metricsPublic, refused: (reason) => metrics.refused.inc({ reason }) });
   app.decorate('reloadKeys', () => {
     if (!config.apiKeysFile) return;
     try {
@@ -53,6 +57,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   installBodies(app);
   installRequestTimeout(app, config.requestTimeoutMs);
   healthRoutes(app, engine);
+  metricsRoutes(app, metrics);
   collectionRoutes(app, engine);
   pointRoutes(app, engine);
   linkRoutes(app, engine);

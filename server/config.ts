@@ -45,6 +45,8 @@ export interface Config {
   importMaxRecordBytes: number;
   /** An upload that sends nothing for this long fails (ms). */
   importIdleTimeoutMs: number;
+  /** `GET /metrics` needs no key. */
+  metricsPublic: boolean;
   /** A request body (imports aside) must arrive whole within this; 408 VDB_ERR_REQUEST_TIMEOUT after. */
   requestTimeoutMs: number;
   /** A collection is rebuilt by itself once tombstones are this share (percent) of its points… */
@@ -65,6 +67,7 @@ export const ENV_VARS = {
   VICINITY_API_KEY: ['', 'one admin key, sent as Authorization: Bearer <key> or api-key: <key>'],
   VICINITY_API_KEYS_FILE: ['', 'JSON file of keys: [{name, sha256, role: read|write|admin, collections?}] (digests only)'],
   VICINITY_ALLOW_UNAUTHENTICATED: ['false', 'true: listen on a non-loopback VICINITY_HOST without any key'],
+  VICINITY_METRICS_PUBLIC: ['false', 'true: GET /metrics needs no key (with keys configured, any key may read it otherwise)'],
   VICINITY_TLS_CERT: ['', 'PEM certificate (chain): serve HTTPS; needs VICINITY_TLS_KEY'],
   VICINITY_TLS_KEY: ['', 'PEM private key of VICINITY_TLS_CERT'],
   VICINITY_PORT: ['7373', 'TCP port (0 picks a free one)'],
@@ -149,6 +152,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     apiKey,
     apiKeysFile: apiKeysFile === null ? null : resolve(apiKeysFile),
     allowUnauthenticated,
+    metricsPublic: oneOf(env, 'VICINITY_METRICS_PUBLIC', ['true', 'false'] as const) === 'true',
     port: int(env, 'VICINITY_PORT', 0, 65535),
     dataDir: resolve(raw(env, 'VICINITY_DATA_DIR')),
     synchronous: oneOf(env, 'VICINITY_SYNCHRONOUS', ['NORMAL', 'FULL'] as const),

@@ -20,12 +20,17 @@ export function loadKeyRing(config: Readonly<Config>): KeyRing | null {
   return config.apiKey || config.apiKeysFile ? new KeyRing(keys) : null;
 }
 
-/** Counts of refused requests, for logs and metrics (keys themselves are never recorded), and the keys in use. */
+/** The keys in use. */
 export interface Auth {
-  unauthenticated: number;
-  forbidden: number;
   /** Takes a newly read key ring in place of the current one (SIGHUP). */
   replace(ring: KeyRing): void;
+}
+
+export interface AuthOptions {
+  /** `GET /metrics` without a key (VICINITY_METRICS_PUBLIC). */
+  publicMetrics: boolean;
+  /** Told of each refusal, by reason only: keys themselves are never recorded. */
+  refused: (reason: 'unauthenticated' | 'forbidden') => void;
 }
 
 /**
@@ -33,11 +38,9 @@ export interface Auth {
  * known key, 403 when its role or collections do not allow the call. Without keys it only records
  * the routes (a server without keys listens on loopback only: config.ts).
  */
-export function installAuth(app: FastifyInstance, initial: KeyRing | null): Auth {
+export function installAuth(app: FastifyInstance, initial: KeyRing | null, options: AuthOptions): Auth {
   let ring = initial;
-  const counters: Auth = {
-    unauthenticated: 0,
-    forbidden: 0,
+  const auth: Auth = {
     replace: (next) => {
       ring = next;
     },
@@ -50,33 +53,33 @@ export function installAuth(app: FastifyInstance, initial: KeyRing | null): Auth
   app.addHook('onReady', (done) => {
     done(unlisted.length > 0 ? new Error(`routes without an access rule in server/auth/policy.ts: ${unlisted.join(', ')}`) : undefined);
   });
-  if (!initial) return counters;
+  if (!initial) return auth;
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const url = request.routeOptions.url;
     if (url === undefined) return; // no such route: a 404 follows
-    const access = accessOf(request.method, url) ?? 'admin';
+    const access = options.publicMetrics && url === '/metrics' ? 'open' : (accessOf(request.method, url) ?? 'admin');
     if (access === 'open') return;
     const key = presented(request);
     const found = key === null ? null : ring!.find(key);
     if (!found) {
-      counters.unauthenticated++;
+      options.refused('unauthenticated');
       void reply.header('www-authenticate', 'Bearer');
       throw new ServerErrors.Unauthenticated(
         key === null ? 'this call needs an API key: send Authorization: Bearer <key> or api-key: <key>' : 'the API key is not one this server knows',
       );
     }
     if (!allows(found.role, access)) {
-      counters.forbidden++;
+      options.refused('forbidden');
       throw new ServerErrors.Forbidden(`key '${found.name}' has the role ${found.role}; ${request.method} ${url} needs ${access}`);
     }
     const name = (request.params as { name?: string }).name;
     if (name !== undefined && !inScope(found, name)) {
-      counters.forbidden++;
+      options.refused('forbidden');
       throw new ServerErrors.Forbidden(`key '${found.name}' may not touch collection '${name}'`);
     }
     request.apiKey = found;
   });
-  return counters;
+  return auth;
 }
 
 /** The key sent as `Authorization: Bearer <key>` or `api-key: <key>`, or null. */

@@ -11,6 +11,8 @@ export type Access = 'open' | Role;
 export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /healthz': 'open',
   'GET /readyz': 'open',
+  // Any key may read the metrics; VICINITY_METRICS_PUBLIC=true opens them (auth.ts).
+  'GET /metrics': 'read',
   'GET /v1/collections': 'read',
   'PUT /v1/collections/:name': 'admin',
   'GET /v1/collections/:name': 'read',

@@ -49,6 +49,8 @@ export class Engine {
   readonly #writes: PointWrites;
   readonly #timer: NodeJS.Timeout;
   readonly jobs: Jobs;
+  /** The hnswlib-node build in use (stock, avx2, native). */
+  readonly hnswBuild: string;
   readonly links: Links;
   readonly #linksRepo: LinksRepo;
   readonly #overlay: Overlay;
@@ -65,7 +67,8 @@ export class Engine {
     const points = (this.#points = new PointsRepo(db, { maxLabel: config.maxLabel }));
     this.#knn = new KnnRepo(db);
     const snapshotDir = join(config.dataDir, 'indexes');
-    const data = { dbPath, snapshotDir, engine: engineBuild(config, log), maxLinksPerPoint: config.maxLinksPerPoint, maxPointsPerCollection: config.maxPointsPerCollection };
+    this.hnswBuild = engineBuild(config, log);
+    const data = { dbPath, snapshotDir, engine: this.hnswBuild as ReturnType<typeof engineBuild>, maxLinksPerPoint: config.maxLinksPerPoint, maxPointsPerCollection: config.maxPointsPerCollection };
     const replicas = (this.#replicas = new ReplicaSet({ count: replicaCount(config, collections.list(), log), maxQueue: config.replicaQueue, data, log }));
     const snapshots = (this.#snapshots = new Snapshots({
       db, replicas, log, dir: snapshotDir, everyChanges: config.snapshotEveryChanges, intervalMs: config.snapshotIntervalMs,

@@ -134,3 +134,29 @@ test('with a certificate and its key the server speaks HTTPS, and keys travel ov
   await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'plain HTTP is not served');
   assert.throws(() => loadConfig({ VICINITY_TLS_CERT: cert }), /VICINITY_TLS_CERT and VICINITY_TLS_KEY go together/);
 });
+
+test('refused requests are counted in /metrics by reason, never by key; /metrics needs a key unless VICINITY_METRICS_PUBLIC', async (t) => {
+  const server = await serverWithKeys(t);
+  assert.equal((await call(server, 'GET', '/metrics')).status, 401);
+  const scrape = async () => {
+    const res = await fetch(`${server.url}/metrics`, { headers: as(KEYS.reader) });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+    return res.text();
+  };
+  const count = (text: string, reason: string) => Number(new RegExp(`^vicinity_requests_refused_total\\{reason="${reason}"\\} (\\d+)$`, 'm').exec(text)?.[1]);
+  const before = await scrape();
+  await call(server, 'GET', '/v1/collections', undefined, as('not-a-key-0123456789abcdef'));
+  await call(server, 'GET', '/v1/collections');
+  await call(server, 'PUT', '/v1/collections/x', { dimension: 2, metric: 'l2' }, as(KEYS.reader));
+  const after = await scrape();
+  assert.equal(count(after, 'unauthenticated') - count(before, 'unauthenticated'), 2);
+  assert.equal(count(after, 'forbidden') - count(before, 'forbidden'), 1);
+  assert.match(after, /^vicinity_build_info\{version="[^"]+",hnsw_build="(stock|avx2|native)",node_version="v\d+/m);
+  assert.match(after, /^vicinity_nodejs_eventloop_lag_p99_seconds /m);
+  for (const key of [...Object.values(KEYS), 'not-a-key']) assert.ok(!after.includes(key), 'no key in the metrics');
+
+  const open = await startServer(t, { apiKeysFile: server.config.apiKeysFile, metricsPublic: true });
+  assert.equal((await call(open, 'GET', '/metrics')).status, 200);
+  assert.equal((await call(open, 'GET', '/v1/collections')).status, 401, 'only /metrics opens');
+});
