@@ -6,9 +6,10 @@
  * upserts balance (every deleted id is re-inserted by a later upsert; other upserts update loaded ids).
  * wrk gives latency and QPS of all operations together; per-operation latency comes from one low-rate
  * probe per operation (its own connection, one request at a time, about one every 50 ms) running beside
- * it. Meanwhile the server's RSS is sampled every second and a /healthz probe measures how long a cheap
- * request waits. It passes when every answer (wrk's and the probes') is 2xx or a 503 with Retry-After,
- * and the RSS of the last window after the warm-up is within 5 % of the first.
+ * it. Meanwhile the server's RSS is sampled every second, a /healthz probe measures how long a cheap
+ * request waits, and the server's own event-loop lag p99 over the load is read from GET /metrics. It
+ * passes when every answer (wrk's and the probes') is 2xx or a 503 with Retry-After, and the RSS of
+ * the last window after the warm-up is within 5 % of the first.
  *
  *   npm run bench:load                                     60,000 points × 128-d, 64 connections, 5 + 60 s
  *   node --import tsx bench/load.ts --points 60000 --duration 20
@@ -165,6 +166,7 @@ async function soak(server: SoakServer, o: Options, wrk: Wrk, report: LoadReport
   const pid = server.child.pid ?? -1;
   report.probeIdle = await probeIdle(server.port, '/healthz', o.probeRate, o.smoke ? 1 : 3);
   report.countBefore = (await server.client.json<CollectionInfo>('GET', COLLECTION_PATH, undefined)).count;
+  await eventLoopLagP99(server); // a scrape resets prom-client's event-loop histogram: the next one covers the load
 
   log(`mixed load: one wrk -t1, ${o.connections} connections, ${o.warmupS} + ${o.durationS} s; probes every ${o.opProbeMs} ms per operation`);
   const stopRss = sampleRss(pid);
@@ -183,6 +185,7 @@ async function soak(server: SoakServer, o: Options, wrk: Wrk, report: LoadReport
   } finally {
     report.opProbes = await stopAll(opProbes);
     report.probe = await probe.stop();
+    report.eventLoopLagP99Ms = await eventLoopLagP99(server);
     const reading = meter();
     report.rss.samples = stopRss();
     report.rss.peakBytes = procPeakRssBytes(pid);
@@ -192,6 +195,13 @@ async function soak(server: SoakServer, o: Options, wrk: Wrk, report: LoadReport
   }
   report.rss.flat = rssFlatness(report.rss.samples, o.warmupS, o.durationS);
   report.after = await afterLoad(server);
+}
+
+/** The server's own event-loop lag p99 since the last scrape (prom-client's default metrics), in ms; null if unreadable. */
+async function eventLoopLagP99(server: SoakServer): Promise<number | null> {
+  const answer = await server.client.request('GET', '/metrics').catch(() => null);
+  const seconds = answer?.status === 200 ? /^vicinity_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(answer.body)?.[1] : undefined;
+  return seconds === undefined ? null : Number(seconds) * 1000;
 }
 
 async function main(o: Options): Promise<number> {

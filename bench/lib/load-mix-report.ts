@@ -63,6 +63,8 @@ export interface LoadReport {
   rss: { samples: RssSample[]; peakBytes: number | null; flat: RssFlatness | null };
   probeIdle: ProbeResult | null;
   probe: ProbeResult | null;
+  /** The server's event-loop lag p99 over the mixed load (GET /metrics, prom-client), ms. */
+  eventLoopLagP99Ms?: number | null;
   after: { readyz: number; count: number; live: number | null; settledMs: number | null } | null;
   /** Error-level lines the server logged, by message. */
   serverErrors: Record<string, number>;
@@ -254,6 +256,7 @@ export function formatLoad(r: LoadReport): string {
   probe(r.probeIdle, 'idle:     ');
   probe(r.probe, 'probe:    ');
   if (r.probe !== null) out.push(`          healthz probe p99 (event-loop lag + one request): ${fixed(r.probe.p99Ms, 2)} ms`);
+  if (r.eventLoopLagP99Ms != null) out.push(`event loop: the server's lag p99 over the load (GET /metrics): ${fixed(r.eventLoopLagP99Ms, 2)} ms`);
   if (r.countBefore !== null || r.after !== null) {
     const before = r.countBefore;
     const after = r.after?.count ?? null;
