@@ -147,16 +147,8 @@ export class ReplicaSet {
   }
 
   #leastBusy(): Replica {
-    const n = this.#replicas.length;
-    let best = this.#replicas[this.#next % n];
-    for (let i = 1; i < n; i++) {
-      const r = this.#replicas[(this.#next + i) % n];
-      if ((best.loading && !r.loading) || (r.loading === best.loading && r.pending < best.pending)) best = r;
-    }
-    this.#next++;
-    if (best.reads >= this.#maxQueue) {
-      throw new ServerErrors.Overloaded(`all ${n} search replicas have ${this.#maxQueue} searches queued; retry shortly`);
-    }
+    const best = leastBusy(this.#replicas, this.#next++, this.#maxQueue);
+    if (!best) throw new ServerErrors.Overloaded(`all ${this.#replicas.length} search replicas have ${this.#maxQueue} searches queued; retry shortly`);
     return best;
   }
 
@@ -174,4 +166,20 @@ export class ReplicaSet {
 
 function isWorkerExit(err: unknown): boolean {
   return err instanceof Error && /worker exited|terminated|exit code/i.test(err.message);
+}
+
+/**
+ * The replica a read goes to: among those with fewer than `maxQueue` reads queued, one not loading,
+ * then the one with the fewest tasks of any kind, starting the round at `start` so ties rotate.
+ * Null when every read queue is full. (A replica with a full read queue is passed over even when its
+ * whole queue is shorter: its writes done, it would still hold `maxQueue` reads.)
+ */
+export function leastBusy<R extends { loading: boolean; pending: number; reads: number }>(replicas: readonly R[], start: number, maxQueue: number): R | null {
+  let best: R | null = null;
+  for (let i = 0; i < replicas.length; i++) {
+    const r = replicas[(start + i) % replicas.length];
+    if (r.reads >= maxQueue) continue;
+    if (best === null || (best.loading && !r.loading) || (r.loading === best.loading && r.pending < best.pending)) best = r;
+  }
+  return best;
 }
