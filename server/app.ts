@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { installAuth, loadKeyRing } from './auth/auth.ts';
 import type { Config } from './config.ts';
 import { Engine } from './engine/engine.ts';
@@ -30,7 +30,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
     logger: { level: config.logLevel },
     bodyLimit: config.bodyLimitBytes,
     // Two log lines per search cost more than the search; requests are logged at debug level below.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Point ids are user strings and may be long.
