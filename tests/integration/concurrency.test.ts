@@ -121,13 +121,16 @@ test('an upsert that waited for the lock while an import committed a codec fit w
   const early = randomVectors(100, DIM, 8);
   assert.equal((await call(server, 'PUT', '/v1/collections/f/points', { points: early.map((vector, i) => ({ id: `e${i}`, vector })) })).status, 200);
   // The import builds, then waits for the snapshot lock before its commit.
-  const snapshots = await engine.holdSnapshotsForTest('f');
+  const snapshots = await engine.forTest.holdSnapshots('f');
   const vectors = randomVectors(2000, DIM, 9);
   const started = await fetch(`${server.url}/v1/collections/f/import?format=ndjson`, { method: 'POST', body: ndjson(vectors.map((_, i) => `p${i}`), vectors, () => ({})) });
   const { job_id: job } = (await started.json()) as { job_id: string };
-  await sleep(1500);
+  // Built (on a loaded machine that takes more than the second and a half this once waited), it waits for the lock.
+  const built = (view: { phase: string; processed: number }) => view.phase === 'building' && view.processed === 2000;
+  while (!built((await call(server, 'GET', `/v1/jobs/${job}`)).body as { phase: string; processed: number })) await sleep(50);
+  await sleep(300);
   // Hold the write lock, let the commit ask for it, then queue an upsert behind it.
-  const writes = await engine.holdWritesForTest();
+  const writes = await engine.forTest.holdWrites();
   snapshots();
   await sleep(300);
   const late = randomVectors(10, DIM, 10);
