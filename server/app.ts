@@ -40,7 +40,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   const keys = loadKeyRing(config); // before the engine opens anything: a bad keys file stops here
   const engine = new Engine(config, app.log);
   app.decorate('engine', engine);
-  const metrics = new Metrics(engine.hnswBuild);
+  const metrics = new Metrics(engine, config.metricsMaxCollections);
   app.decorate('metrics', metrics);
   installErrors(app, config.bodyLimitBytes);
   const auth = installAuth(app, keys, { publicMetrics: config.metricsPublic, refused: (reason) => metrics.refused.inc({ reason }) });

@@ -47,6 +47,8 @@ export interface Config {
   importIdleTimeoutMs: number;
   /** `GET /metrics` needs no key. */
   metricsPublic: boolean;
+  /** Collections past this many are summed under `collection="_other"` in /metrics. */
+  metricsMaxCollections: number;
   /** A request body (imports aside) must arrive whole within this; 408 VDB_ERR_REQUEST_TIMEOUT after. */
   requestTimeoutMs: number;
   /** A collection is rebuilt by itself once tombstones are this share (percent) of its points… */
@@ -68,6 +70,7 @@ export const ENV_VARS = {
   VICINITY_API_KEYS_FILE: ['', 'JSON file of keys: [{name, sha256, role: read|write|admin, collections?}] (digests only)'],
   VICINITY_ALLOW_UNAUTHENTICATED: ['false', 'true: listen on a non-loopback VICINITY_HOST without any key'],
   VICINITY_METRICS_PUBLIC: ['false', 'true: GET /metrics needs no key (with keys configured, any key may read it otherwise)'],
+  VICINITY_METRICS_MAX_COLLECTIONS: ['100', 'collections named in /metrics; the rest are summed under collection="_other"'],
   VICINITY_TLS_CERT: ['', 'PEM certificate (chain): serve HTTPS; needs VICINITY_TLS_KEY'],
   VICINITY_TLS_KEY: ['', 'PEM private key of VICINITY_TLS_CERT'],
   VICINITY_PORT: ['7373', 'TCP port (0 picks a free one)'],
@@ -153,6 +156,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     apiKeysFile: apiKeysFile === null ? null : resolve(apiKeysFile),
     allowUnauthenticated,
     metricsPublic: oneOf(env, 'VICINITY_METRICS_PUBLIC', ['true', 'false'] as const) === 'true',
+    metricsMaxCollections: int(env, 'VICINITY_METRICS_MAX_COLLECTIONS', 1, 100_000),
     port: int(env, 'VICINITY_PORT', 0, 65535),
     dataDir: resolve(raw(env, 'VICINITY_DATA_DIR')),
     synchronous: oneOf(env, 'VICINITY_SYNCHRONOUS', ['NORMAL', 'FULL'] as const),

@@ -16,20 +16,17 @@ import { describeCollection } from './describe.ts';
 import { Jobs } from './jobs.ts';
 import { loadModel } from './load-index.ts';
 import type { Logger } from './logger.ts';
-import { planSearch, type Plan } from './planner.ts';
 import { Links } from './links.ts';
 import { Overlay } from './overlay.ts';
 import { decoded, scrollPoints, type StoredPoint } from './read-points.ts';
 import { PointWrites } from './point-writes.ts';
-import type { IndexStats, SearchItem, SearchReply } from './protocol.ts';
+import type { IndexStats } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
-import { emptyAnswer, prepareSearch, toAnswer, type PreparedSearch, type SearchAnswer } from './search.ts';
+import { prepareSearch, runSearches, type SearchAnswer } from './search.ts';
 import { Snapshots } from './snapshots.ts';
 import { Writer } from './writer.ts';
 
 const PURGE_CHUNK = 2000;
-/** Pages a filtered scroll reads from SQLite at most per request when the payload index cannot answer. */
-const ALL: Plan = { kind: 'all' };
 
 /**
  * Orchestrates storage and indexes: the collections, their points and searches. Every SQLite write
@@ -250,7 +247,7 @@ export class Engine {
 
   async search(name: string, request: SearchRequest): Promise<SearchAnswer> {
     const state = this.#readyState(name);
-    const [results] = await this.#search(state, [prepareSearch(state, request, '')]);
+    const [results] = await runSearches(state, this.#points, this.#replicas, [prepareSearch(state, request, '')]);
     return results;
   }
 
@@ -261,33 +258,9 @@ export class Engine {
     const slices = Math.min(this.#replicas.size, prepared.length);
     const size = Math.ceil(prepared.length / slices);
     const parts = await Promise.all(
-      Array.from({ length: slices }, (_, i) => this.#search(state, prepared.slice(i * size, (i + 1) * size))),
+      Array.from({ length: slices }, (_, i) => runSearches(state, this.#points, this.#replicas, prepared.slice(i * size, (i + 1) * size))),
     );
     return parts.flat();
-  }
-
-  /** Plans each search's filter, runs them as one task on the least busy replica, and fills in ids and payloads. */
-  async #search(state: CollectionState, searches: PreparedSearch[]): Promise<SearchAnswer[]> {
-    const plans = await Promise.all(searches.map((s) => (s.where ? planSearch(state, this.#points, s.where, s.whereKey) : Promise.resolve(ALL))));
-    const items: SearchItem[] = [];
-    searches.forEach((s, i) => {
-      const plan = plans[i];
-      if (plan.kind !== 'none') {
-        items.push({ query: s.query, k: s.k, ef: s.ef, filter: plan.kind === 'filtered' ? plan.filter : null, candidates: s.candidates, rescore: s.rescore, select: s.select });
-      }
-    });
-    const needStore = state.model.pca !== null || plans.some((p) => p.kind === 'filtered') || searches.some((s) => s.select);
-    const replies =
-      items.length === 0
-        ? []
-        : await this.#replicas.read<SearchReply[]>({
-            op: 'search',
-            collectionId: state.record.id,
-            searches: items,
-            store: needStore ? state.storeSpec : null,
-          });
-    let next = 0;
-    return searches.map((s, i) => (plans[i].kind === 'none' ? emptyAnswer(s) : toAnswer(state, this.#points, s, replies[next++])));
   }
 
   #tick(): void {
@@ -312,20 +285,20 @@ export class Engine {
     return this.#replicas.backlog;
   }
 
-  /** Test hook: holds every write (as a long commit does) until the returned function is called. */
-  holdWritesForTest(): Promise<() => void> {
-    return this.#writer.lease();
+  /** Live and deleted points of each collection, as stored (for /metrics). */
+  collectionCounts(): { name: string; live: number; deleted: number }[] {
+    return this.#collections.list().map((r) => ({ name: r.name, live: r.liveCount, deleted: r.deletedCount }));
   }
 
-  /** Test hook: holds the collection's snapshot lock (as a snapshot being written does) until the returned function is called. */
-  holdSnapshotsForTest(name: string): Promise<() => void> {
-    return this.#state(name).snapshot.lock.acquire();
-  }
-
-  /** Test hook: ends one replica's worker, as a crash would. */
-  killReplicaForTest(id: number): Promise<unknown> {
-    return this.#replicas.on(id, { op: 'exit' }).catch(() => undefined);
-  }
+  /**
+   * Test hooks: hold every write (as a long commit does) or a collection's snapshot lock (as a
+   * snapshot being written does) until the returned function is called; end a replica's worker.
+   */
+  readonly forTest = {
+    holdWrites: (): Promise<() => void> => this.#writer.lease(),
+    holdSnapshots: (name: string): Promise<() => void> => this.#state(name).snapshot.lock.acquire(),
+    killReplica: (id: number): Promise<unknown> => this.#replicas.on(id, { op: 'exit' }).catch(() => undefined),
+  };
 
   /** Ends the jobs, writes snapshots of changed collections, stops the replicas, closes the database. */
   async close(): Promise<void> {

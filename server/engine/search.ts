@@ -5,7 +5,9 @@ import type { Quality } from '../../index/select.ts';
 import { ServerErrors } from '../errors.ts';
 import { MAX_POOL, type ExpandRequest, type SearchRequest, type SelectRequest } from '../schemas/index.ts';
 import type { CollectionState } from './collection-state.ts';
-import type { ExpandItem, SearchReply, SelectItem } from './protocol.ts';
+import { planSearch, type Plan } from './planner.ts';
+import type { ExpandItem, SearchItem, SearchReply, SelectItem } from './protocol.ts';
+import type { ReplicaSet } from './replicas.ts';
 
 export interface SearchResult {
   id: string;
@@ -139,4 +141,25 @@ export function toAnswer(collection: CollectionState, points: PointsRepo, search
     results.push(explained(result, i));
   }
   return answer(results);
+}
+
+const ALL: Plan = { kind: 'all' };
+
+/** Plans each search's filter, runs them as one task on the least busy replica, and fills in ids and payloads. */
+export async function runSearches(state: CollectionState, points: PointsRepo, replicas: ReplicaSet, searches: PreparedSearch[]): Promise<SearchAnswer[]> {
+  const plans = await Promise.all(searches.map((s) => (s.where ? planSearch(state, points, s.where, s.whereKey) : Promise.resolve(ALL))));
+  const items: SearchItem[] = [];
+  searches.forEach((s, i) => {
+    const plan = plans[i];
+    if (plan.kind !== 'none') {
+      items.push({ query: s.query, k: s.k, ef: s.ef, filter: plan.kind === 'filtered' ? plan.filter : null, candidates: s.candidates, rescore: s.rescore, select: s.select });
+    }
+  });
+  const needStore = state.model.pca !== null || plans.some((p) => p.kind === 'filtered') || searches.some((s) => s.select);
+  const replies =
+    items.length === 0
+      ? []
+      : await replicas.read<SearchReply[]>({ op: 'search', collectionId: state.record.id, searches: items, store: needStore ? state.storeSpec : null });
+  let next = 0;
+  return searches.map((s, i) => (plans[i].kind === 'none' ? emptyAnswer(s) : toAnswer(state, points, s, replies[next++])));
 }

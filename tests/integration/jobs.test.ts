@@ -139,7 +139,7 @@ test('an automatic rebuild is queued once, re-checks its threshold, and stays ca
   const blocker = await startImport(server, 'big', ndjson(100_000, 7), '&build_order=random');
   await until(server, blocker, (j) => j.phase === 'building');
   // While writes are held back (as during a long commit), ticks pass: still one rebuild.
-  const release = await server.app.engine.holdWritesForTest();
+  const release = await server.app.engine.forTest.holdWrites();
   const deleting = call(server, 'POST', '/v1/collections/c/points/delete', { ids: points.slice(0, 200).map((p) => p.id) });
   await sleep(50);
   release();
@@ -166,7 +166,7 @@ test('two drops and a create racing for the write lock: the new collection is no
   const server = await startServer(t);
   for (let round = 0; round < 5; round++) {
     await create(server, 'x');
-    const release = await server.app.engine.holdWritesForTest();
+    const release = await server.app.engine.forTest.holdWrites();
     // They queue for the lock in the order sent: drop, create, drop.
     const first = call(server, 'DELETE', '/v1/collections/x');
     await sleep(30);
@@ -187,7 +187,7 @@ test('two drops and a create racing for the write lock: the new collection is no
 test('an import commits only once the collection\'s snapshot lock is free, and a drop during its load leaves no files', async (t) => {
   const server = await startServer(t);
   await create(server, 'c');
-  const release = await server.app.engine.holdSnapshotsForTest('c');
+  const release = await server.app.engine.forTest.holdSnapshots('c');
   const job = await startImport(server, 'c', ndjson(2000, 8));
   await sleep(1500);
   const held = (await call(server, 'GET', `/v1/jobs/${job}`)).body;

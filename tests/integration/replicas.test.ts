@@ -47,10 +47,10 @@ test('a crashed replica is replaced and reloads without losing acknowledged writ
   const points = Array.from({ length: 300 }, (_, id) => ({ id, vector: Array.from({ length: DIM }, () => Math.fround(random())) }));
   await call(server, 'PUT', '/v1/collections/k/points', { points: points.slice(0, 200) });
   const { engine } = server.app;
-  await engine.killReplicaForTest(0);
+  await engine.forTest.killReplica(0);
   // Written while replica 0 is being replaced: its successor must pick these up from SQLite.
   await call(server, 'PUT', '/v1/collections/k/points', { points: points.slice(200) });
-  await engine.killReplicaForTest(1);
+  await engine.forTest.killReplica(1);
   for (let round = 0; round < 4; round++) {
     const res = await call(server, 'POST', '/v1/collections/k/search/batch', {
       searches: points.map((p) => ({ vector: p.vector, k: 1, ef: 100, with_payload: false })),
@@ -172,9 +172,9 @@ test('a replica killed under search load: every search still answers 200', async
     }
   });
   await new Promise((r) => setTimeout(r, 200));
-  await engine.killReplicaForTest(0);
+  await engine.forTest.killReplica(0);
   await new Promise((r) => setTimeout(r, 300));
-  await engine.killReplicaForTest(1);
+  await engine.forTest.killReplica(1);
   await new Promise((r) => setTimeout(r, 500));
   stop = true;
   await Promise.all(loops);
