@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BodySet, Wrk } from './load.ts';
+import { WRK_STAT_LUA, type BodySet, type Wrk } from './load.ts';
 import type { MixOp, OpName } from './load-mix-data.ts';
 import { clockTicks, statCpuSeconds } from './stats.ts';
 
@@ -121,11 +121,7 @@ function done(summary, latency, requests)
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, math.floor(latency.mean),
     object(merged("sent", false), false), object(merged("statuses", false), false),
     object(merged("kinds", false), false), object(merged("kinds_retry", false), false), object(merged("examples", true), true)))
-  local f = io.open("/proc/self/stat", "r")
-  if f then
-    io.write("WRK_STAT " .. f:read("*l") .. "\\n")
-    f:close()
-  end
+${WRK_STAT_LUA}
 end
 `;
 

@@ -71,6 +71,13 @@ export function ensureWrk(allowInstall: boolean, log: (line: string) => void): {
   return after === null ? { wrk: null, why: 'wrk installed but not on PATH' } : { wrk: after, why: '' };
 }
 
+/** Lua for the end of wrk's `done()`: prints wrk's own /proc stat line, from which its CPU time is read. */
+export const WRK_STAT_LUA = `  local f = io.open("/proc/self/stat", "r")
+  if f then
+    io.write("WRK_STAT " .. f:read("*l") .. "\\n")
+    f:close()
+  end`;
+
 // Reads the bodies (one binary file, cut by a file of lengths, so MessagePack works as well as JSON),
 // formats every request once in init() and cycles through them; done() prints the numbers as JSON and
 // the wrk process's own /proc stat line (all its threads' CPU time), since the process is gone afterwards.
@@ -104,11 +111,7 @@ function done(summary, latency, requests)
   io.write(string.format('WRK_JSON {"requests":%d,"duration_us":%d,"errors":%d,"status_errors":%d,"p50_us":%d,"p99_us":%d}\\n',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.status + e.timeout, e.status,
     latency:percentile(50), latency:percentile(99)))
-  local f = io.open("/proc/self/stat", "r")
-  if f then
-    io.write("WRK_STAT " .. f:read("*l") .. "\\n")
-    f:close()
-  end
+${WRK_STAT_LUA}
 end
 `;
 
