@@ -22,7 +22,7 @@ import { decoded, scrollPoints, type StoredPoint } from './read-points.ts';
 import { PointWrites } from './point-writes.ts';
 import type { IndexStats } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
-import { prepareSearch, runSearches, type SearchAnswer } from './search.ts';
+import { prepareSearch, runSearches, type SearchAnswer, type SearchObserver } from './search.ts';
 import { Snapshots } from './snapshots.ts';
 import { Writer } from './writer.ts';
 
@@ -48,6 +48,8 @@ export class Engine {
   readonly jobs: Jobs;
   /** The hnswlib-node build in use (stock, avx2, native). */
   readonly hnswBuild: string;
+  /** Told of every search (/metrics). */
+  searchObserver: SearchObserver | undefined;
   readonly links: Links;
   readonly #linksRepo: LinksRepo;
   readonly #overlay: Overlay;
@@ -247,7 +249,7 @@ export class Engine {
 
   async search(name: string, request: SearchRequest): Promise<SearchAnswer> {
     const state = this.#readyState(name);
-    const [results] = await runSearches(state, this.#points, this.#replicas, [prepareSearch(state, request, '')]);
+    const [results] = await runSearches(state, this.#points, this.#replicas, [prepareSearch(state, request, '')], this.searchObserver);
     return results;
   }
 
@@ -258,7 +260,7 @@ export class Engine {
     const slices = Math.min(this.#replicas.size, prepared.length);
     const size = Math.ceil(prepared.length / slices);
     const parts = await Promise.all(
-      Array.from({ length: slices }, (_, i) => runSearches(state, this.#points, this.#replicas, prepared.slice(i * size, (i + 1) * size))),
+      Array.from({ length: slices }, (_, i) => runSearches(state, this.#points, this.#replicas, prepared.slice(i * size, (i + 1) * size), this.searchObserver)),
     );
     return parts.flat();
   }
@@ -290,13 +292,20 @@ export class Engine {
     return this.#collections.list().map((r) => ({ name: r.name, live: r.liveCount, deleted: r.deletedCount }));
   }
 
+  /** Tasks and searches queued per replica (for /metrics). */
+  replicaQueues(): { pending: number; reads: number }[] {
+    return this.#replicas.queues();
+  }
+
   /**
    * Test hooks: hold every write (as a long commit does) or a collection's snapshot lock (as a
-   * snapshot being written does) until the returned function is called; end a replica's worker.
+   * snapshot being written does) until the returned function is called, and count who holds or
+   * waits for that lock; end a replica's worker.
    */
   readonly forTest = {
     holdWrites: (): Promise<() => void> => this.#writer.lease(),
     holdSnapshots: (name: string): Promise<() => void> => this.#state(name).snapshot.lock.acquire(),
+    snapshotQueue: (name: string): number => this.#state(name).snapshot.lock.queued,
     killReplica: (id: number): Promise<unknown> => this.#replicas.on(id, { op: 'exit' }).catch(() => undefined),
   };
 

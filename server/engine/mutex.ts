@@ -8,6 +8,11 @@ export class Mutex {
     return this.#holders > 0;
   }
 
+  /** The holder and those waiting. */
+  get queued(): number {
+    return this.#holders;
+  }
+
   /** Waits for the lock; call the returned function exactly once to release it. */
   async acquire(): Promise<() => void> {
     this.#holders++;

@@ -145,8 +145,23 @@ export function toAnswer(collection: CollectionState, points: PointsRepo, search
 
 const ALL: Plan = { kind: 'all' };
 
+/** How a search ran, for /metrics: the graph, the graph with an allow-list, exact over the matches, nothing to match, or a diverse selection. */
+export type PlanName = 'graph' | 'filtered_graph' | 'exact' | 'none' | 'diverse';
+
+function planName(plan: Plan, search: PreparedSearch): PlanName {
+  if (plan.kind === 'none') return 'none';
+  if (search.select) return 'diverse';
+  return plan.kind === 'all' ? 'graph' : plan.exact ? 'exact' : 'filtered_graph';
+}
+
+/** Told of every search done: its collection, plan and seconds (the whole task's, for a batch). */
+export type SearchObserver = (collection: string, plan: PlanName, seconds: number) => void;
+
 /** Plans each search's filter, runs them as one task on the least busy replica, and fills in ids and payloads. */
-export async function runSearches(state: CollectionState, points: PointsRepo, replicas: ReplicaSet, searches: PreparedSearch[]): Promise<SearchAnswer[]> {
+export async function runSearches(
+  state: CollectionState, points: PointsRepo, replicas: ReplicaSet, searches: PreparedSearch[], observe?: SearchObserver,
+): Promise<SearchAnswer[]> {
+  const started = performance.now();
   const plans = await Promise.all(searches.map((s) => (s.where ? planSearch(state, points, s.where, s.whereKey) : Promise.resolve(ALL))));
   const items: SearchItem[] = [];
   searches.forEach((s, i) => {
@@ -161,5 +176,8 @@ export async function runSearches(state: CollectionState, points: PointsRepo, re
       ? []
       : await replicas.read<SearchReply[]>({ op: 'search', collectionId: state.record.id, searches: items, store: needStore ? state.storeSpec : null });
   let next = 0;
-  return searches.map((s, i) => (plans[i].kind === 'none' ? emptyAnswer(s) : toAnswer(state, points, s, replies[next++])));
+  const answers = searches.map((s, i) => (plans[i].kind === 'none' ? emptyAnswer(s) : toAnswer(state, points, s, replies[next++])));
+  const seconds = (performance.now() - started) / 1000;
+  if (observe) searches.forEach((s, i) => observe(state.name, planName(plans[i], s), seconds));
+  return answers;
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { SearchObserver } from '../engine/search.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -8,6 +9,10 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.me
 export interface MetricsSource {
   hnswBuild: string;
   collectionCounts(): { name: string; live: number; deleted: number }[];
+  replicaQueues(): { pending: number; reads: number }[];
+  readonly indexBacklog: number;
+  jobs: { list(limit: number): { kind: string; state: string; collection: string; processed: number; total: number | null; rate: number }[] };
+  searchObserver: SearchObserver | undefined;
 }
 
 /** Collections past this many are summed under `collection="_other"`, so label values stay bounded. */
@@ -24,9 +29,15 @@ export class Metrics {
   readonly refused: Counter<'reason'>;
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly duration: Histogram<'method' | 'route'>;
+  readonly searches: Histogram<'collection' | 'plan'>;
+  readonly searchesRefused: Counter<'reason'>;
+  readonly written: Counter<'op'>;
+  readonly #named = new Set<string>();
+  readonly #maxCollections: number;
 
   constructor(source: MetricsSource, maxCollections: number) {
     const hnswBuild = source.hnswBuild;
+    this.#maxCollections = maxCollections;
     collectDefaultMetrics({ register: this.registry, prefix: 'vicinity_' });
     new Gauge({
       name: 'vicinity_build_info',
@@ -69,6 +80,73 @@ export class Metrics {
         });
       },
     });
+    this.searches = new Histogram({
+      name: 'vicinity_search_duration_seconds',
+      help: 'Searches by collection and plan (graph, filtered_graph, exact, none, diverse): the replica task and the answer\'s assembly; a batch\'s searches each count its whole task',
+      labelNames: ['collection', 'plan'],
+      buckets: [0.0002, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [this.registry],
+    });
+    source.searchObserver = (collection, plan, seconds) => this.searches.observe({ collection: this.collectionLabel(collection), plan }, seconds);
+    this.searchesRefused = new Counter({
+      name: 'vicinity_searches_refused_total',
+      help: 'Searches answered 503, by reason: overloaded (every replica queue full) or not_ready (the collection is loading)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.written = new Counter({
+      name: 'vicinity_points_written_total',
+      help: 'Points written through the REST API: upserted, deleted (imports are counted by their jobs)',
+      labelNames: ['op'],
+      registers: [this.registry],
+    });
+    new Gauge({
+      name: 'vicinity_index_backlog_points',
+      help: 'Points written but not yet in every replica\'s index (the most behind replica)',
+      registers: [this.registry],
+      collect() {
+        this.set(source.indexBacklog);
+      },
+    });
+    new Gauge({
+      name: 'vicinity_replica_queue',
+      help: 'Tasks queued per replica: all (writes, snapshots, searches) or reads (searches)',
+      labelNames: ['replica', 'kind'],
+      registers: [this.registry],
+      collect() {
+        source.replicaQueues().forEach((q, replica) => {
+          this.set({ replica: String(replica), kind: 'all' }, q.pending);
+          this.set({ replica: String(replica), kind: 'reads' }, q.reads);
+        });
+      },
+    });
+    const label = (name: string) => this.collectionLabel(name);
+    new Gauge({
+      name: 'vicinity_jobs',
+      help: 'Jobs kept (the last week, at most 1,000) by kind and state',
+      labelNames: ['kind', 'state'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const job of source.jobs.list(1000)) this.inc({ kind: job.kind, state: job.state });
+      },
+    });
+    new Gauge({
+      name: 'vicinity_job_progress',
+      help: 'The running job\'s records processed and total, and its rate per second',
+      labelNames: ['kind', 'collection', 'measure'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const job of source.jobs.list(1000)) {
+          if (job.state !== 'running') continue;
+          const labels = { kind: job.kind, collection: label(job.collection) };
+          this.set({ ...labels, measure: 'processed' }, job.processed);
+          if (job.total !== null) this.set({ ...labels, measure: 'total' }, job.total);
+          this.set({ ...labels, measure: 'rate' }, job.rate);
+        }
+      },
+    });
     new Gauge({
       name: 'vicinity_collections',
       help: 'Collections on this server',
@@ -77,6 +155,14 @@ export class Metrics {
         this.set(source.collectionCounts().length);
       },
     });
+  }
+
+  /** A collection's label: its name for the first VICINITY_METRICS_MAX_COLLECTIONS seen, `_other` after. */
+  collectionLabel(name: string): string {
+    if (this.#named.has(name)) return name;
+    if (this.#named.size >= this.#maxCollections) return OTHER;
+    this.#named.add(name);
+    return name;
   }
 
   /** Counts an answered request and its duration; `route` is the pattern (or `unmatched`). */
@@ -90,6 +176,12 @@ export class Metrics {
 export function metricsRoutes(app: FastifyInstance, metrics: Metrics): void {
   app.addHook('onResponse', (request, reply, done) => {
     metrics.answered(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
+  });
+  app.addHook('onError', (request, _reply, err, done) => {
+    if (err.statusCode === 503 && request.routeOptions.url?.includes('/search')) {
+      metrics.searchesRefused.inc({ reason: err.code === 'VDB_ERR_NOT_READY' ? 'not_ready' : 'overloaded' });
+    }
     done();
   });
   app.get('/metrics', async (_request, reply) => {

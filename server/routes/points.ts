@@ -27,7 +27,11 @@ export function pointRoutes(app: FastifyInstance, engine: Engine): void {
   app.put<{ Params: Params; Body: UpsertRequest }>(
     '/v1/collections/:name/points',
     { schema: { params: collectionParams, body: upsertBody } },
-    (request) => engine.upsert(request.params.name, request.body),
+    async (request) => {
+      const answer = await engine.upsert(request.params.name, request.body);
+      app.metrics.written.inc({ op: 'upserted' }, answer.upserted);
+      return answer;
+    },
   );
 
   app.get<{ Params: Params & { id: string }; Querystring: { with_vector?: boolean; with_payload?: boolean } }>(
@@ -42,7 +46,11 @@ export function pointRoutes(app: FastifyInstance, engine: Engine): void {
   app.post<{ Params: Params; Body: DeleteRequest }>(
     '/v1/collections/:name/points/delete',
     { schema: { params: collectionParams, body: deleteBody } },
-    (request) => engine.deletePoints(request.params.name, request.body),
+    async (request) => {
+      const answer = await engine.deletePoints(request.params.name, request.body);
+      app.metrics.written.inc({ op: 'deleted' }, answer.deleted);
+      return answer;
+    },
   );
 
   app.post<{ Params: Params; Body: ScrollRequest }>(

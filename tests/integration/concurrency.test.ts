@@ -126,9 +126,11 @@ test('an upsert that waited for the lock while an import committed a codec fit w
   const started = await fetch(`${server.url}/v1/collections/f/import?format=ndjson`, { method: 'POST', body: ndjson(vectors.map((_, i) => `p${i}`), vectors, () => ({})) });
   const { job_id: job } = (await started.json()) as { job_id: string };
   // Built (on a loaded machine that takes more than the second and a half this once waited), it waits for the lock.
-  const built = (view: { phase: string; processed: number }) => view.phase === 'building' && view.processed === 2000;
-  while (!built((await call(server, 'GET', `/v1/jobs/${job}`)).body as { phase: string; processed: number })) await sleep(50);
-  await sleep(300);
+  const deadline = Date.now() + 60_000;
+  while (engine.forTest.snapshotQueue('f') < 2) {
+    assert.ok(Date.now() < deadline, 'the import came to wait for the snapshot lock');
+    await sleep(50);
+  }
   // Hold the write lock, let the commit ask for it, then queue an upsert behind it.
   const writes = await engine.forTest.holdWrites();
   snapshots();

@@ -83,7 +83,10 @@ test('with nothing else queued, an import in body order builds while its body ar
   const upload = stalledUpload(server, 'a', ndjson(3000, 3));
   t.after(() => upload.close());
   let jobs: { id: string }[] = [];
-  while (jobs.length === 0) jobs = (await call(server, 'GET', '/v1/jobs')).body.jobs as { id: string }[];
+  for (const deadline = Date.now() + 30_000; jobs.length === 0; await sleep(20)) {
+    assert.ok(Date.now() < deadline, 'the upload made a job');
+    jobs = (await call(server, 'GET', '/v1/jobs')).body.jobs as { id: string }[];
+  }
   const job = await until(server, jobs[0].id, (j) => j.built === 2048, 30_000);
   assert.deepEqual([job.state, job.phase], ['running', 'staging'], 'built before the body is in');
 });

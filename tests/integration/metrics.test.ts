@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { call, startServer } from '../helpers/server.ts';
+import { call, finished, startServer } from '../helpers/server.ts';
 
 async function scrape(url: string): Promise<string> {
   const res = await fetch(`${url}/metrics`);
@@ -39,4 +39,33 @@ test('/metrics counts requests by route pattern and status, and points per colle
   assert.equal(value(text, 'vicinity_http_requests_total{method="GET",route="unmatched",status="404"}'), 1);
   assert.equal(value(text, 'vicinity_http_request_duration_seconds_count{method="PUT",route="/v1/collections/:name/points"}'), 3);
   assert.ok(!text.includes('/no/such/route') && !text.includes('nope-zz') && !text.includes('/a/points'), 'no raw URL in a label');
+});
+
+test('/metrics: searches by plan, refused searches by reason, points written, replica queues, index backlog and jobs', async (t) => {
+  const server = await startServer(t, { replicas: 1, replicaQueue: 1 });
+  assert.equal((await call(server, 'PUT', '/v1/collections/s', { dimension: 2, metric: 'l2' })).status, 201);
+  const points = Array.from({ length: 200 }, (_, i) => ({ id: `p${i}`, vector: [i % 17, i % 13], payload: { g: i % 100 } }));
+  await call(server, 'PUT', '/v1/collections/s/points', { points });
+  await call(server, 'POST', '/v1/collections/s/points/delete', { ids: ['p0', 'p1', 'nope'] });
+  await call(server, 'POST', '/v1/collections/s/search', { vector: [1, 1], k: 3 });
+  await call(server, 'POST', '/v1/collections/s/search', { vector: [1, 1], k: 3, where: { g: 5 } });
+  await call(server, 'POST', '/v1/collections/s/search', { vector: [1, 1], k: 3, where: { g: 1000 } });
+  await call(server, 'POST', '/v1/collections/s/search', { vector: [1, 1], k: 3, select: { mode: 'mmr' } });
+  // One replica with a queue of one: a burst of searches gets some 503s.
+  const burst = await Promise.all(Array.from({ length: 30 }, () => call(server, 'POST', '/v1/collections/s/search', { vector: [2, 2], k: 50, ef: 500 })));
+  const refused = burst.filter((a) => a.status === 503).length;
+  const job = await call(server, 'POST', '/v1/collections/s/import?format=ndjson', '{"id":"q1","vector":[0,0]}', { 'content-type': 'application/x-ndjson' });
+  await finished(server, job.body.job_id as string);
+
+  const text = await scrape(server.url);
+  assert.equal(value(text, 'vicinity_points_written_total{op="upserted"}'), 200);
+  assert.equal(value(text, 'vicinity_points_written_total{op="deleted"}'), 2);
+  for (const plan of ['graph', 'exact', 'none', 'diverse']) {
+    assert.ok((value(text, `vicinity_search_duration_seconds_count{collection="s",plan="${plan}"}`) ?? 0) >= 1, plan);
+  }
+  assert.ok(refused > 0, 'the burst was refused in part');
+  assert.equal(value(text, 'vicinity_searches_refused_total{reason="overloaded"}'), refused);
+  assert.equal(value(text, 'vicinity_replica_queue{replica="0",kind="reads"}'), 0);
+  assert.equal(value(text, 'vicinity_index_backlog_points'), 0);
+  assert.equal(value(text, 'vicinity_jobs{kind="import",state="done"}'), 1);
 });
