@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StorageErrors } from './errors.ts';
 import { migrate } from './migrations.ts';
 
@@ -15,6 +15,11 @@ export interface OpenOptions {
 }
 
 export type Db = Database.Database;
+
+/** The SQLite file in a data directory (its WAL is beside it, with `-wal` appended). */
+export function databasePath(dataDir: string): string {
+  return join(dataDir, 'vicinity.db');
+}
 
 /** Opens the database in WAL mode and brings its schema up to date (unless read-only). */
 export function openDatabase(options: OpenOptions): Db {

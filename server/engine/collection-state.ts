@@ -22,14 +22,17 @@ export class SnapshotInfo {
   /** Points changed since the last snapshot. */
   changes = 0;
   writtenAt = Date.now();
+  /** Seconds the last periodic snapshot took to write. */
+  seconds = 0;
   readonly lock = new Mutex();
 
-  /** A snapshot covering `seq` was written while `changes` of the changes counted were in it. */
-  written(seq: number, bytes: number, changes: number): void {
+  /** A snapshot covering `seq` was written while `changes` of the changes counted were in it, taking `seconds` (when known). */
+  written(seq: number, bytes: number, changes: number, seconds?: number): void {
     this.seq = seq;
     this.bytes = bytes;
     this.changes -= changes;
     this.writtenAt = Date.now();
+    if (seconds !== undefined) this.seconds = seconds;
   }
 }
 

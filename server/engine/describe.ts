@@ -1,6 +1,7 @@
 import type { LidSummary } from '../../index/lid.ts';
 import type { CollectionRecord } from '../../storage/collections.ts';
 import type { KnnRepo } from '../../storage/knn.ts';
+import type { LinksRepo } from '../../storage/links.ts';
 import type { CollectionState } from './collection-state.ts';
 import type { IndexStats } from './protocol.ts';
 
@@ -81,3 +82,21 @@ function storageStats(state: CollectionState, live: number, perReplica: number):
 }
 
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : 0);
+
+/** What /metrics reads of a collection. */
+export interface CollectionGauges {
+  name: string;
+  live: number;
+  deleted: number;
+  links: Record<string, number>;
+  /** Its last snapshot: age, size, how long it took to write. */
+  snapshot: { ageS: number; bytes: number; seconds: number } | null;
+}
+
+export function collectionGauges(record: CollectionRecord, state: CollectionState | undefined, links: LinksRepo): CollectionGauges {
+  const snapshot = state?.snapshot;
+  return {
+    name: record.name, live: record.liveCount, deleted: record.deletedCount, links: links.countsByType(record.id),
+    snapshot: snapshot ? { ageS: (Date.now() - snapshot.writtenAt) / 1000, bytes: snapshot.bytes, seconds: snapshot.seconds } : null,
+  };
+}

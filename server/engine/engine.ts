@@ -1,7 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { join } from 'node:path';
 import { CollectionsRepo, type CollectionRecord } from '../../storage/collections.ts';
-import { openDatabase, type Db } from '../../storage/db.ts';
+import { databasePath, openDatabase, type Db } from '../../storage/db.ts';
 import { normaliseId } from '../../storage/ids.ts';
 import { KnnRepo } from '../../storage/knn.ts';
 import { LinksRepo } from '../../storage/links.ts';
@@ -12,7 +12,7 @@ import { ServerErrors } from '../errors.ts';
 import type { CollectionRequest, DeleteRequest, ScrollRequest, SearchRequest, UpsertRequest } from '../schemas/index.ts';
 import { engineBuild, normaliseConfig, replicaCount } from './collection-config.ts';
 import { CollectionState } from './collection-state.ts';
-import { describeCollection } from './describe.ts';
+import { collectionGauges, describeCollection, type CollectionGauges } from './describe.ts';
 import { Jobs } from './jobs.ts';
 import { loadModel } from './load-index.ts';
 import type { Logger } from './logger.ts';
@@ -48,6 +48,7 @@ export class Engine {
   readonly jobs: Jobs;
   /** The hnswlib-node build in use (stock, avx2, native). */
   readonly hnswBuild: string;
+  readonly databasePath: string;
   /** Told of every search (/metrics). */
   searchObserver: SearchObserver | undefined;
   readonly links: Links;
@@ -59,7 +60,7 @@ export class Engine {
   constructor(config: Config, log: Logger) {
     this.#config = config;
     this.#log = log;
-    const dbPath = join(config.dataDir, 'vicinity.db');
+    const dbPath = (this.databasePath = databasePath(config.dataDir));
     const db = (this.#db = openDatabase({ path: dbPath, synchronous: config.synchronous }));
     const writer = (this.#writer = new Writer(db));
     const collections = (this.#collections = new CollectionsRepo(db));
@@ -287,9 +288,9 @@ export class Engine {
     return this.#replicas.backlog;
   }
 
-  /** Live and deleted points of each collection, as stored (for /metrics). */
-  collectionCounts(): { name: string; live: number; deleted: number }[] {
-    return this.#collections.list().map((r) => ({ name: r.name, live: r.liveCount, deleted: r.deletedCount }));
+  /** Each collection's points as stored, its snapshot and links by type (for /metrics). */
+  collectionGauges(): CollectionGauges[] {
+    return this.#collections.list().map((r) => collectionGauges(r, this.#states.get(r.name), this.#linksRepo));
   }
 
   /** Tasks and searches queued per replica (for /metrics). */

@@ -65,8 +65,9 @@ export class Snapshots {
       // Every change committed so far was sent to replica 0 before this task: its index covers `seq`.
       const seq = currentSeq(this.#o.db);
       try {
+        const started = performance.now();
         const done = await this.#o.replicas.on<SnapshotReply | null>(0, { op: 'snapshot', collectionId: state.record.id, seq });
-        if (done) snapshot.written(done.seq, done.bytes, changes);
+        if (done) snapshot.written(done.seq, done.bytes, changes, (performance.now() - started) / 1000);
       } catch (err) {
         this.#o.log.error({ err, collection: state.name }, 'snapshot failed; will retry');
       }

@@ -1,22 +1,26 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CollectionGauges } from '../engine/describe.ts';
 import type { SearchObserver } from '../engine/search.ts';
+import { registerCollectionGauges } from './collections.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** What the metrics read from the engine at each scrape. */
 export interface MetricsSource {
   hnswBuild: string;
-  collectionCounts(): { name: string; live: number; deleted: number }[];
+  collectionGauges(): CollectionGauges[];
+  /** The SQLite file; its WAL is beside it. */
+  readonly databasePath: string;
   replicaQueues(): { pending: number; reads: number }[];
   readonly indexBacklog: number;
   jobs: { list(limit: number): { kind: string; state: string; collection: string; processed: number; total: number | null; rate: number }[] };
   searchObserver: SearchObserver | undefined;
 }
 
-/** Collections past this many are summed under `collection="_other"`, so label values stay bounded. */
-export const OTHER = '_other';
+export { OTHER } from './collections.ts';
+import { OTHER } from './collections.ts';
 
 /**
  * The server's Prometheus metrics (prom-client), prefix `vicinity_`, served at `GET /metrics`:
@@ -65,21 +69,7 @@ export class Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });
-    new Gauge({
-      name: 'vicinity_collection_points',
-      help: `Points per collection: live, or deleted (tombstones an optimize will purge); past VICINITY_METRICS_MAX_COLLECTIONS collections, summed under collection="${OTHER}"`,
-      labelNames: ['collection', 'state'],
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        const counts = source.collectionCounts();
-        counts.forEach((c, i) => {
-          const collection = i < maxCollections ? c.name : OTHER;
-          this.inc({ collection, state: 'live' }, c.live);
-          this.inc({ collection, state: 'deleted' }, c.deleted);
-        });
-      },
-    });
+    registerCollectionGauges(this.registry, source, maxCollections);
     this.searches = new Histogram({
       name: 'vicinity_search_duration_seconds',
       help: 'Searches by collection and plan (graph, filtered_graph, exact, none, diverse): the replica task and the answer\'s assembly; a batch\'s searches each count its whole task',
@@ -145,14 +135,6 @@ export class Metrics {
           if (job.total !== null) this.set({ ...labels, measure: 'total' }, job.total);
           this.set({ ...labels, measure: 'rate' }, job.rate);
         }
-      },
-    });
-    new Gauge({
-      name: 'vicinity_collections',
-      help: 'Collections on this server',
-      registers: [this.registry],
-      collect() {
-        this.set(source.collectionCounts().length);
       },
     });
   }
