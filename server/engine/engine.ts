@@ -293,6 +293,11 @@ export class Engine {
     return this.#collections.list().map((r) => collectionGauges(r, this.#states.get(r.name), this.#linksRepo));
   }
 
+  /** Told how long each of the server's write transactions took (/metrics). */
+  set writeObserver(observe: (seconds: number) => void) {
+    this.#writer.observe = observe;
+  }
+
   /** Tasks and searches queued per replica (for /metrics). */
   replicaQueues(): { pending: number; reads: number }[] {
     return this.#replicas.queues();

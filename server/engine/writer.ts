@@ -19,6 +19,8 @@ export class Writer {
   readonly #acquire: AcquireLock;
   readonly #writable;
   readonly #readOnly;
+  /** Told how long each committed transaction took, in seconds (/metrics). */
+  observe: ((seconds: number) => void) | undefined;
 
   /** `acquire` takes the lock: by default a lock of this process; the build process asks the server's. */
   constructor(db: Db, acquire?: AcquireLock) {
@@ -55,8 +57,11 @@ export class Writer {
    */
   writeHeld<T>(fn: () => T): T {
     this.#writable.run();
+    const started = performance.now();
     try {
-      return this.#db.transaction(fn).immediate();
+      const result = this.#db.transaction(fn).immediate();
+      this.observe?.((performance.now() - started) / 1000);
+      return result;
     } catch (err) {
       // SQLite rolled the transaction back: nothing of it was written.
       if ((err as { code?: unknown }).code === 'SQLITE_FULL') {

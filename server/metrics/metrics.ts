@@ -17,6 +17,7 @@ export interface MetricsSource {
   readonly indexBacklog: number;
   jobs: { list(limit: number): { kind: string; state: string; collection: string; processed: number; total: number | null; rate: number }[] };
   searchObserver: SearchObserver | undefined;
+  writeObserver: (seconds: number) => void;
 }
 
 export { OTHER } from './collections.ts';
@@ -84,6 +85,13 @@ export class Metrics {
       labelNames: ['reason'],
       registers: [this.registry],
     });
+    const transactions = new Histogram({
+      name: 'vicinity_write_transaction_duration_seconds',
+      help: "The server's SQLite write transactions (upserts, deletes, links, staging, job records), from BEGIN to COMMIT",
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [this.registry],
+    });
+    source.writeObserver = (seconds) => transactions.observe(seconds);
     this.written = new Counter({
       name: 'vicinity_points_written_total',
       help: 'Points written through the REST API: upserted, deleted (imports are counted by their jobs)',

@@ -38,6 +38,9 @@ test('/metrics counts requests by route pattern and status, and points per colle
   assert.equal(value(text, 'vicinity_collection_links{collection="a",type="next"}'), 2);
   assert.equal(value(text, 'vicinity_collection_links{collection="a",type="related"}'), 1);
   assert.ok(value(text, 'vicinity_sqlite_bytes{file="db"}')! > 0);
+  // Three creates, three upserts, a delete and a link put at least (job and snapshot bookkeeping add more).
+  assert.ok(value(text, 'vicinity_write_transaction_duration_seconds_count')! >= 8);
+  assert.ok(value(text, 'vicinity_write_transaction_duration_seconds_sum')! > 0);
   assert.ok(value(text, 'vicinity_sqlite_bytes{file="wal"}')! >= 0);
   assert.equal(value(text, 'vicinity_collection_points{collection="a",state="live"}'), 7);
   assert.equal(value(text, 'vicinity_collection_points{collection="a",state="deleted"}'), 3);
