@@ -93,12 +93,12 @@ export class ReplicaSet {
     }
   }
 
-  /** Points written but not yet in every replica's index. */
   /** Each replica's queue: tasks of any kind, and reads among them. */
   queues(): { pending: number; reads: number }[] {
     return this.#replicas.map((r) => ({ pending: r.pending, reads: r.reads }));
   }
 
+  /** Points written but not yet in every replica's index. */
   get backlog(): number {
     return Math.max(...this.#replicas.map((r) => r.backlog));
   }

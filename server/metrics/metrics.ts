@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CollectionGauges } from '../engine/describe.ts';
 import type { SearchObserver } from '../engine/search.ts';
-import { registerCollectionGauges } from './collections.ts';
+import { OTHER, registerCollectionGauges } from './collections.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -20,14 +20,11 @@ export interface MetricsSource {
   writeObserver: (seconds: number) => void;
 }
 
-export { OTHER } from './collections.ts';
-import { OTHER } from './collections.ts';
-
 /**
- * The server's Prometheus metrics (prom-client), prefix `vicinity_`, served at `GET /metrics`:
- * Node's process metrics (heap, GC, event-loop lag), the build, requests by route pattern (never the
- * raw URL) and status, requests refused by the key check, and points per collection. Keys never
- * appear in them: a refusal is counted by reason only.
+ * The server's Prometheus metrics (prom-client), prefix `vicinity_`, served at `GET /metrics` and
+ * listed in the README: requests, searches, writes, replicas, jobs, the build and Node's process
+ * metrics here, what is stored per collection in collections.ts. Keys never appear in them: a
+ * refusal is counted by reason only.
  */
 export class Metrics {
   readonly registry = new Registry();
@@ -41,7 +38,6 @@ export class Metrics {
   readonly #maxCollections: number;
 
   constructor(source: MetricsSource, maxCollections: number) {
-    const hnswBuild = source.hnswBuild;
     this.#maxCollections = maxCollections;
     collectDefaultMetrics({ register: this.registry, prefix: 'vicinity_' });
     new Gauge({
@@ -49,7 +45,7 @@ export class Metrics {
       help: 'Always 1; the labels say what runs: server version, hnswlib build, Node version',
       labelNames: ['version', 'hnsw_build', 'node_version'],
       registers: [this.registry],
-    }).set({ version: VERSION, hnsw_build: hnswBuild, node_version: process.version }, 1);
+    }).set({ version: VERSION, hnsw_build: source.hnswBuild, node_version: process.version }, 1);
     this.refused = new Counter({
       name: 'vicinity_requests_refused_total',
       help: 'Requests refused by the API-key check: unauthenticated (401: no key or an unknown one) or forbidden (403: beyond the key\'s role or collections)',
@@ -119,6 +115,13 @@ export class Metrics {
       },
     });
     const label = (name: string) => this.collectionLabel(name);
+    // Both job gauges read the stored jobs once per scrape.
+    let jobs: { at: number; list: ReturnType<MetricsSource['jobs']['list']> } = { at: -Infinity, list: [] };
+    const jobList = () => {
+      const now = performance.now();
+      if (now - jobs.at > 100) jobs = { at: now, list: source.jobs.list(1000) };
+      return jobs.list;
+    };
     new Gauge({
       name: 'vicinity_jobs',
       help: 'Jobs kept (the last week, at most 1,000) by kind and state',
@@ -126,7 +129,7 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const job of source.jobs.list(1000)) this.inc({ kind: job.kind, state: job.state });
+        for (const job of jobList()) this.inc({ kind: job.kind, state: job.state });
       },
     });
     new Gauge({
@@ -136,7 +139,7 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const job of source.jobs.list(1000)) {
+        for (const job of jobList()) {
           if (job.state !== 'running') continue;
           const labels = { kind: job.kind, collection: label(job.collection) };
           this.set({ ...labels, measure: 'processed' }, job.processed);

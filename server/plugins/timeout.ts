@@ -14,10 +14,10 @@ function hasBody(request: FastifyRequest): boolean {
  * bounds the headers. Handlers themselves are not cut short: a write that has begun commits.
  *
  * One sweep a second over the bodies still arriving, rather than a timer and a stream per request:
- * a search pays for a set insert and delete only.
+ * a search pays for a map insert and delete and two one-shot listeners.
  */
 export function installRequestTimeout(app: FastifyInstance, ms: number): void {
-  const arriving = new Map<IncomingMessage, number>();
+  const arriving = new Map<IncomingMessage, number>(); // body stream → deadline
   const sweep = setInterval(() => {
     const now = Date.now();
     for (const [raw, deadline] of arriving) {
