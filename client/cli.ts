@@ -106,6 +106,16 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
     });
 
   program
+    .command('restore')
+    .description('restore a backup (POST /v1/backups) into an empty data directory, after checking its checksums')
+    .argument('<backup>', 'the backup directory (holding manifest.json)')
+    .requiredOption('--data-dir <dir>', 'the new data directory (missing or empty)')
+    .action(async (backup: string, options: { dataDir: string }) => {
+      const { runRestore } = await import('./commands/restore.ts');
+      done(await runRestore(backup, options, io));
+    });
+
+  program
     .command('serve')
     .description('run the server in the foreground (configured by VICINITY_* environment variables: see README)')
     .action(async () => {

@@ -6,6 +6,7 @@ import { Engine } from './engine/engine.ts';
 import { installBodies } from './plugins/body.ts';
 import { installRequestTimeout } from './plugins/timeout.ts';
 import { frameworkError, installErrors } from './plugins/errors.ts';
+import { backupRoutes } from './routes/backups.ts';
 import { collectionRoutes } from './routes/collections.ts';
 import { healthRoutes } from './routes/health.ts';
 import { importRoutes } from './routes/import.ts';
@@ -40,7 +41,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   const keys = loadKeyRing(config); // before the engine opens anything: a bad keys file stops here
   const engine = new Engine(config, app.log);
   app.decorate('engine', engine);
-  const metrics = new Metrics(engine, config.metricsMaxCollections);
+  const metrics = new Metrics(engine.gauges, config.metricsMaxCollections);
   app.decorate('metrics', metrics);
   installErrors(app, config.bodyLimitBytes);
   const auth = installAuth(app, keys, { publicMetrics: config.metricsPublic, refused: (reason) => metrics.refused.inc({ reason }) });
@@ -63,6 +64,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   linkRoutes(app, engine);
   searchRoutes(app, engine, config.maxK);
   importRoutes(app, engine);
+  backupRoutes(app, engine.backups);
   app.addHook('onResponse', (request, reply, done) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
     done();

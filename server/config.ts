@@ -28,6 +28,8 @@ export interface Config {
   /** Links a point may have in each direction, and links one request may put. */
   maxLinksPerPoint: number;
   maxLinksPerRequest: number;
+  /** Where `POST /v1/backups` writes; null: `backups` in the data directory. */
+  backupDir: string | null;
   snapshotEveryChanges: number;
   snapshotIntervalMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -49,6 +51,8 @@ export interface Config {
   metricsPublic: boolean;
   /** Collections past this many are summed under `collection="_other"` in /metrics. */
   metricsMaxCollections: number;
+  /** Share of graph searches checked again by exact scoring for the recall estimate (0 turns it off). */
+  recallSampleRate: number;
   /** A request body (imports aside) must arrive whole within this; 408 VDB_ERR_REQUEST_TIMEOUT after. */
   requestTimeoutMs: number;
   /** A collection is rebuilt by itself once tombstones are this share (percent) of its points… */
@@ -71,10 +75,12 @@ export const ENV_VARS = {
   VICINITY_ALLOW_UNAUTHENTICATED: ['false', 'true: listen on a non-loopback VICINITY_HOST without any key'],
   VICINITY_METRICS_PUBLIC: ['false', 'true: GET /metrics needs no key (with keys configured, any key may read it otherwise)'],
   VICINITY_METRICS_MAX_COLLECTIONS: ['100', 'collections named in /metrics; the rest are summed under collection="_other"'],
+  VICINITY_RECALL_SAMPLE_RATE: ['0.01', 'share of graph searches checked again exactly, at low priority, for the recall estimate (0: off)'],
   VICINITY_TLS_CERT: ['', 'PEM certificate (chain): serve HTTPS; needs VICINITY_TLS_KEY'],
   VICINITY_TLS_KEY: ['', 'PEM private key of VICINITY_TLS_CERT'],
   VICINITY_PORT: ['7373', 'TCP port (0 picks a free one)'],
   VICINITY_DATA_DIR: ['./data', 'directory for the SQLite file and index snapshots'],
+  VICINITY_BACKUP_DIR: ['', 'directory POST /v1/backups writes each backup into (default: backups/ in VICINITY_DATA_DIR)'],
   VICINITY_SYNCHRONOUS: ['NORMAL', 'SQLite synchronous: NORMAL survives process crashes, FULL also power loss'],
   VICINITY_BODY_LIMIT_BYTES: [String(32 * MiB), 'largest request body (imports are not bound by it)'],
   VICINITY_MAX_K: ['1000', 'largest k a search may ask for'],
@@ -114,6 +120,13 @@ function int(env: Env, name: Name, min: number, max: number): number {
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new Error(`${name} must be an integer from ${min} to ${max}, got '${text}'`);
   }
+  return value;
+}
+
+function fraction(env: Env, name: Name): number {
+  const text = raw(env, name);
+  const value = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text.trim()) || !(value >= 0 && value <= 1)) throw new Error(`${name} must be a number from 0 to 1, got '${text}'`);
   return value;
 }
 
@@ -157,8 +170,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     allowUnauthenticated,
     metricsPublic: oneOf(env, 'VICINITY_METRICS_PUBLIC', ['true', 'false'] as const) === 'true',
     metricsMaxCollections: int(env, 'VICINITY_METRICS_MAX_COLLECTIONS', 1, 100_000),
+    recallSampleRate: fraction(env, 'VICINITY_RECALL_SAMPLE_RATE'),
     port: int(env, 'VICINITY_PORT', 0, 65535),
     dataDir: resolve(raw(env, 'VICINITY_DATA_DIR')),
+    backupDir: raw(env, 'VICINITY_BACKUP_DIR') ? resolve(raw(env, 'VICINITY_BACKUP_DIR')) : null,
     synchronous: oneOf(env, 'VICINITY_SYNCHRONOUS', ['NORMAL', 'FULL'] as const),
     bodyLimitBytes: int(env, 'VICINITY_BODY_LIMIT_BYTES', 1024, 1024 * MiB),
     maxK: int(env, 'VICINITY_MAX_K', 1, 100_000),

@@ -40,6 +40,9 @@ export const ServerErrors = {
   JobFinished: createError('VDB_ERR_JOB_FINISHED', '%s', 409),
   /** Stored on a job cancelled by `DELETE /v1/jobs/{id}`. */
   JobCancelled: createError('VDB_ERR_JOB_CANCELLED', '%s', 409),
+  /** A backup was asked for while one runs. */
+  BackupRunning: createError('VDB_ERR_BACKUP_RUNNING', '%s', 409),
+  BackupNotFound: createError('VDB_ERR_BACKUP_NOT_FOUND', '%s', 404),
   /** Stored on a job the server stopped in the middle of (it left nothing behind). */
   JobInterrupted: createError('VDB_ERR_JOB_INTERRUPTED', '%s', 500),
 } as const;

@@ -182,6 +182,11 @@ export class PayloadIndex {
     return this.#live.has(label);
   }
 
+  /** Every live label, in a new bitmap that belongs to the caller. */
+  live(): LabelBitmap {
+    return this.#allLive();
+  }
+
   /**
    * Makes `label` (an integer from 0 to 2^32 − 1, else a RangeError) live with `payload`, replacing what it
    * had; `null` is a point without payload. The payload is read now and not kept.

@@ -32,6 +32,10 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /v1/jobs': 'read',
   'GET /v1/jobs/:id': 'read',
   'DELETE /v1/jobs/:id': 'write',
+  // A backup copies every collection: admin keys only.
+  'POST /v1/backups': 'admin',
+  'GET /v1/backups': 'admin',
+  'GET /v1/backups/:id': 'admin',
 };
 
 const RANK: Readonly<Record<Access, number>> = { open: 0, read: 1, write: 2, admin: 3 };

@@ -16,7 +16,8 @@ const TSX = import.meta.resolve('tsx');
 export class BuildProcess {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, { resolve: (reply: BuildReply) => void; reject: (err: Error) => void }>();
-  readonly #leases = new Map<number, () => void>();
+  /** Locks lent, and when each was handed over. */
+  readonly #leases = new Map<number, { release: () => void; at: number }>();
   readonly #exited: Promise<void>;
   #gone = false;
   #next = 0;
@@ -30,13 +31,17 @@ export class BuildProcess {
         case 'lock':
           void writer.lease().then((release) => {
             if (this.#gone || !this.#send({ type: 'locked', id: message.id })) return release();
-            this.#leases.set(message.id, release);
+            this.#leases.set(message.id, { release, at: performance.now() });
           });
           return;
-        case 'unlock':
-          this.#leases.get(message.id)?.();
+        case 'unlock': {
+          const lease = this.#leases.get(message.id);
           this.#leases.delete(message.id);
+          if (!lease) return;
+          lease.release();
+          writer.observe?.((performance.now() - lease.at) / 1000, 'build');
           return;
+        }
         case 'reply':
           this.#pending.get(message.id)?.resolve(message.reply);
           this.#pending.delete(message.id);
@@ -46,7 +51,7 @@ export class BuildProcess {
       this.#child.once('exit', (code, signal) => {
         this.#gone = true;
         // A process killed inside a transaction never committed it; SQLite dropped its lock with it.
-        for (const release of this.#leases.values()) release();
+        for (const { release } of this.#leases.values()) release();
         this.#leases.clear();
         const err = new Error(`the build process exited (${signal ?? `code ${code}`})`);
         for (const { reject } of this.#pending.values()) reject(err);

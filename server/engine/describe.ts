@@ -1,14 +1,14 @@
 import type { LidSummary } from '../../index/lid.ts';
 import type { CollectionRecord } from '../../storage/collections.ts';
 import type { KnnRepo } from '../../storage/knn.ts';
-import type { LinksRepo } from '../../storage/links.ts';
 import type { CollectionState } from './collection-state.ts';
 import type { IndexStats } from './protocol.ts';
+import { WINDOW_MS } from './recall.ts';
 
 /** `GET /v1/collections/{name}`: the record's counts and config, the index (of one replica), memory and storage. */
 export function describeCollection(
   state: CollectionState, record: CollectionRecord, index: IndexStats | null, replicas: number, knn: KnnRepo,
-  graph: { links: Record<string, number>; overlay: object },
+  graph: { links: Record<string, number>; overlay: object; recall: { recall?: number; samples?: number; sample_rate: number } },
 ): object {
   const { config } = record;
   const perReplica = index?.memory_bytes ?? 0;
@@ -40,6 +40,12 @@ export function describeCollection(
       lid: lidSummary(state, knn),
       links: { total: Object.values(graph.links).reduce((a, b) => a + b, 0), by_type: graph.links },
       overlay: graph.overlay,
+      recall: {
+        estimate: graph.recall.recall ?? null,
+        samples: graph.recall.samples ?? 0,
+        sample_rate: graph.recall.sample_rate,
+        window_s: WINDOW_MS / 1000,
+      },
     },
   };
 }
@@ -82,21 +88,3 @@ function storageStats(state: CollectionState, live: number, perReplica: number):
 }
 
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : 0);
-
-/** What /metrics reads of a collection. */
-export interface CollectionGauges {
-  name: string;
-  live: number;
-  deleted: number;
-  links: Record<string, number>;
-  /** Its last snapshot: age, size, how long it took to write. */
-  snapshot: { ageS: number; bytes: number; seconds: number } | null;
-}
-
-export function collectionGauges(record: CollectionRecord, state: CollectionState | undefined, links: LinksRepo): CollectionGauges {
-  const snapshot = state?.snapshot;
-  return {
-    name: record.name, live: record.liveCount, deleted: record.deletedCount, links: links.countsByType(record.id),
-    snapshot: snapshot ? { ageS: (Date.now() - snapshot.writtenAt) / 1000, bytes: snapshot.bytes, seconds: snapshot.seconds } : null,
-  };
-}

@@ -8,11 +8,14 @@ import { LinksRepo } from '../../storage/links.ts';
 import { ModelsRepo } from '../../storage/models.ts';
 import { PointsRepo } from '../../storage/points.ts';
 import type { Config } from '../config.ts';
+import { Backups } from '../backups/backups.ts';
 import { ServerErrors } from '../errors.ts';
+import { VERSION } from '../version.ts';
 import type { CollectionRequest, DeleteRequest, ScrollRequest, SearchRequest, UpsertRequest } from '../schemas/index.ts';
 import { engineBuild, normaliseConfig, replicaCount } from './collection-config.ts';
 import { CollectionState } from './collection-state.ts';
-import { collectionGauges, describeCollection, type CollectionGauges } from './describe.ts';
+import { describeCollection } from './describe.ts';
+import { EngineGauges } from './gauges.ts';
 import { Jobs } from './jobs.ts';
 import { loadModel } from './load-index.ts';
 import type { Logger } from './logger.ts';
@@ -22,7 +25,8 @@ import { decoded, scrollPoints, type StoredPoint } from './read-points.ts';
 import { PointWrites } from './point-writes.ts';
 import type { IndexStats } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
-import { prepareSearch, runSearches, type SearchAnswer, type SearchObserver } from './search.ts';
+import { RecallEstimator } from './recall.ts';
+import { prepareSearch, runSearches, type SearchAnswer, type SearchHooks } from './search.ts';
 import { Snapshots } from './snapshots.ts';
 import { Writer } from './writer.ts';
 
@@ -46,11 +50,11 @@ export class Engine {
   readonly #writes: PointWrites;
   readonly #timer: NodeJS.Timeout;
   readonly jobs: Jobs;
-  /** The hnswlib-node build in use (stock, avx2, native). */
-  readonly hnswBuild: string;
-  readonly databasePath: string;
-  /** Told of every search (/metrics). */
-  searchObserver: SearchObserver | undefined;
+  readonly backups: Backups;
+  /** What /metrics reads and observes. */
+  readonly gauges: EngineGauges;
+  readonly #recall: RecallEstimator;
+  readonly #searchHooks: SearchHooks;
   readonly links: Links;
   readonly #linksRepo: LinksRepo;
   readonly #overlay: Overlay;
@@ -60,15 +64,15 @@ export class Engine {
   constructor(config: Config, log: Logger) {
     this.#config = config;
     this.#log = log;
-    const dbPath = (this.databasePath = databasePath(config.dataDir));
+    const dbPath = databasePath(config.dataDir);
     const db = (this.#db = openDatabase({ path: dbPath, synchronous: config.synchronous }));
     const writer = (this.#writer = new Writer(db));
     const collections = (this.#collections = new CollectionsRepo(db));
     const points = (this.#points = new PointsRepo(db, { maxLabel: config.maxLabel }));
     this.#knn = new KnnRepo(db);
     const snapshotDir = join(config.dataDir, 'indexes');
-    this.hnswBuild = engineBuild(config, log);
-    const data = { dbPath, snapshotDir, engine: this.hnswBuild as ReturnType<typeof engineBuild>, maxLinksPerPoint: config.maxLinksPerPoint, maxPointsPerCollection: config.maxPointsPerCollection };
+    const hnswBuild = engineBuild(config, log);
+    const data = { dbPath, snapshotDir, engine: hnswBuild, maxLinksPerPoint: config.maxLinksPerPoint, maxPointsPerCollection: config.maxPointsPerCollection };
     const replicas = (this.#replicas = new ReplicaSet({ count: replicaCount(config, collections.list(), log), maxQueue: config.replicaQueue, data, log }));
     const snapshots = (this.#snapshots = new Snapshots({
       db, replicas, log, dir: snapshotDir, everyChanges: config.snapshotEveryChanges, intervalMs: config.snapshotIntervalMs,
@@ -98,6 +102,15 @@ export class Engine {
       state: (name) => this.#state(name),
       check: (name, state) => this.#assertCurrent(name, state),
     });
+    const recall = (this.#recall = new RecallEstimator(config.recallSampleRate, log));
+    this.#searchHooks = { recall };
+    this.gauges = new EngineGauges({
+      collections, states: this.#states, links: linksRepo, replicas, writer, jobs: this.jobs, recall, hooks: this.#searchHooks,
+      ready: () => this.ready, replicasReady: () => this.#replicasReady,
+      hnswBuild, databasePath: dbPath, dataDir: config.dataDir, snapshotIntervalMs: config.snapshotIntervalMs,
+    });
+    const backupSource = { db, snapshotDir, holdSnapshots: () => snapshots.holdAll(this.#states.values()) };
+    this.backups = new Backups(backupSource, config.backupDir ?? join(config.dataDir, 'backups'), VERSION, log);
     for (const record of collections.list()) {
       const state = this.#newState(record);
       this.#states.set(record.name, state);
@@ -200,7 +213,8 @@ export class Engine {
     const record = this.#collections.getById(state.record.id) ?? created;
     if (!record) throw new ServerErrors.CollectionNotFound(`collection '${state.name}' was dropped`);
     const graph = { links: this.#linksRepo.countsByType(state.record.id), overlay: this.#overlay.describe(state) };
-    return describeCollection(state, record, index, this.#replicas.size, this.#knn, graph);
+    const recall = { ...this.#recall.estimate(record.id), sample_rate: this.#recall.rate };
+    return describeCollection(state, record, index, this.#replicas.size, this.#knn, { ...graph, recall });
   }
 
   /** Drops a collection: hidden at once, its jobs failed, its files removed once nothing writes them. */
@@ -215,6 +229,7 @@ export class Engine {
       () => {
         this.#states.delete(name);
         this.jobs.dropped(state.record.id);
+        this.#recall.dropped(state.record.id);
         this.#replicas.broadcast({ op: 'drop', collectionId: state.record.id });
       },
     );
@@ -250,7 +265,7 @@ export class Engine {
 
   async search(name: string, request: SearchRequest): Promise<SearchAnswer> {
     const state = this.#readyState(name);
-    const [results] = await runSearches(state, this.#points, this.#replicas, [prepareSearch(state, request, '')], this.searchObserver);
+    const [results] = await runSearches(state, this.#points, this.#replicas, [prepareSearch(state, request, '')], this.#searchHooks);
     return results;
   }
 
@@ -261,7 +276,7 @@ export class Engine {
     const slices = Math.min(this.#replicas.size, prepared.length);
     const size = Math.ceil(prepared.length / slices);
     const parts = await Promise.all(
-      Array.from({ length: slices }, (_, i) => runSearches(state, this.#points, this.#replicas, prepared.slice(i * size, (i + 1) * size), this.searchObserver)),
+      Array.from({ length: slices }, (_, i) => runSearches(state, this.#points, this.#replicas, prepared.slice(i * size, (i + 1) * size), this.#searchHooks)),
     );
     return parts.flat();
   }
@@ -283,26 +298,6 @@ export class Engine {
     }
   }
 
-  /** Points written but not yet in every replica's index. */
-  get indexBacklog(): number {
-    return this.#replicas.backlog;
-  }
-
-  /** Each collection's points as stored, its snapshot and links by type (for /metrics). */
-  collectionGauges(): CollectionGauges[] {
-    return this.#collections.list().map((r) => collectionGauges(r, this.#states.get(r.name), this.#linksRepo));
-  }
-
-  /** Told how long each of the server's write transactions took (/metrics). */
-  set writeObserver(observe: (seconds: number) => void) {
-    this.#writer.observe = observe;
-  }
-
-  /** Tasks and searches queued per replica (for /metrics). */
-  replicaQueues(): { pending: number; reads: number }[] {
-    return this.#replicas.queues();
-  }
-
   /**
    * Test hooks: hold every write (as a long commit does) or a collection's snapshot lock (as a
    * snapshot being written does) until the returned function is called, and count who holds or
@@ -320,8 +315,10 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    await this.backups.close();
     await this.jobs.close();
     await this.#snapshots.close(this.#states.values());
+    await this.#recall.close();
     await this.#replicas.close();
     // Writes still queued for the lock go first.
     await this.#writer.write(() => undefined);

@@ -83,6 +83,8 @@ export class Jobs {
   #yieldTimer: NodeJS.Timeout | null = null;
   readonly #rebuilds: RebuildPolicy;
   #closed = false;
+  /** Told of each job that ends: done, failed or cancelled (/metrics). */
+  finished: ((kind: JobRecord['kind'], state: Outcome['state']) => void) | undefined;
 
   constructor(host: JobHost) {
     this.#host = host;
@@ -362,6 +364,7 @@ export class Jobs {
   async #end(job: Job, err: unknown): Promise<void> {
     const outcome = this.#outcomeOf(job, err);
     if (!job.end(outcome, err ?? new Error('done'))) return job.settled();
+    this.finished?.(job.kind, outcome.state);
     const queued = this.#queue.indexOf(job);
     if (queued >= 0) this.#queue.splice(queued, 1);
     if (this.#running?.job === job && outcome.state !== 'done') void this.#running.builder.destroy();

@@ -12,6 +12,8 @@ export interface ReplicaData {
   /** VICINITY_MAX_LINKS_PER_POINT and VICINITY_MAX_POINTS_PER_COLLECTION, for what an import commits. */
   maxLinksPerPoint: number;
   maxPointsPerCollection: number;
+  /** A replica's busy seconds (one float64), kept by its worker; it outlives the worker, so a restart does not reset it. */
+  busy?: SharedArrayBuffer;
 }
 
 /** The allow-list of a filtered search: a label bitmap (graph walk) or the labels to score exactly. */
@@ -100,6 +102,8 @@ export type ReplicaTask =
       store: StoreSpec | null;
     }
   | { op: 'stats'; collectionId: number }
+  /** Each held collection's index bytes, by collection id (/metrics). */
+  | { op: 'memory' }
   /**
    * The k-NN overlay's entries of these (live) labels: each one's k nearest other live points, by
    * a search of the index with its stored vector; `NO_NEIGHBOUR` pads short rows.

@@ -82,7 +82,7 @@ export class ReplicaState {
    * snapshot ends (hnswlib reads it from another thread meanwhile).
    */
   run(task: ReplicaTask): Promise<unknown> {
-    if ((task.op === 'search' || task.op === 'stats') && this.#saving && this.#chained === 1) return this.#run(task);
+    if ((task.op === 'search' || task.op === 'stats' || task.op === 'memory') && this.#saving && this.#chained === 1) return this.#run(task);
     this.#chained++;
     const result = this.#last.then(() => this.#run(task));
     this.#last = result.catch(() => undefined).then(() => {
@@ -118,6 +118,8 @@ export class ReplicaState {
         return this.#search(task);
       case 'stats':
         return this.#stats(task.collectionId);
+      case 'memory':
+        return Object.fromEntries([...this.#held].map(([id, held]) => [id, held.index.memoryBytes()]));
       case 'neighbours':
         return this.#neighbours(task);
       case 'snapshot':

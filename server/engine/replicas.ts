@@ -17,9 +17,13 @@ class Replica {
   backlog = 0;
   /** Loading a new index: reads go elsewhere while another replica can take them. */
   loading = false;
+  /** Workers started after the first (one died or was ended after a failed write). */
+  restarts = 0;
+  readonly #busy = new SharedArrayBuffer(8);
 
   constructor(id: number, data: ReplicaData) {
     this.id = id;
+    let started = 0;
     this.#pool = new Piscina({
       filename: WORKER,
       name: 'default',
@@ -31,8 +35,16 @@ class Replica {
       // without this piscina sends a task it could not place to the back of the queue.
       stricterFIFO: true,
       idleTimeout: 2 ** 31 - 1,
-      workerData: data,
+      workerData: { ...data, busy: this.#busy },
     });
+    this.#pool.on('workerCreate', () => {
+      if (started++ > 0) this.restarts++;
+    });
+  }
+
+  /** Seconds its workers' event loops were busy, summed over restarts. */
+  get busySeconds(): number {
+    return new Float64Array(this.#busy)[0];
   }
 
   run<T>(task: ReplicaTask, read = false): Promise<T> {
@@ -96,6 +108,11 @@ export class ReplicaSet {
   /** Each replica's queue: tasks of any kind, and reads among them. */
   queues(): { pending: number; reads: number }[] {
     return this.#replicas.map((r) => ({ pending: r.pending, reads: r.reads }));
+  }
+
+  /** Each replica's busy seconds and worker restarts, since start-up. */
+  activity(): { busySeconds: number; restarts: number }[] {
+    return this.#replicas.map((r) => ({ busySeconds: r.busySeconds, restarts: r.restarts }));
   }
 
   /** Points written but not yet in every replica's index. */

@@ -7,6 +7,7 @@ import { MAX_POOL, type ExpandRequest, type SearchRequest, type SelectRequest } 
 import type { CollectionState } from './collection-state.ts';
 import { planSearch, type Plan } from './planner.ts';
 import type { ExpandItem, SearchItem, SearchReply, SelectItem } from './protocol.ts';
+import type { RecallEstimator } from './recall.ts';
 import type { ReplicaSet } from './replicas.ts';
 
 export interface SearchResult {
@@ -157,9 +158,15 @@ function planName(plan: Plan, search: PreparedSearch): PlanName {
 /** Told of every search done: its collection, plan and seconds (the whole task's, for a batch). */
 export type SearchObserver = (collection: string, plan: PlanName, seconds: number) => void;
 
+/** Who hears of searches done: /metrics, and the recall estimate (which may sample them). */
+export interface SearchHooks {
+  observe?: SearchObserver;
+  recall?: RecallEstimator;
+}
+
 /** Plans each search's filter, runs them as one task on the least busy replica, and fills in ids and payloads. */
 export async function runSearches(
-  state: CollectionState, points: PointsRepo, replicas: ReplicaSet, searches: PreparedSearch[], observe?: SearchObserver,
+  state: CollectionState, points: PointsRepo, replicas: ReplicaSet, searches: PreparedSearch[], hooks: SearchHooks = {},
 ): Promise<SearchAnswer[]> {
   const started = performance.now();
   const plans = await Promise.all(searches.map((s) => (s.where ? planSearch(state, points, s.where, s.whereKey) : Promise.resolve(ALL))));
@@ -178,6 +185,8 @@ export async function runSearches(
   let next = 0;
   const answers = searches.map((s, i) => (plans[i].kind === 'none' ? emptyAnswer(s) : toAnswer(state, points, s, replies[next++])));
   const seconds = (performance.now() - started) / 1000;
+  const { observe, recall } = hooks;
   if (observe) searches.forEach((s, i) => observe(state.name, planName(plans[i], s), seconds));
+  if (recall) items.forEach((item, i) => recall.offer(state, item, replies[i]));
   return answers;
 }

@@ -19,8 +19,11 @@ export class Writer {
   readonly #acquire: AcquireLock;
   readonly #writable;
   readonly #readOnly;
-  /** Told how long each committed transaction took, in seconds (/metrics). */
-  observe: ((seconds: number) => void) | undefined;
+  /**
+   * Told how long each committed transaction took, in seconds (/metrics): the server's own, and the
+   * build process's (the time it held the lock lent to it).
+   */
+  observe: ((seconds: number, by: 'server' | 'build') => void) | undefined;
 
   /** `acquire` takes the lock: by default a lock of this process; the build process asks the server's. */
   constructor(db: Db, acquire?: AcquireLock) {
@@ -60,7 +63,7 @@ export class Writer {
     const started = performance.now();
     try {
       const result = this.#db.transaction(fn).immediate();
-      this.observe?.((performance.now() - started) / 1000);
+      this.observe?.((performance.now() - started) / 1000, 'server');
       return result;
     } catch (err) {
       // SQLite rolled the transaction back: nothing of it was written.

@@ -1,35 +1,51 @@
 import { statSync } from 'node:fs';
 import { Gauge, type Registry } from 'prom-client';
-import type { CollectionGauges } from '../engine/describe.ts';
+import type { CollectionGauges, EngineGauges } from '../engine/gauges.ts';
 
 /** Collections past the cap are summed under `collection="_other"`, so label values stay bounded. */
 export const OTHER = '_other';
 
-interface Source {
-  collectionGauges(): CollectionGauges[];
-  readonly databasePath: string;
-}
+type Source = Pick<EngineGauges, 'collections' | 'databasePath' | 'disk'>;
+type Labelled = CollectionGauges & { label: string };
 
 /**
- * Gauges of what is stored: points, links and index snapshots per collection (past `maxCollections`,
- * summed under `_other`: sizes and counts added, ages and durations the largest), the collection
- * count, and the SQLite file and WAL sizes. One scrape reads the collections once.
+ * Gauges of what is stored: points, links, memory, the recall estimate and index snapshots per
+ * collection (past `maxCollections`, summed under `_other`: sizes and counts added, ages and
+ * durations the largest, recall the mean over all samples), the collection count, the SQLite file
+ * and WAL sizes and the data directory's disk. One scrape reads the collections once.
  */
 export function registerCollectionGauges(registry: Registry, source: Source, maxCollections: number): void {
-  let cached: { at: number; list: (CollectionGauges & { label: string })[] } = { at: -Infinity, list: [] };
+  let cached: { at: number; list: Promise<Labelled[]> } = { at: -Infinity, list: Promise.resolve([]) };
   const collections = () => {
     const now = performance.now();
-    if (now - cached.at > 100) cached = { at: now, list: source.collectionGauges().map((c, i) => ({ ...c, label: i < maxCollections ? c.name : OTHER })) };
+    if (now - cached.at > 100) {
+      cached = { at: now, list: source.collections().then((list) => list.map((c, i) => ({ ...c, label: i < maxCollections ? c.name : OTHER }))) };
+    }
     return cached.list;
   };
+  /** A gauge of one figure per collection, added up under `_other`. */
+  const summed = (name: string, help: string, pick: (c: Labelled) => number | null) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['collection'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const c of await collections()) {
+          const v = pick(c);
+          if (v !== null) this.inc({ collection: c.label }, v);
+        }
+      },
+    });
   new Gauge({
     name: 'vicinity_collection_points',
     help: `Points per collection: live, or deleted (tombstones an optimize will purge); past VICINITY_METRICS_MAX_COLLECTIONS collections, summed under collection="${OTHER}"`,
     labelNames: ['collection', 'state'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      for (const c of collections()) {
+      for (const c of await collections()) {
         this.inc({ collection: c.label, state: 'live' }, c.live);
         this.inc({ collection: c.label, state: 'deleted' }, c.deleted);
       }
@@ -40,9 +56,9 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
     help: 'Links per collection and type',
     labelNames: ['collection', 'type'],
     registers: [registry],
-    collect() {
+    async collect() {
       this.reset();
-      for (const c of collections()) for (const [type, n] of Object.entries(c.links)) this.inc({ collection: c.label, type }, n);
+      for (const c of await collections()) for (const [type, n] of Object.entries(c.links)) this.inc({ collection: c.label, type }, n);
     },
   });
   const snapshotGauge = (name: string, help: string, pick: (s: NonNullable<CollectionGauges['snapshot']>) => number, sum: boolean) =>
@@ -51,10 +67,10 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
       help,
       labelNames: ['collection'],
       registers: [registry],
-      collect() {
+      async collect() {
         this.reset();
         const values = new Map<string, number>();
-        for (const c of collections()) {
+        for (const c of await collections()) {
           if (!c.snapshot) continue;
           const v = pick(c.snapshot);
           values.set(c.label, sum ? (values.get(c.label) ?? 0) + v : Math.max(values.get(c.label) ?? 0, v));
@@ -65,12 +81,43 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
   snapshotGauge('vicinity_snapshot_age_seconds', "Seconds since the collection's index snapshot was last written (or since start-up)", (s) => s.ageS, false);
   snapshotGauge('vicinity_snapshot_bytes', "Bytes of the collection's index snapshot file", (s) => s.bytes, true);
   snapshotGauge('vicinity_snapshot_duration_seconds', 'Seconds the last periodic snapshot took to write', (s) => s.seconds, false);
+  summed('vicinity_index_bytes', "Bytes of the collection's index in one replica (each replica holds a copy: see vicinity_replicas)", (c) => c.indexBytes);
+  summed('vicinity_shared_vector_bytes', "Bytes of the collection's vectors in shared memory (one copy, read by every replica)", (c) => c.sharedVectorBytes);
+  summed('vicinity_saturated_values', "Vector values the collection's codec clamped to its range since start-up", (c) => c.saturated);
+  summed('vicinity_search_recall_samples', 'Searches in the recall estimate\'s window (the last hour, at most 1,000 per collection)', (c) => c.recall?.samples ?? null);
+  new Gauge({
+    name: 'vicinity_search_recall',
+    help: 'Estimated recall@k of graph searches: sampled searches checked again by exact scoring (VICINITY_RECALL_SAMPLE_RATE), the mean over the window; absent before the first sample',
+    labelNames: ['collection'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const sums = new Map<string, { recall: number; samples: number }>();
+      for (const c of await collections()) {
+        if (!c.recall) continue;
+        const sum = sums.get(c.label) ?? { recall: 0, samples: 0 };
+        sums.set(c.label, { recall: sum.recall + c.recall.recall * c.recall.samples, samples: sum.samples + c.recall.samples });
+      }
+      for (const [collection, sum] of sums) this.set({ collection }, sum.recall / sum.samples);
+    },
+  });
   new Gauge({
     name: 'vicinity_collections',
     help: 'Collections on this server',
     registers: [registry],
+    async collect() {
+      this.set((await collections()).length);
+    },
+  });
+  new Gauge({
+    name: 'vicinity_data_disk_bytes',
+    help: 'Bytes of the file system holding the data directory: free (to this user) and total',
+    labelNames: ['state'],
+    registers: [registry],
     collect() {
-      this.set(collections().length);
+      const { free, total } = source.disk();
+      this.set({ state: 'free' }, free);
+      this.set({ state: 'total' }, total);
     },
   });
   new Gauge({

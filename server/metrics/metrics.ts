@@ -1,24 +1,12 @@
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { CollectionGauges } from '../engine/describe.ts';
-import type { SearchObserver } from '../engine/search.ts';
+import type { EngineGauges } from '../engine/gauges.ts';
+import { VERSION } from '../version.ts';
 import { OTHER, registerCollectionGauges } from './collections.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
-/** What the metrics read from the engine at each scrape. */
-export interface MetricsSource {
-  hnswBuild: string;
-  collectionGauges(): CollectionGauges[];
-  /** The SQLite file; its WAL is beside it. */
-  readonly databasePath: string;
-  replicaQueues(): { pending: number; reads: number }[];
-  readonly indexBacklog: number;
-  jobs: { list(limit: number): { kind: string; state: string; collection: string; processed: number; total: number | null; rate: number }[] };
-  searchObserver: SearchObserver | undefined;
-  writeObserver: (seconds: number) => void;
-}
+/** What the metrics read from the engine at each scrape, and the observers they set. */
+export type MetricsSource = EngineGauges;
 
 /**
  * The server's Prometheus metrics (prom-client), prefix `vicinity_`, served at `GET /metrics` and
@@ -83,11 +71,61 @@ export class Metrics {
     });
     const transactions = new Histogram({
       name: 'vicinity_write_transaction_duration_seconds',
-      help: "The server's SQLite write transactions (upserts, deletes, links, staging, job records), from BEGIN to COMMIT",
+      help: "SQLite write transactions, by writer: the server's (upserts, deletes, links, staging, job records), BEGIN to COMMIT, or the build process's (re-encoding, k-NN rows, purges), the time it held the write lock",
+      labelNames: ['writer'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers: [this.registry],
     });
-    source.writeObserver = (seconds) => transactions.observe(seconds);
+    source.writeObserver = (seconds, writer) => transactions.observe({ writer }, seconds);
+    const finished = new Counter({
+      name: 'vicinity_jobs_finished_total',
+      help: 'Jobs ended since start-up, by kind and state: done, failed or cancelled',
+      labelNames: ['kind', 'state'],
+      registers: [this.registry],
+    });
+    for (const kind of ['import', 'optimize']) for (const state of ['done', 'failed', 'cancelled']) finished.inc({ kind, state }, 0);
+    source.jobObserver = (kind, state) => finished.inc({ kind, state });
+    new Gauge({
+      name: 'vicinity_ready',
+      help: '1 once every replica and collection is loaded and caught up (as /readyz), else 0',
+      registers: [this.registry],
+      collect() {
+        this.set(source.ready ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'vicinity_snapshot_interval_seconds',
+      help: 'VICINITY_SNAPSHOT_INTERVAL_S: a changed collection\'s index is snapshot at least this often',
+      registers: [this.registry],
+    }).set(source.snapshotIntervalS);
+    new Gauge({
+      name: 'vicinity_replicas',
+      help: 'Search replicas: worker threads, each with a copy of every index',
+      registers: [this.registry],
+      collect() {
+        this.set(source.replicaCount);
+      },
+    });
+    // Kept by the replicas (their buffers outlive a worker), so set whole at each scrape.
+    new Counter({
+      name: 'vicinity_replica_busy_seconds_total',
+      help: "Seconds each replica's worker was busy (its rate is the replica's busy share); a restarted worker carries on from its predecessor",
+      labelNames: ['replica'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        source.replicaActivity().forEach((a, replica) => this.inc({ replica: String(replica) }, a.busySeconds));
+      },
+    });
+    new Counter({
+      name: 'vicinity_replica_restarts_total',
+      help: 'Replica workers started again after one died or was ended after a failed write (it reloads from snapshots and SQLite)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(source.replicaActivity().reduce((sum, a) => sum + a.restarts, 0));
+      },
+    });
     this.written = new Counter({
       name: 'vicinity_points_written_total',
       help: 'Points written through the REST API: upserted, deleted (imports are counted by their jobs)',
@@ -116,10 +154,10 @@ export class Metrics {
     });
     const label = (name: string) => this.collectionLabel(name);
     // Both job gauges read the stored jobs once per scrape.
-    let jobs: { at: number; list: ReturnType<MetricsSource['jobs']['list']> } = { at: -Infinity, list: [] };
+    let jobs: { at: number; list: ReturnType<MetricsSource['jobs']> } = { at: -Infinity, list: [] };
     const jobList = () => {
       const now = performance.now();
-      if (now - jobs.at > 100) jobs = { at: now, list: source.jobs.list(1000) };
+      if (now - jobs.at > 100) jobs = { at: now, list: source.jobs(1000) };
       return jobs.list;
     };
     new Gauge({

@@ -39,8 +39,8 @@ test('/metrics counts requests by route pattern and status, and points per colle
   assert.equal(value(text, 'vicinity_collection_links{collection="a",type="related"}'), 1);
   assert.ok(value(text, 'vicinity_sqlite_bytes{file="db"}')! > 0);
   // Three creates, three upserts, a delete and a link put at least (job and snapshot bookkeeping add more).
-  assert.ok(value(text, 'vicinity_write_transaction_duration_seconds_count')! >= 8);
-  assert.ok(value(text, 'vicinity_write_transaction_duration_seconds_sum')! > 0);
+  assert.ok(value(text, 'vicinity_write_transaction_duration_seconds_count{writer="server"}')! >= 8);
+  assert.ok(value(text, 'vicinity_write_transaction_duration_seconds_sum{writer="server"}')! > 0);
   assert.ok(value(text, 'vicinity_sqlite_bytes{file="wal"}')! >= 0);
   assert.equal(value(text, 'vicinity_collection_points{collection="a",state="live"}'), 7);
   assert.equal(value(text, 'vicinity_collection_points{collection="a",state="deleted"}'), 3);
@@ -83,4 +83,27 @@ test('/metrics: searches by plan, refused searches by reason, points written, re
   assert.equal(value(text, 'vicinity_replica_queue{replica="0",kind="reads"}'), 0);
   assert.equal(value(text, 'vicinity_index_backlog_points'), 0);
   assert.equal(value(text, 'vicinity_jobs{kind="import",state="done"}'), 1);
+  assert.equal(value(text, 'vicinity_jobs_finished_total{kind="import",state="done"}'), 1);
+  assert.equal(value(text, 'vicinity_jobs_finished_total{kind="optimize",state="failed"}'), 0);
+  assert.equal(value(text, 'vicinity_ready'), 1);
+  assert.equal(value(text, 'vicinity_replicas'), 1);
+  assert.ok(value(text, 'vicinity_index_bytes{collection="s"}')! > 200 * 2 * 4, 'the index holds at least the vectors');
+  assert.ok(value(text, 'vicinity_shared_vector_bytes{collection="s"}')! >= 200 * 2 * 4);
+  assert.equal(value(text, 'vicinity_saturated_values{collection="s"}'), 0);
+  assert.ok(value(text, 'vicinity_data_disk_bytes{state="total"}')! >= value(text, 'vicinity_data_disk_bytes{state="free"}')!);
+  assert.equal(value(text, 'vicinity_snapshot_interval_seconds'), server.config.snapshotIntervalMs / 1000);
+  const busy = value(text, 'vicinity_replica_busy_seconds_total{replica="0"}')!;
+  assert.ok(busy > 0);
+  assert.equal(value(text, 'vicinity_replica_restarts_total'), 0);
+
+  // The build process's transactions are counted apart; a restarted replica's counters carry on.
+  const optimize = await call(server, 'POST', '/v1/collections/s/optimize', {});
+  await finished(server, optimize.body.id as string);
+  await server.app.engine.forTest.killReplica(0);
+  assert.equal((await call(server, 'POST', '/v1/collections/s/search', { vector: [1, 1], k: 3 })).status, 200);
+  const after = await scrape(server.url);
+  assert.equal(value(after, 'vicinity_jobs_finished_total{kind="optimize",state="done"}'), 1);
+  assert.ok(value(after, 'vicinity_write_transaction_duration_seconds_count{writer="build"}')! >= 1);
+  assert.equal(value(after, 'vicinity_replica_restarts_total'), 1);
+  assert.ok(value(after, 'vicinity_replica_busy_seconds_total{replica="0"}')! > busy, 'busy seconds carry on past the restart');
 });

@@ -135,7 +135,7 @@ test('a writer is slowed to the indexing rate once the replicas lag behind', asy
   for (let i = 0; i < data.length; i += 500) {
     const points = data.slice(i, i + 500).map((vector, j) => ({ id: i + j, vector }));
     assert.equal((await call(server, 'PUT', '/v1/collections/b/points', { points })).status, 200);
-    assert.ok(server.app.engine.indexBacklog <= 300, `backlog ${server.app.engine.indexBacklog} after an acknowledged write`);
+    assert.ok(server.app.engine.gauges.indexBacklog <= 300, `backlog ${server.app.engine.gauges.indexBacklog} after an acknowledged write`);
   }
 });
 
