@@ -17,6 +17,9 @@ export interface OpenOptions {
 export type Db = Database.Database;
 
 /** The SQLite file in a data directory (its WAL is beside it, with `-wal` appended). */
+/** Bytes of write-ahead log kept after a checkpoint. */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
 export function databasePath(dataDir: string): string {
   return join(dataDir, 'vicinity.db');
 }
@@ -32,6 +35,8 @@ export function openDatabase(options: OpenOptions): Db {
     db.pragma('busy_timeout = 5000');
     if (!options.readonly) {
       db.pragma('journal_mode = WAL');
+      // After a checkpoint, a WAL grown past this (by an import's commit) is cut back to it: left alone it keeps its largest size.
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
       db.pragma(`synchronous = ${options.synchronous}`);
       db.pragma('foreign_keys = ON');
       migrate(db);

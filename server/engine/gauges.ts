@@ -14,8 +14,8 @@ export interface CollectionGauges {
   live: number;
   deleted: number;
   links: Record<string, number>;
-  /** Its last snapshot: age, size, how long it took to write. */
-  snapshot: { ageS: number; bytes: number; seconds: number } | null;
+  /** Its last snapshot: age, size, how long it took to write, points changed since. */
+  snapshot: { ageS: number; bytes: number; seconds: number; pending: number } | null;
   /** One replica's index (null while the replicas load), the shared vectors, values the codec clamped. */
   indexBytes: number | null;
   sharedVectorBytes: number;
@@ -71,7 +71,7 @@ export class EngineGauges {
         live: record.liveCount,
         deleted: record.deletedCount,
         links: links.countsByType(record.id),
-        snapshot: snapshot ? { ageS: (Date.now() - snapshot.writtenAt) / 1000, bytes: snapshot.bytes, seconds: snapshot.seconds } : null,
+        snapshot: snapshot ? { ageS: (Date.now() - snapshot.writtenAt) / 1000, bytes: snapshot.bytes, seconds: snapshot.seconds, pending: snapshot.changes } : null,
         indexBytes: memory?.[record.id] ?? null,
         sharedVectorBytes: state?.vectors.bytes ?? 0,
         saturated: state?.saturated ?? 0,

@@ -80,6 +80,7 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
     });
   snapshotGauge('vicinity_snapshot_age_seconds', "Seconds since the collection's index snapshot was last written (or since start-up)", (s) => s.ageS, false);
   snapshotGauge('vicinity_snapshot_bytes', "Bytes of the collection's index snapshot file", (s) => s.bytes, true);
+  summed('vicinity_snapshot_pending_changes', 'Points changed since the collection\'s last snapshot (a restart replays them from SQLite)', (c) => c.snapshot?.pending ?? null);
   snapshotGauge('vicinity_snapshot_duration_seconds', 'Seconds the last periodic snapshot took to write', (s) => s.seconds, false);
   summed('vicinity_index_bytes', "Bytes of the collection's index in one replica (each replica holds a copy: see vicinity_replicas)", (c) => c.indexBytes);
   summed('vicinity_shared_vector_bytes', "Bytes of the collection's vectors in shared memory (one copy, read by every replica)", (c) => c.sharedVectorBytes);
