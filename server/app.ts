@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { installAuth, loadKeyRing } from './auth/auth.ts';
@@ -28,7 +29,11 @@ declare module 'fastify' {
 export function buildApp(config: Readonly<Config>): FastifyInstance {
   const app = Fastify({
     ...(config.tlsCert && config.tlsKey && { https: { cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) } }),
-    logger: { level: config.logLevel },
+    // JSON lines; request logs carry `reqId` (the caller's x-request-id, or one made here, echoed in the answer).
+    // Bodies are never logged, so neither are vectors; keys travel in headers, which are redacted too.
+    logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["api-key"]'] },
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
     bodyLimit: config.bodyLimitBytes,
     // Two log lines per search cost more than the search; requests are logged at debug level below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -65,6 +70,10 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   searchRoutes(app, engine, config.maxK);
   importRoutes(app, engine);
   backupRoutes(app, engine.backups);
+  app.addHook('onSend', (request, reply, _payload, done) => {
+    reply.header('x-request-id', request.id);
+    done();
+  });
   app.addHook('onResponse', (request, reply, done) => {
     request.log.debug({ method: request.method, url: request.url, status: reply.statusCode, ms: reply.elapsedTime }, 'request');
     done();

@@ -32,6 +32,8 @@ export interface Config {
   backupDir: string | null;
   snapshotEveryChanges: number;
   snapshotIntervalMs: number;
+  /** On SIGTERM/SIGINT, requests in flight get this long before their connections are closed (ms). */
+  shutdownTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Search replicas (worker threads with a full index copy each); 0 = one per core, capped by memory. */
   replicas: number;
@@ -104,6 +106,7 @@ export const ENV_VARS = {
   VICINITY_IMPORT_MAX_RECORD_BYTES: [String(16 * MiB), 'largest NDJSON line or MessagePack record in an import'],
   VICINITY_IMPORT_IDLE_TIMEOUT_S: ['60', 'an import upload that sends nothing for this many seconds fails with 408 and frees its place'],
   VICINITY_REQUEST_TIMEOUT_S: ['60', 'a request body (imports aside) that has not all arrived after this many seconds fails with 408'],
+  VICINITY_SHUTDOWN_TIMEOUT_S: ['30', 'on SIGTERM or SIGINT, requests in flight get this long to finish before their connections are closed; snapshots are written after'],
   VICINITY_LOG_LEVEL: ['info', 'fatal, error, warn, info, debug, trace or silent'],
 } as const;
 
@@ -198,6 +201,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     importMaxRecordBytes: int(env, 'VICINITY_IMPORT_MAX_RECORD_BYTES', 1024, 1024 * MiB),
     importIdleTimeoutMs: int(env, 'VICINITY_IMPORT_IDLE_TIMEOUT_S', 1, 86_400) * 1000,
     requestTimeoutMs: int(env, 'VICINITY_REQUEST_TIMEOUT_S', 1, 86_400) * 1000,
+    shutdownTimeoutMs: int(env, 'VICINITY_SHUTDOWN_TIMEOUT_S', 1, 3600) * 1000,
     maxLabel: 4294967295,
   });
 }
