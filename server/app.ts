@@ -19,7 +19,8 @@ import { searchRoutes } from './routes/search.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     engine: Engine;
-    metrics: Metrics;
+    /** Null with VICINITY_METRICS=false. */
+    metrics: Metrics | null;
     /** Reads VICINITY_API_KEYS_FILE again (SIGHUP); a file that does not parse leaves the keys as they were. */
     reloadKeys(): void;
   }
@@ -46,10 +47,10 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   const keys = loadKeyRing(config); // before the engine opens anything: a bad keys file stops here
   const engine = new Engine(config, app.log);
   app.decorate('engine', engine);
-  const metrics = new Metrics(engine.gauges, config.metricsMaxCollections);
+  const metrics = config.metrics ? new Metrics(engine.gauges, config.metricsMaxCollections) : null;
   app.decorate('metrics', metrics);
   installErrors(app, config.bodyLimitBytes);
-  const auth = installAuth(app, keys, { publicMetrics: config.metricsPublic, refused: (reason) => metrics.refused.inc({ reason }) });
+  const auth = installAuth(app, keys, { publicMetrics: config.metricsPublic, refused: (reason) => metrics?.refused.inc({ reason }) });
   app.decorate('reloadKeys', () => {
     if (!config.apiKeysFile) return;
     try {
@@ -63,7 +64,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   installBodies(app);
   installRequestTimeout(app, config.requestTimeoutMs);
   healthRoutes(app, engine);
-  metricsRoutes(app, metrics);
+  if (metrics) metricsRoutes(app, metrics);
   collectionRoutes(app, engine);
   pointRoutes(app, engine);
   linkRoutes(app, engine);

@@ -49,6 +49,8 @@ export interface Config {
   importMaxRecordBytes: number;
   /** An upload that sends nothing for this long fails (ms). */
   importIdleTimeoutMs: number;
+  /** Serve `GET /metrics` and count requests, searches and writes for it. */
+  metrics: boolean;
   /** `GET /metrics` needs no key. */
   metricsPublic: boolean;
   /** Collections past this many are summed under `collection="_other"` in /metrics. */
@@ -75,6 +77,7 @@ export const ENV_VARS = {
   VICINITY_API_KEY: ['', 'one admin key, sent as Authorization: Bearer <key> or api-key: <key>'],
   VICINITY_API_KEYS_FILE: ['', 'JSON file of keys: [{name, sha256, role: read|write|admin, collections?}] (digests only)'],
   VICINITY_ALLOW_UNAUTHENTICATED: ['false', 'true: listen on a non-loopback VICINITY_HOST without any key'],
+  VICINITY_METRICS: ['true', 'false: no GET /metrics and no counting for it (bench:ops measures what it costs)'],
   VICINITY_METRICS_PUBLIC: ['false', 'true: GET /metrics needs no key (with keys configured, any key may read it otherwise)'],
   VICINITY_METRICS_MAX_COLLECTIONS: ['100', 'collections named in /metrics; the rest are summed under collection="_other"'],
   VICINITY_RECALL_SAMPLE_RATE: ['0.01', 'share of graph searches checked again exactly, at low priority, for the recall estimate (0: off)'],
@@ -171,6 +174,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     apiKey,
     apiKeysFile: apiKeysFile === null ? null : resolve(apiKeysFile),
     allowUnauthenticated,
+    metrics: oneOf(env, 'VICINITY_METRICS', ['true', 'false'] as const) === 'true',
     metricsPublic: oneOf(env, 'VICINITY_METRICS_PUBLIC', ['true', 'false'] as const) === 'true',
     metricsMaxCollections: int(env, 'VICINITY_METRICS_MAX_COLLECTIONS', 1, 100_000),
     recallSampleRate: fraction(env, 'VICINITY_RECALL_SAMPLE_RATE'),

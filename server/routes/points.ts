@@ -29,7 +29,7 @@ export function pointRoutes(app: FastifyInstance, engine: Engine): void {
     { schema: { params: collectionParams, body: upsertBody } },
     async (request) => {
       const answer = await engine.upsert(request.params.name, request.body);
-      app.metrics.written.inc({ op: 'upserted' }, answer.upserted);
+      app.metrics?.written.inc({ op: 'upserted' }, answer.upserted);
       return answer;
     },
   );
@@ -48,7 +48,7 @@ export function pointRoutes(app: FastifyInstance, engine: Engine): void {
     { schema: { params: collectionParams, body: deleteBody } },
     async (request) => {
       const answer = await engine.deletePoints(request.params.name, request.body);
-      app.metrics.written.inc({ op: 'deleted' }, answer.deleted);
+      app.metrics?.written.inc({ op: 'deleted' }, answer.deleted);
       return answer;
     },
   );

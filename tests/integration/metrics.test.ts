@@ -107,3 +107,11 @@ test('/metrics: searches by plan, refused searches by reason, points written, re
   assert.equal(value(after, 'vicinity_replica_restarts_total'), 1);
   assert.ok(value(after, 'vicinity_replica_busy_seconds_total{replica="0"}')! > busy, 'busy seconds carry on past the restart');
 });
+
+test('VICINITY_METRICS=false: no /metrics, and the server works as before', async (t) => {
+  const server = await startServer(t, { metrics: false });
+  assert.equal((await call(server, 'PUT', '/v1/collections/q', { dimension: 2, metric: 'l2' })).status, 201);
+  assert.equal((await call(server, 'PUT', '/v1/collections/q/points', { points: [{ id: 'a', vector: [1, 0] }] })).status, 200);
+  assert.equal((await call(server, 'POST', '/v1/collections/q/search', { vector: [1, 0], k: 1 })).body.results[0].id, 'a');
+  assert.equal((await fetch(`${server.url}/metrics`)).status, 404);
+});
