@@ -52,7 +52,7 @@ export function engineBuild(config: Config, log: Logger): ResolvedBuild {
 
 /**
  * Replicas: `VICINITY_REPLICAS`, or one per core, capped so that the replicas' index copies
- * (estimated from the stored points) stay within half of the machine's memory.
+ * (estimated from the stored points) stay within half of the memory: the machine's, or a container's limit if lower.
  */
 export function replicaCount(config: Config, collections: CollectionRecord[], log: Logger): number {
   if (config.replicas > 0) return config.replicas;
@@ -63,8 +63,11 @@ export function replicaCount(config: Config, collections: CollectionRecord[], lo
     const { slot, upper } = hnswBytesPerPoint(c.storage.pca_dimension ?? c.dimension, c.hnsw.m);
     perReplica += (liveCount + deletedCount) * (slot + upper);
   }
-  const byMemory = Math.max(1, Math.floor((0.5 * totalmem()) / perReplica));
+  // In a container with a memory limit, the limit (cgroup) is the machine's memory.
+  const limit = process.constrainedMemory?.() ?? 0;
+  const memory = limit > 0 && limit < totalmem() ? limit : totalmem();
+  const byMemory = Math.max(1, Math.floor((0.5 * memory) / perReplica));
   const count = Math.min(cores, byMemory);
-  log.info({ replicas: count, cores, estimated_bytes_per_replica: Math.round(perReplica) }, 'replica count chosen');
+  log.info({ replicas: count, cores, memory, estimated_bytes_per_replica: Math.round(perReplica) }, 'replica count chosen');
   return count;
 }

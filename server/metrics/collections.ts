@@ -23,8 +23,8 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
     }
     return cached.list;
   };
-  /** A gauge of one figure per collection, added up under `_other`. */
-  const summed = (name: string, help: string, pick: (c: Labelled) => number | null) =>
+  /** A gauge of one figure per collection (null: none); under `_other`, added up or the largest. */
+  const perCollection = (name: string, help: string, pick: (c: Labelled) => number | null, combine: 'sum' | 'max' = 'sum') =>
     new Gauge({
       name,
       help,
@@ -32,10 +32,14 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
       registers: [registry],
       async collect() {
         this.reset();
+        const values = new Map<string, number>();
         for (const c of await collections()) {
           const v = pick(c);
-          if (v !== null) this.inc({ collection: c.label }, v);
+          if (v === null) continue;
+          const before = values.get(c.label);
+          values.set(c.label, before === undefined ? v : combine === 'sum' ? before + v : Math.max(before, v));
         }
+        for (const [collection, v] of values) this.set({ collection }, v);
       },
     });
   new Gauge({
@@ -61,31 +65,14 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
       for (const c of await collections()) for (const [type, n] of Object.entries(c.links)) this.inc({ collection: c.label, type }, n);
     },
   });
-  const snapshotGauge = (name: string, help: string, pick: (s: NonNullable<CollectionGauges['snapshot']>) => number, sum: boolean) =>
-    new Gauge({
-      name,
-      help,
-      labelNames: ['collection'],
-      registers: [registry],
-      async collect() {
-        this.reset();
-        const values = new Map<string, number>();
-        for (const c of await collections()) {
-          if (!c.snapshot) continue;
-          const v = pick(c.snapshot);
-          values.set(c.label, sum ? (values.get(c.label) ?? 0) + v : Math.max(values.get(c.label) ?? 0, v));
-        }
-        for (const [collection, v] of values) this.set({ collection }, v);
-      },
-    });
-  snapshotGauge('vicinity_snapshot_age_seconds', "Seconds since the collection's index snapshot was last written (or since start-up)", (s) => s.ageS, false);
-  snapshotGauge('vicinity_snapshot_bytes', "Bytes of the collection's index snapshot file", (s) => s.bytes, true);
-  summed('vicinity_snapshot_pending_changes', 'Points changed since the collection\'s last snapshot (a restart replays them from SQLite)', (c) => c.snapshot?.pending ?? null);
-  snapshotGauge('vicinity_snapshot_duration_seconds', 'Seconds the last periodic snapshot took to write', (s) => s.seconds, false);
-  summed('vicinity_index_bytes', "Bytes of the collection's index in one replica (each replica holds a copy: see vicinity_replicas)", (c) => c.indexBytes);
-  summed('vicinity_shared_vector_bytes', "Bytes of the collection's vectors in shared memory (one copy, read by every replica)", (c) => c.sharedVectorBytes);
-  summed('vicinity_saturated_values', "Vector values the collection's codec clamped to its range since start-up", (c) => c.saturated);
-  summed('vicinity_search_recall_samples', 'Searches in the recall estimate\'s window (the last hour, at most 1,000 per collection)', (c) => c.recall?.samples ?? null);
+  perCollection('vicinity_snapshot_age_seconds', "Seconds since the collection's index snapshot was last written (or since start-up)", (c) => c.snapshot?.ageS ?? null, 'max');
+  perCollection('vicinity_snapshot_bytes', "Bytes of the collection's index snapshot file", (c) => c.snapshot?.bytes ?? null);
+  perCollection('vicinity_snapshot_pending_changes', 'Points changed since the collection\'s last snapshot (a restart replays them from SQLite)', (c) => c.snapshot?.pending ?? null);
+  perCollection('vicinity_snapshot_duration_seconds', 'Seconds the last periodic snapshot took to write', (c) => c.snapshot?.seconds ?? null, 'max');
+  perCollection('vicinity_index_bytes', "Bytes of the collection's index in one replica (each replica holds a copy: see vicinity_replicas)", (c) => c.indexBytes);
+  perCollection('vicinity_shared_vector_bytes', "Bytes of the collection's vectors in shared memory (one copy, read by every replica)", (c) => c.sharedVectorBytes);
+  perCollection('vicinity_saturated_values', "Vector values the collection's codec clamped to its range since start-up", (c) => c.saturated);
+  perCollection('vicinity_search_recall_samples', 'Searches in the recall estimate\'s window (the last hour, at most 1,000 per collection)', (c) => c.recall?.samples ?? null);
   new Gauge({
     name: 'vicinity_search_recall',
     help: 'Estimated recall@k of graph searches: sampled searches checked again by exact scoring (VICINITY_RECALL_SAMPLE_RATE), the mean over the window; absent before the first sample',
