@@ -48,13 +48,14 @@ const isTempFile = (name: string, file: string) =>
 const tempName = (final: string) => `.${final}.${randomBytes(6).toString('hex')}.tmp`;
 
 /** SHA-256 of a file, streamed: memory stays constant whatever the size. */
-async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(path), hash);
   return hash.digest('hex');
 }
 
-async function fsyncPath(path: string): Promise<void> {
+/** fsyncs a file or directory. */
+export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {
     await handle.sync();

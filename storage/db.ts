@@ -16,10 +16,10 @@ export interface OpenOptions {
 
 export type Db = Database.Database;
 
-/** The SQLite file in a data directory (its WAL is beside it, with `-wal` appended). */
 /** Bytes of write-ahead log kept after a checkpoint. */
 const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
+/** The SQLite file in a data directory (its WAL is beside it, with `-wal` appended). */
 export function databasePath(dataDir: string): string {
   return join(dataDir, 'vicinity.db');
 }

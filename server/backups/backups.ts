@@ -1,11 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import Database from 'better-sqlite3';
-import type { SnapshotManifest } from '../../index/snapshot.ts';
-import { currentSeq, type Db } from '../../storage/db.ts';
+import { fsyncPath, sha256File, type SnapshotManifest } from '../../index/snapshot.ts';
+import { currentSeq, openDatabase, type Db } from '../../storage/db.ts';
 import { ServerErrors } from '../errors.ts';
 import type { Logger } from '../engine/logger.ts';
 
@@ -52,22 +49,6 @@ export interface BackupSource {
   snapshotDir: string;
   /** Holds every collection's snapshot lock, so no snapshot file changes and no job commits until `release`. */
   holdSnapshots(): Promise<{ release: () => void; names: string[] }>;
-}
-
-/** SHA-256 of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(createReadStream(path), hash);
-  return hash.digest('hex');
-}
-
-async function fsync(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 /**
@@ -151,7 +132,7 @@ export class Backups {
     } finally {
       release();
     }
-    const copy = new Database(join(work, DATABASE), { readonly: true });
+    const copy = openDatabase({ path: join(work, DATABASE), synchronous: 'NORMAL', readonly: true });
     let seq: number;
     let collections: { name: string; points: number }[];
     try {
@@ -165,15 +146,15 @@ export class Backups {
       if (running.aborted) throw new Error('aborted');
       const full = join(work, path);
       files.push({ path, bytes: (await stat(full)).size, sha256: await sha256File(full) });
-      await fsync(full);
+      await fsyncPath(full);
     }
     const manifest: BackupManifest = {
       format: 1, id: view.id, version: this.#version, created_at: view.created_at, finished_at: new Date().toISOString(), seq, collections, files,
     };
     await writeFile(join(work, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
-    await fsync(join(work, MANIFEST));
+    await fsyncPath(join(work, MANIFEST));
     await rename(work, view.path);
-    await fsync(this.#dir);
+    await fsyncPath(this.#dir);
     return manifest;
   }
 

@@ -1,7 +1,8 @@
 import { copyFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, normalize } from 'node:path';
-import Database from 'better-sqlite3';
-import { MANIFEST, sha256File, type BackupManifest } from './backups.ts';
+import { sha256File } from '../../index/snapshot.ts';
+import { openDatabase } from '../../storage/db.ts';
+import { MANIFEST, type BackupManifest } from './backups.ts';
 
 /** Why a backup cannot be restored: the message says what is wrong and what to do. */
 export class RestoreError extends Error {
@@ -40,7 +41,7 @@ export async function restoreBackup(backupDir: string, dataDir: string): Promise
       throw new RestoreError(`${full} does not match its checksum in the manifest: the backup is damaged; use another one`);
     }
   }
-  const db = new Database(join(backupDir, 'vicinity.db'), { readonly: true });
+  const db = openDatabase({ path: join(backupDir, 'vicinity.db'), synchronous: 'NORMAL', readonly: true });
   try {
     const check = db.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new RestoreError(`the backup's database fails SQLite's check (${String(check)}); use another backup`);
