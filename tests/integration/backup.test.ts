@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -38,6 +38,19 @@ async function allPoints(server: TestServer): Promise<Map<string, number>> {
     cursor = page.body.next_cursor as string | null;
   } while (cursor);
   return points;
+}
+
+/** The nearest point's id for each query (batches of at most 1,000 searches). */
+async function nearestIds(server: TestServer, queries: number[][]): Promise<(string | undefined)[]> {
+  const ids: (string | undefined)[] = [];
+  for (let i = 0; i < queries.length; i += 1000) {
+    const found = await call(server, 'POST', '/v1/collections/b/search/batch', {
+      searches: queries.slice(i, i + 1000).map((vector) => ({ vector, k: 1, ef: 200, with_payload: false })),
+    });
+    assert.equal(found.status, 200);
+    ids.push(...(found.body.results as { id: string }[][]).map((r) => r[0]?.id));
+  }
+  return ids;
 }
 
 async function restore(backup: string, dataDir: string): Promise<{ code: number; err: string }> {
@@ -98,11 +111,7 @@ test('a backup taken under writes restores to the state at its sequence number, 
   assert.ok(match >= 0, `the restored ${points.size} points are the state after one op between ${before} and ${after}`);
   // The index agrees with the rows: every point finds itself, no deleted one is found.
   const ids = [...points.keys()];
-  const found = await call(copy, 'POST', '/v1/collections/b/search/batch', {
-    searches: ids.map((pid) => ({ vector: vectorOf(points.get(pid)!), k: 1, ef: 200, with_payload: false })),
-  });
-  assert.equal(found.status, 200);
-  (found.body.results as { id: string }[][]).forEach((r, i) => assert.equal(r[0]?.id, ids[i]));
+  (await nearestIds(copy, ids.map((pid) => vectorOf(points.get(pid)!)))).forEach((id, i) => assert.equal(id, ids[i]));
 });
 
 test('restore refuses a damaged backup and a non-empty directory; one backup runs at a time', async (t) => {
@@ -141,4 +150,52 @@ test('restore refuses a damaged backup and a non-empty directory; one backup run
   assert.equal(occupied.code, 1);
   assert.match(occupied.err, /is not empty/);
   assert.equal((await restore(join(scratch, 'nothing-here'), target)).code, 1);
+});
+
+test('a backup taken while an optimize purges deleted points restores with an index that agrees with the rows', async (t) => {
+  const server = await startServer(t, { snapshotEveryChanges: 100 });
+  await call(server, 'PUT', '/v1/collections/b', { dimension: DIM, metric: 'l2' });
+  const n = 3000;
+  for (let i = 0; i < n; i += 500) {
+    await call(server, 'PUT', '/v1/collections/b/points', { points: Array.from({ length: 500 }, (_, j) => ({ id: `o${i + j}`, vector: vectorOf(i + j), payload: { j: i + j } })) });
+  }
+  const deleted = Array.from({ length: n / 3 }, (_, i) => `o${i * 3}`);
+  await call(server, 'POST', '/v1/collections/b/points/delete', { ids: deleted });
+  const optimize = await call(server, 'POST', '/v1/collections/b/optimize', { build_order: 'random' });
+  assert.equal(optimize.status, 202);
+  const started = await call(server, 'POST', '/v1/backups');
+  let view = started.body;
+  while (view.state === 'running') {
+    await sleep(20);
+    view = (await call(server, 'GET', `/v1/backups/${started.body.id as string}`)).body;
+  }
+  assert.equal(view.state, 'done');
+
+  const target = join(mkdtempSync(join(tmpdir(), 'vicinity-restore-')), 'data');
+  t.after(() => rmSync(join(target, '..'), { recursive: true, force: true }));
+  assert.equal((await restore(view.path as string, target)).code, 0);
+  const copy = await startServer(t, { dataDir: target });
+  const points = await allPoints(copy);
+  assert.equal(points.size, n - deleted.length);
+  const ids = [...points.keys()];
+  const gone = new Set(deleted);
+  (await nearestIds(copy, [...ids, ...deleted].map((pid) => vectorOf(Number(pid.slice(1)))))).forEach((id, i) => {
+    if (i < ids.length) assert.equal(id, ids[i], 'a live point finds itself');
+    else assert.ok(id !== undefined && !gone.has(id), 'a deleted point is never found');
+  });
+});
+
+test('a backup cut short by a crash (no manifest, still .partial) is removed at start and never listed', async (t) => {
+  const server = await startServer(t);
+  const partial = join(server.dataDir, 'backups', '2026-01-01T00-00-00-000Z-abcdef.partial');
+  const stray = join(server.dataDir, 'backups', 'not-a-backup');
+  const again = await server.restart(() => {
+    mkdirSync(join(partial, 'indexes'), { recursive: true });
+    writeFileSync(join(partial, 'vicinity.db'), 'half a copy');
+    mkdirSync(stray, { recursive: true });
+  });
+  assert.deepEqual((await call(again, 'GET', '/v1/backups')).body, { backups: [] });
+  for (let i = 0; i < 100 && existsSync(partial); i++) await sleep(20);
+  assert.ok(!existsSync(partial), 'the partial copy is gone');
+  assert.ok(existsSync(stray), 'a directory that is not a backup is left alone');
 });
