@@ -57,6 +57,8 @@ export interface Config {
   metricsMaxCollections: number;
   /** Share of graph searches checked again by exact scoring for the recall estimate (0 turns it off). */
   recallSampleRate: number;
+  /** Share of one core the recall checks may use on average. */
+  recallCpu: number;
   /** A request body (imports aside) must arrive whole within this; 408 VDB_ERR_REQUEST_TIMEOUT after. */
   requestTimeoutMs: number;
   /** A collection is rebuilt by itself once tombstones are this share (percent) of its points… */
@@ -81,6 +83,7 @@ export const ENV_VARS = {
   VICINITY_METRICS_PUBLIC: ['false', 'true: GET /metrics needs no key (with keys configured, any key may read it otherwise)'],
   VICINITY_METRICS_MAX_COLLECTIONS: ['100', 'collections named in /metrics; the rest are summed under collection="_other"'],
   VICINITY_RECALL_SAMPLE_RATE: ['0.01', 'share of graph searches checked again exactly, at low priority, for the recall estimate (0: off)'],
+  VICINITY_RECALL_CPU: ['0.02', 'share of one core the recall checks may use on average; a search sampled while over it is not checked'],
   VICINITY_TLS_CERT: ['', 'PEM certificate (chain): serve HTTPS; needs VICINITY_TLS_KEY'],
   VICINITY_TLS_KEY: ['', 'PEM private key of VICINITY_TLS_CERT'],
   VICINITY_PORT: ['7373', 'TCP port (0 picks a free one)'],
@@ -178,6 +181,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     metricsPublic: oneOf(env, 'VICINITY_METRICS_PUBLIC', ['true', 'false'] as const) === 'true',
     metricsMaxCollections: int(env, 'VICINITY_METRICS_MAX_COLLECTIONS', 1, 100_000),
     recallSampleRate: fraction(env, 'VICINITY_RECALL_SAMPLE_RATE'),
+    recallCpu: fraction(env, 'VICINITY_RECALL_CPU'),
     port: int(env, 'VICINITY_PORT', 0, 65535),
     dataDir: resolve(raw(env, 'VICINITY_DATA_DIR')),
     backupDir: raw(env, 'VICINITY_BACKUP_DIR') ? resolve(raw(env, 'VICINITY_BACKUP_DIR')) : null,

@@ -102,7 +102,7 @@ export class Engine {
       state: (name) => this.#state(name),
       check: (name, state) => this.#assertCurrent(name, state),
     });
-    const recall = (this.#recall = new RecallEstimator(config.recallSampleRate, log));
+    const recall = (this.#recall = new RecallEstimator(config.recallSampleRate, config.recallCpu, log));
     this.#searchHooks = { recall };
     this.gauges = new EngineGauges({
       collections, states: this.#states, links: linksRepo, replicas, writer, jobs: this.jobs, recall, hooks: this.#searchHooks,

@@ -22,7 +22,7 @@ export interface RecallCheck {
  * no farther than the exact k-th (so ties between equally near points do not count as misses).
  * Null when nothing was allowed.
  */
-export default function check(task: RecallCheck): number | null {
+export function recallOf(task: RecallCheck): number | null {
   const { store: spec, dimension, metric } = task;
   const store = new VectorStore(dimension, metric, [...spec.segments], new VectorCodec(spec.codec, dimension, spec.params));
   const exact = store.topK(task.query, new LabelBitmap(task.allowed).toArray(), task.k);
@@ -31,4 +31,11 @@ export default function check(task: RecallCheck): number | null {
   const found = store.topK(task.query, task.found, task.found.length);
   const hits = found.filter((h) => h.distance <= kth + 1e-6 * Math.max(1, Math.abs(kth))).length;
   return Math.min(1, hits / exact.length);
+}
+
+/** The check, and the milliseconds it took (the estimator paces the next one by it). */
+export default function check(task: RecallCheck): { recall: number | null; ms: number } {
+  const started = performance.now();
+  const recall = recallOf(task);
+  return { recall, ms: performance.now() - started };
 }

@@ -24,28 +24,35 @@ interface Sample {
 /**
  * The online recall estimate: a share (`rate`) of graph searches is checked again by exact scoring
  * of every allowed point, in one worker thread at the lowest CPU priority (nice 19), one check at a
- * time; a sample offered while one runs is dropped. So the checks take CPU the replicas leave over
- * and never queue ahead of a search. Exact and diverse searches are not sampled: their recall is
- * not the index's. A check runs a moment after its search, so under heavy writes it may score
- * against points the search could not have seen.
+ * time, and on average within `cpu` of one core: after a check that took t, the next waits t ×
+ * (1 / cpu − 1). A sample offered while one runs or during that wait is dropped. So the checks
+ * take little of the CPU the replicas leave over (and of the memory bandwidth: a check reads every
+ * vector) and never queue ahead of a search. Exact and diverse searches are not sampled: their
+ * recall is not the index's. A check runs a moment after its search, so under heavy writes it may
+ * score against points the search could not have seen.
  */
 export class RecallEstimator {
   readonly rate: number;
+  readonly #cpu: number;
   readonly #log: Logger;
+  /** No check starts before this (performance.now()). */
+  #nextAt = 0;
   readonly #samples = new Map<number, Sample[]>();
-  #pool: Piscina<RecallCheck, number | null> | null = null;
+  #pool: Piscina<RecallCheck, { recall: number | null; ms: number }> | null = null;
   #busy = false;
   #closed = false;
 
-  constructor(rate: number, log: Logger) {
+  constructor(rate: number, cpu: number, log: Logger) {
     this.rate = rate;
+    this.#cpu = cpu;
     this.#log = log;
   }
 
   /** Draws whether this search is sampled; then checks it in the background. */
   offer(state: CollectionState, item: SearchItem, reply: SearchReply): void {
     if (this.rate === 0 || this.#busy || this.#closed || Math.random() >= this.rate) return;
-    if (item.select || (item.filter && 'labels' in item.filter)) return;
+    if (item.select || (item.filter && 'labels' in item.filter) || this.#cpu === 0) return;
+    if (performance.now() < this.#nextAt) return;
     const { dimension, metric } = state.record.config;
     const allowed = item.filter && 'bitmap' in item.filter ? item.filter.bitmap : state.payloads.live().buffer;
     const task: RecallCheck = { dimension, metric, store: state.storeSpec, query: item.query, k: item.k, allowed, found: reply.labels.slice() };
@@ -53,8 +60,9 @@ export class RecallEstimator {
     this.#pool ??= new Piscina({ filename: WORKER, minThreads: 0, maxThreads: 1, idleTimeout: 60_000, niceIncrement: 19 });
     this.#pool
       .run(task)
-      .then((recall) => {
+      .then(({ recall, ms }) => {
         if (recall !== null) this.#record(state.record.id, recall);
+        this.#nextAt = performance.now() + ms * (1 / this.#cpu - 1);
       })
       .catch((err: unknown) => this.#log.warn({ err, collection: state.name }, 'a recall check failed'))
       .finally(() => {

@@ -12,7 +12,7 @@ function recallOf(vectors: number[][], query: number[], found: string[], k: numb
 }
 
 test('the online recall estimate agrees with brute force over the same searches, in stats and /metrics', async (t) => {
-  const server = await startServer(t, { recallSampleRate: 1, replicas: 1 });
+  const server = await startServer(t, { recallSampleRate: 1, recallCpu: 1, replicas: 1 });
   // A sparse graph searched with a small ef: recall well below 1, so agreement means something.
   await call(server, 'PUT', '/v1/collections/r', { dimension: 24, metric: 'l2', hnsw: { m: 4, ef_construction: 16, ef_search: 10 } });
   const vectors = randomVectors(4000, 24, 11);
@@ -42,6 +42,19 @@ test('the online recall estimate agrees with brute force over the same searches,
   const metric = Number(/^vicinity_search_recall\{collection="r"\} (\S+)$/m.exec(text)?.[1]);
   assert.ok(Math.abs(metric - recall.estimate) < 1e-9, 'the metric and stats agree');
   assert.match(text, /^vicinity_search_recall_samples\{collection="r"\} \d+$/m);
+});
+
+test('the checks are paced to VICINITY_RECALL_CPU of one core', async (t) => {
+  const server = await startServer(t, { recallSampleRate: 1, recallCpu: 0.0001, replicas: 1 });
+  await call(server, 'PUT', '/v1/collections/p', { dimension: 64, metric: 'l2' });
+  await call(server, 'PUT', '/v1/collections/p/points', { points: randomVectors(2000, 64, 3).map((vector, i) => ({ id: i, vector })) });
+  const samples = async () => (await call(server, 'GET', '/v1/collections/p')).body.stats.recall.samples as number;
+  await call(server, 'POST', '/v1/collections/p/search', { vector: randomVectors(1, 64, 4)[0], k: 10 });
+  while ((await samples()) < 1) await sleep(5);
+  // A check of 2,000 × 64 takes at least ~0.1 ms, so the next waits ≥ 1 s at 0.01 % of a core: none of these is checked.
+  for (const query of randomVectors(30, 64, 5)) await call(server, 'POST', '/v1/collections/p/search', { vector: query, k: 10 });
+  await sleep(50);
+  assert.equal(await samples(), 1);
 });
 
 test('with VICINITY_RECALL_SAMPLE_RATE=0 no search is checked', async (t) => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { VectorStore } from '../../../../index/vector-store.ts';
 import type { RecallCheck } from '../../../../server/engine/recall-worker.ts';
-import check from '../../../../server/engine/recall-worker.ts';
+import { recallOf as check } from '../../../../server/engine/recall-worker.ts';
 import { LabelBitmap } from '../../../../storage/label-bitmap.ts';
 import { l2, randomVectors } from '../../../helpers/random.ts';
 
