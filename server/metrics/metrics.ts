@@ -1,3 +1,4 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineGauges } from '../engine/gauges.ts';
@@ -216,7 +217,14 @@ export function metricsRoutes(app: FastifyInstance, metrics: Metrics): void {
     done();
   });
   app.get('/metrics', async (_request, reply) => {
-    const text = await metrics.registry.metrics();
-    return reply.type(metrics.registry.contentType).send(text);
+    // One metric at a time, yielding between them: the whole text at once (registry.metrics())
+    // held the event loop for 6–9 ms with 100 collections, delaying the searches behind it.
+    const { registry } = metrics;
+    const parts: string[] = [];
+    for (const metric of registry.getMetricsAsArray()) {
+      parts.push(await registry.getSingleMetricAsString(metric.name));
+      await yieldToLoop();
+    }
+    return reply.type(registry.contentType).send(`${parts.join('\n\n')}\n`);
   });
 }
