@@ -9,16 +9,22 @@ type Source = Pick<EngineGauges, 'collections' | 'databasePath' | 'disk'>;
 type Labelled = CollectionGauges & { label: string };
 
 /**
+ * One scrape reads the collections once, however long it takes (it yields between metrics): a
+ * scrape starts by forgetting what the last one read; a reading is kept at most this long.
+ */
+export const SCRAPE_CACHE_MS = 1000;
+
+/**
  * Gauges of what is stored: points, links, memory, the recall estimate and index snapshots per
  * collection (past `maxCollections`, summed under `_other`: sizes and counts added, ages and
  * durations the largest, recall the mean over all samples), the collection count, the SQLite file
- * and WAL sizes and the data directory's disk. One scrape reads the collections once.
+ * and WAL sizes and the data directory's disk. Returns what a scrape calls first, to read afresh.
  */
-export function registerCollectionGauges(registry: Registry, source: Source, maxCollections: number): void {
+export function registerCollectionGauges(registry: Registry, source: Source, maxCollections: number): () => void {
   let cached: { at: number; list: Promise<Labelled[]> } = { at: -Infinity, list: Promise.resolve([]) };
   const collections = () => {
     const now = performance.now();
-    if (now - cached.at > 100) {
+    if (now - cached.at > SCRAPE_CACHE_MS) {
       cached = { at: now, list: source.collections().then((list) => list.map((c, i) => ({ ...c, label: i < maxCollections ? c.name : OTHER }))) };
     }
     return cached.list;
@@ -125,4 +131,7 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
       this.set({ file: 'wal' }, size(`${source.databasePath}-wal`));
     },
   });
+  return () => {
+    cached = { at: -Infinity, list: cached.list };
+  };
 }

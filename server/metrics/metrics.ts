@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EngineGauges } from '../engine/gauges.ts';
 import { VERSION } from '../version.ts';
-import { OTHER, registerCollectionGauges } from './collections.ts';
+import { OTHER, registerCollectionGauges, SCRAPE_CACHE_MS } from './collections.ts';
 
 
 /** What the metrics read from the engine at each scrape, and the observers they set. */
@@ -23,6 +23,8 @@ export class Metrics {
   readonly searches: Histogram<'collection' | 'plan'>;
   readonly searchesRefused: Counter<'reason'>;
   readonly written: Counter<'op'>;
+  /** Called as a scrape starts: the collections and jobs are read afresh, once for the whole scrape. */
+  readonly beginScrape: () => void;
   readonly #named = new Set<string>();
   readonly #maxCollections: number;
 
@@ -55,7 +57,7 @@ export class Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [this.registry],
     });
-    registerCollectionGauges(this.registry, source, maxCollections);
+    const forgetCollections = registerCollectionGauges(this.registry, source, maxCollections);
     this.searches = new Histogram({
       name: 'vicinity_search_duration_seconds',
       help: 'Searches by collection and plan (graph, filtered_graph, exact, none, diverse): the replica task and the answer\'s assembly; a batch\'s searches each count its whole task',
@@ -158,8 +160,12 @@ export class Metrics {
     let jobs: { at: number; list: ReturnType<MetricsSource['jobs']> } = { at: -Infinity, list: [] };
     const jobList = () => {
       const now = performance.now();
-      if (now - jobs.at > 100) jobs = { at: now, list: source.jobs(1000) };
+      if (now - jobs.at > SCRAPE_CACHE_MS) jobs = { at: now, list: source.jobs(1000) };
       return jobs.list;
+    };
+    this.beginScrape = () => {
+      forgetCollections();
+      jobs.at = -Infinity;
     };
     new Gauge({
       name: 'vicinity_jobs',
@@ -220,6 +226,7 @@ export function metricsRoutes(app: FastifyInstance, metrics: Metrics): void {
     // One metric at a time, yielding between them: the whole text at once (registry.metrics())
     // held the event loop for 6–9 ms with 100 collections, delaying the searches behind it.
     const { registry } = metrics;
+    metrics.beginScrape();
     const parts: string[] = [];
     for (const metric of registry.getMetricsAsArray()) {
       parts.push(await registry.getSingleMetricAsString(metric.name));

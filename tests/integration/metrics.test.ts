@@ -115,3 +115,12 @@ test('VICINITY_METRICS=false: no /metrics, and the server works as before', asyn
   assert.equal((await call(server, 'POST', '/v1/collections/q/search', { vector: [1, 0], k: 1 })).body.results[0].id, 'a');
   assert.equal((await fetch(`${server.url}/metrics`)).status, 404);
 });
+
+test('each scrape reads the collections afresh, even right after the last one', async (t) => {
+  const server = await startServer(t);
+  await call(server, 'PUT', '/v1/collections/f', { dimension: 2, metric: 'l2' });
+  for (let i = 1; i <= 3; i++) {
+    await call(server, 'PUT', '/v1/collections/f/points', { points: [{ id: `p${i}`, vector: [i, 0] }] });
+    assert.equal(value(await scrape(server.url), 'vicinity_collection_points{collection="f",state="live"}'), i);
+  }
+});
