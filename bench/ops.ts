@@ -53,7 +53,7 @@ const USAGE = `usage: node --import tsx bench/ops.ts [flags]
   --ef LIST                efs of the recall-estimate test (default 16,64)
   --recall-rate R          VICINITY_RECALL_SAMPLE_RATE of the recall test (default 1: every search offered)
   --recall-cpu C            VICINITY_RECALL_CPU of the recall test (default 1: no pacing between checks, so each
-                           search can be checked; the server's default 0.02 would pause ~6 s after each check)
+                           search can be checked; the server's default 0.01 would pause ~13 s after each check)
   --recall-queries N       queries per ef in the recall test (default min(--queries, ${RECALL_WINDOW_SAMPLES}), the estimator's window)
   --recall-wait-ms N       longest wait for one search's sample before sending the next (default 5000)
   --collections N          collections on the /metrics server: the loaded one + N-1 small ones (default 100; smoke 10)

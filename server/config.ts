@@ -83,7 +83,7 @@ export const ENV_VARS = {
   VICINITY_METRICS_PUBLIC: ['false', 'true: GET /metrics needs no key (with keys configured, any key may read it otherwise)'],
   VICINITY_METRICS_MAX_COLLECTIONS: ['100', 'collections named in /metrics; the rest are summed under collection="_other"'],
   VICINITY_RECALL_SAMPLE_RATE: ['0.01', 'share of graph searches checked again exactly, at low priority, for the recall estimate (0: off)'],
-  VICINITY_RECALL_CPU: ['0.02', 'share of one core the recall checks may use on average; a search sampled while over it is not checked'],
+  VICINITY_RECALL_CPU: ['0.01', 'share of one core the recall checks may use on average; a search sampled while over it is not checked'],
   VICINITY_TLS_CERT: ['', 'PEM certificate (chain): serve HTTPS; needs VICINITY_TLS_KEY'],
   VICINITY_TLS_KEY: ['', 'PEM private key of VICINITY_TLS_CERT'],
   VICINITY_PORT: ['7373', 'TCP port (0 picks a free one)'],

@@ -204,19 +204,19 @@ export function summariseQps(runs: QpsRun[]): { summary: ConfigSummary[]; ratios
       errors: mine.reduce((sum, r) => sum + r.statusErrors + r.socketErrors, 0),
     };
   });
-  const off = summary.find((s) => s.config === 'off');
+  // metrics/off: what the metrics cost; default/metrics: what the recall checks add; default/off: both.
   const ratios: RatioSummary[] = [];
-  if (off !== undefined) {
-    for (const s of summary) {
-      if (s.config === 'off') continue;
-      const rounds = [...new Set(runs.map((r) => r.round))].sort((a, b) => a - b);
-      const perRound = rounds.flatMap((round) => {
-        const a = runs.find((r) => r.round === round && r.config === s.config);
-        const b = runs.find((r) => r.round === round && r.config === 'off');
-        return a === undefined || b === undefined ? [] : [a.run.qps / b.run.qps];
-      });
-      ratios.push({ name: `${s.config}/off`, ofMedians: s.qps / off.qps, perRound });
-    }
+  const rounds = [...new Set(runs.map((r) => r.round))].sort((a, b) => a - b);
+  for (const [top, bottom] of [['metrics', 'off'], ['default', 'metrics'], ['default', 'off']] as const) {
+    const a = summary.find((s) => s.config === top);
+    const b = summary.find((s) => s.config === bottom);
+    if (a === undefined || b === undefined) continue;
+    const perRound = rounds.flatMap((round) => {
+      const x = runs.find((r) => r.round === round && r.config === top);
+      const y = runs.find((r) => r.round === round && r.config === bottom);
+      return x === undefined || y === undefined ? [] : [x.run.qps / y.run.qps];
+    });
+    ratios.push({ name: `${top}/${bottom}`, ofMedians: a.qps / b.qps, perRound });
   }
   return { summary, ratios };
 }
@@ -252,9 +252,10 @@ const SCRAPE_DELAY_TARGET = 1.1;
 export function targets(r: OpsReport): Target[] {
   const out: Target[] = [];
   for (const ratio of r.qps.ratios) {
-    const what = ratio.name === 'metrics/off' ? 'metrics on' : 'metrics + recall estimate (default)';
+    if (ratio.name === 'default/off') continue; // both costs together: shown, no target of its own
+    const what = ratio.name === 'metrics/off' ? 'metrics on ≥ 0.97 × off' : 'with the recall estimate ≥ 0.97 × without (it costs ≤ 3 %)';
     out.push({
-      name: `search QPS, ${what} ≥ ${QPS_TARGET} × off`,
+      name: `search QPS, ${what}`,
       met: ratio.ofMedians >= QPS_TARGET,
       detail: `${ratio.name} = ${fixed(ratio.ofMedians, 3)} (median QPS; per round ${ratio.perRound.map((x) => fixed(x, 3)).join(', ')})`,
     });
@@ -378,7 +379,7 @@ function formatQps(r: OpsReport, out: string[]): void {
   out.push(
     markdownTable(
       ['ratio', 'of medians', 'per round', 'target'],
-      r.qps.ratios.map((x) => [x.name, fixed(x.ofMedians, 3), x.perRound.map((v) => fixed(v, 3)).join(', '), `≥ ${QPS_TARGET}: ${ok(x.ofMedians >= QPS_TARGET)}`]),
+      r.qps.ratios.map((x) => [x.name, fixed(x.ofMedians, 3), x.perRound.map((v) => fixed(v, 3)).join(', '), x.name === 'default/off' ? '—' : `≥ ${QPS_TARGET}: ${ok(x.ofMedians >= QPS_TARGET)}`]),
       [false, true, true, false],
     ),
   );

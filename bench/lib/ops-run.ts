@@ -234,7 +234,7 @@ function niceThreads(pid: number): string[] | null {
 export async function recallAt(c: OpsContext, ef: number): Promise<RecallResult> {
   const { dataset, truth, o } = c;
   const bodies = defaultSearches(dataset, o.recallQueries, ef);
-  // VICINITY_RECALL_CPU=1 (--recall-cpu): no pacing between checks (the default 2 % of a core would space them seconds apart).
+  // VICINITY_RECALL_CPU=1 (--recall-cpu): no pacing between checks (the default 1 % of a core would space them seconds apart).
   const env = { VICINITY_METRICS: 'true', VICINITY_RECALL_SAMPLE_RATE: String(o.recallRate), VICINITY_RECALL_CPU: String(o.recallCpu) };
   return withServerOn(c, env, async (server, startMs) => {
     const client = server.client;
