@@ -16,6 +16,8 @@ import { linkRoutes } from './routes/links.ts';
 import { pointRoutes } from './routes/points.ts';
 import { searchRoutes } from './routes/search.ts';
 
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
 declare module 'fastify' {
   interface FastifyInstance {
     engine: Engine;
@@ -33,8 +35,12 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
     // JSON lines; request logs carry `reqId` (the caller's x-request-id, or one made here, echoed in the answer).
     // Bodies are never logged, so neither are vectors; keys travel in headers, which are redacted too.
     logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["api-key"]'] },
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // The caller's x-request-id when it is a plain token of at most 128 characters, else a UUID.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
     bodyLimit: config.bodyLimitBytes,
     // Two log lines per search cost more than the search; requests are logged at debug level below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -71,8 +77,16 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   searchRoutes(app, engine, config.maxK);
   importRoutes(app, engine);
   backupRoutes(app, engine.backups);
+  // Once the server is closing, answers end their connection: a keep-alive connection whose request
+  // was running when the server began to close would otherwise hold the close open until it idles out.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onSend', (request, reply, _payload, done) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {

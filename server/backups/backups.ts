@@ -154,7 +154,8 @@ export class Backups {
     await writeFile(join(work, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     await fsyncPath(join(work, MANIFEST));
     await rename(work, view.path);
-    await fsyncPath(this.#dir);
+    // Kept from here on: a failed directory sync must not report the backup as failed.
+    await fsyncPath(this.#dir).catch((err: unknown) => this.#log.warn({ err, backup: view.id }, 'syncing the backup directory failed'));
     return manifest;
   }
 

@@ -1,6 +1,7 @@
-import { copyFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
-import { dirname, join, normalize } from 'node:path';
-import { sha256File } from '../../index/snapshot.ts';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { basename, dirname, join, normalize, resolve } from 'node:path';
+import { fsyncPath, sha256File } from '../../index/snapshot.ts';
 import { openDatabase } from '../../storage/db.ts';
 import { MANIFEST, type BackupManifest } from './backups.ts';
 
@@ -27,10 +28,10 @@ export async function restoreBackup(backupDir: string, dataDir: string): Promise
   }
   if (manifest.format !== 1 || !Array.isArray(manifest.files)) throw new RestoreError(`${join(backupDir, MANIFEST)} is not a backup manifest this version reads`);
   const existing = await readdir(dataDir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [];
+    if (err.code === 'ENOENT') return null;
     throw new RestoreError(`cannot read ${dataDir}: ${err.message}`);
   });
-  if (existing.length > 0) throw new RestoreError(`${dataDir} is not empty: restore into a new directory (the server's data would be mixed with the backup's)`);
+  if (existing !== null && existing.length > 0) throw new RestoreError(`${dataDir} is not empty: restore into a new directory (the server's data would be mixed with the backup's)`);
   for (const file of manifest.files) {
     const path = normalize(file.path);
     if (path.startsWith('..') || path.startsWith('/')) throw new RestoreError(`the manifest names ${file.path}, outside the backup`);
@@ -48,10 +49,23 @@ export async function restoreBackup(backupDir: string, dataDir: string): Promise
   } finally {
     db.close();
   }
-  for (const file of manifest.files) {
-    const to = join(dataDir, normalize(file.path));
-    await mkdir(dirname(to), { recursive: true });
-    await copyFile(join(backupDir, normalize(file.path)), to);
+  // Copied beside the target and renamed into place once synced: a failed or cut-short restore
+  // leaves the target as it was (missing or empty), so it can simply be run again.
+  const work = join(dirname(resolve(dataDir)), `.${basename(resolve(dataDir))}.restoring-${randomBytes(4).toString('hex')}`);
+  try {
+    for (const file of manifest.files) {
+      const to = join(work, normalize(file.path));
+      await mkdir(dirname(to), { recursive: true });
+      await copyFile(join(backupDir, normalize(file.path)), to);
+      await fsyncPath(to);
+    }
+    for (const dir of new Set(manifest.files.map((f) => dirname(join(work, normalize(f.path)))))) await fsyncPath(dir);
+    if (existing !== null) await rmdir(dataDir); // empty: checked above
+    await rename(work, dataDir);
+    await fsyncPath(dirname(resolve(dataDir)));
+  } catch (err) {
+    await rm(work, { recursive: true, force: true });
+    throw new RestoreError(`restoring into ${dataDir} failed (${(err as Error).message}); nothing was left there: free space or fix the cause and run it again`);
   }
   return manifest;
 }

@@ -54,11 +54,16 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
     labelNames: ['collection', 'state'],
     registers: [registry],
     async collect() {
-      this.reset();
+      // Summed before the gauge is touched: two scrapes at once must not add to each other's reset.
+      const sums = new Map<string, { collection: string; state: string; n: number }>();
       for (const c of await collections()) {
-        this.inc({ collection: c.label, state: 'live' }, c.live);
-        this.inc({ collection: c.label, state: 'deleted' }, c.deleted);
+        for (const [state, n] of [['live', c.live], ['deleted', c.deleted]] as const) {
+          const key = `${c.label}\0${state}`;
+          sums.set(key, { collection: c.label, state, n: (sums.get(key)?.n ?? 0) + n });
+        }
       }
+      this.reset();
+      for (const { collection, state, n } of sums.values()) this.set({ collection, state }, n);
     },
   });
   new Gauge({
@@ -67,8 +72,15 @@ export function registerCollectionGauges(registry: Registry, source: Source, max
     labelNames: ['collection', 'type'],
     registers: [registry],
     async collect() {
+      const sums = new Map<string, { collection: string; type: string; n: number }>();
+      for (const c of await collections()) {
+        for (const [type, n] of Object.entries(c.links)) {
+          const key = `${c.label}\0${type}`;
+          sums.set(key, { collection: c.label, type, n: (sums.get(key)?.n ?? 0) + n });
+        }
+      }
       this.reset();
-      for (const c of await collections()) for (const [type, n] of Object.entries(c.links)) this.inc({ collection: c.label, type }, n);
+      for (const { collection, type, n } of sums.values()) this.set({ collection, type }, n);
     },
   });
   perCollection('vicinity_snapshot_age_seconds', "Seconds since the collection's index snapshot was last written (or since start-up)", (c) => c.snapshot?.ageS ?? null, 'max');
