@@ -49,6 +49,8 @@ export interface BackupSource {
   snapshotDir: string;
   /** Holds every collection's snapshot lock, so no snapshot file changes and no job commits until `release`. */
   holdSnapshots(): Promise<{ release: () => void; names: string[] }>;
+  /** Holds back the build process's writes (another connection, which would start the copy over) until the returned function is called. */
+  pauseOtherWriters(): Promise<() => void>;
 }
 
 /**
@@ -122,13 +124,12 @@ export class Backups {
     const { release, names } = await this.#source.holdSnapshots();
     try {
       for (const name of names) await this.#copySnapshot(name, work);
-      await this.#source.db.backup(join(work, DATABASE), {
-        progress: ({ totalPages, remainingPages }) => {
-          if (running.aborted) throw new Error('aborted');
-          view.progress = { copied: totalPages - remainingPages, total: totalPages };
-          return BACKUP_PAGES_PER_STEP;
-        },
-      });
+      const resume = await this.#source.pauseOtherWriters();
+      try {
+        await this.#copyDatabase(running, join(work, DATABASE));
+      } finally {
+        resume();
+      }
     } finally {
       release();
     }
@@ -157,6 +158,17 @@ export class Backups {
     // Kept from here on: a failed directory sync must not report the backup as failed.
     await fsyncPath(this.#dir).catch((err: unknown) => this.#log.warn({ err, backup: view.id }, 'syncing the backup directory failed'));
     return manifest;
+  }
+
+  /** The database through SQLite's online backup on the server's connection, a few MiB per turn of the event loop. */
+  async #copyDatabase(running: { view: BackupView; aborted: boolean }, to: string): Promise<void> {
+    await this.#source.db.backup(to, {
+      progress: ({ totalPages, remainingPages }) => {
+        if (running.aborted) throw new Error('aborted');
+        running.view.progress = { copied: totalPages - remainingPages, total: totalPages };
+        return BACKUP_PAGES_PER_STEP;
+      },
+    });
   }
 
   /** Copies a collection's snapshot and its manifest, if it has one (held still by its lock). */

@@ -109,7 +109,7 @@ export class Engine {
       ready: () => this.ready, replicasReady: () => this.#replicasReady,
       hnswBuild, databasePath: dbPath, dataDir: config.dataDir, snapshotIntervalMs: config.snapshotIntervalMs,
     });
-    const backupSource = { db, snapshotDir, holdSnapshots: () => snapshots.holdAll(this.#states.values()) };
+    const backupSource = { db, snapshotDir, holdSnapshots: () => snapshots.holdAll(this.#states.values()), pauseOtherWriters: () => writer.pauseLeases() };
     this.backups = new Backups(backupSource, config.backupDir ?? join(config.dataDir, 'backups'), VERSION, log);
     for (const record of collections.list()) {
       const state = this.#newState(record);

@@ -19,6 +19,8 @@ export class Writer {
   readonly #acquire: AcquireLock;
   readonly #writable;
   readonly #readOnly;
+  /** Set while leases are held back (pauseLeases). */
+  #paused: Promise<void> | null = null;
   /**
    * Told how long each committed transaction took, in seconds (/metrics): the server's own, and the
    * build process's (the time it held the lock lent to it).
@@ -77,8 +79,27 @@ export class Writer {
   }
 
   /** Lends the lock to another connection (the build process's) until the returned function is called. */
-  lease(): Promise<() => void> {
+  async lease(): Promise<() => void> {
+    while (this.#paused) await this.#paused;
     return this.#acquire();
+  }
+
+  /**
+   * Holds back new leases until the returned function is called, once the lease lent now (if any)
+   * has ended; this connection's own writes go on. For a backup, which copies through this connection: SQLite starts an online backup over
+   * whenever another connection writes, and the build process writes often.
+   */
+  async pauseLeases(): Promise<() => void> {
+    let resume!: () => void;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    const before = this.#paused;
+    this.#paused = before ? before.then(() => paused) : paused;
+    // A lease lent already ends first (writes queued before this one go first too).
+    (await this.#acquire())();
+    return () => {
+      resume();
+      if (this.#paused === paused) this.#paused = null;
+    };
   }
 }
 

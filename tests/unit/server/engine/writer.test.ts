@@ -142,3 +142,29 @@ test('a lease holds this side\'s writes until it is given back', async (t) => {
   await pending;
   assert.equal(wrote, true);
 });
+
+test('pauseLeases waits for the lease lent now, holds new leases back, and lets this connection write meanwhile', async (t) => {
+  const { db } = tempDb(t);
+  const writer = new Writer(db);
+  const events: string[] = [];
+  const lent = await writer.lease();
+  const pausing = writer.pauseLeases().then((resume) => {
+    events.push('paused');
+    return resume;
+  });
+  await sleep(20);
+  assert.deepEqual(events, [], 'the pause waits for the lease already lent');
+  lent();
+  const resume = await pausing;
+  const next = writer.lease().then((release) => {
+    events.push('leased');
+    release();
+  });
+  await writer.write(() => db.prepare('INSERT INTO t (k, v) VALUES (7, 7)').run());
+  events.push('wrote');
+  await sleep(20);
+  assert.deepEqual(events, ['paused', 'wrote'], 'own writes go on; the new lease waits');
+  resume();
+  await next;
+  assert.deepEqual(events, ['paused', 'wrote', 'leased']);
+});
