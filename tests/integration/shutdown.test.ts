@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,4 +145,40 @@ test('logs are JSON lines with request ids; keys and vectors never appear in the
   assert.ok(entries.some((e) => e.msg === 'closed'));
   assert.ok(!log.includes(key), 'no key in the log');
   assert.ok(!log.includes('0.123456789') && !log.includes('0.12345679'), 'no vector in the log');
+});
+
+test('a keep-alive connection whose request runs when SIGTERM comes does not hold the shutdown open', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'vicinity-shutdown-ka-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const server = await spawnServer(dataDir, { VICINITY_SHUTDOWN_TIMEOUT_S: '30' });
+  t.after(() => server.child.kill('SIGKILL'));
+  await waitReady(server);
+  assert.equal((await send(server.url, 'PUT', '/v1/collections/k', { dimension: 2, metric: 'l2' })).status, 201);
+  const agent = new Agent({ keepAlive: true });
+  t.after(() => agent.destroy());
+  // An import whose body takes about a second to arrive, on a keep-alive connection.
+  const answered = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
+    const req = request(`${server.url}/v1/collections/k/import?format=ndjson`, { method: 'POST', agent, headers: { 'content-type': 'application/x-ndjson' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection }));
+    });
+    req.on('error', reject);
+    let i = 0;
+    const timer = setInterval(() => {
+      req.write(`{"id":"p${i}","vector":[${i},1]}\n`);
+      if (++i === 10) {
+        clearInterval(timer);
+        req.end();
+      }
+    }, 100);
+  });
+  await sleep(300);
+  const started = Date.now();
+  const exited = exitOf(server);
+  server.child.kill('SIGTERM');
+  const answer = await answered;
+  assert.equal(answer.status, 202, 'the request in flight was answered');
+  assert.equal(answer.connection, 'close', 'and its connection ended with it');
+  assert.equal(await exited, 0);
+  assert.ok(Date.now() - started < 10_000, `exited after ${Date.now() - started} ms, not at VICINITY_SHUTDOWN_TIMEOUT_S`);
 });
