@@ -160,24 +160,8 @@ export async function runWrk(
   const seconds = Math.max(1, Math.ceil(durationS - 1e-9));
   const args = ['-t1', `-c${concurrency}`, `-d${seconds}s`, '--latency', '-s', wrkScript(workDir)];
   args.push(`http://127.0.0.1:${target.port}${target.path}`, '--', wrkBodies(workDir, set), set.contentType, set.method);
-  const serverBefore = procCpuSeconds(target.serverPid, clockTicks());
-  const busyBefore = machineBusySeconds();
-  const child = spawn(wrk.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (c) => resolve(c));
-  });
-  const serverAfter = procCpuSeconds(target.serverPid, clockTicks());
-  const busyAfter = machineBusySeconds();
-  const json = /^WRK_JSON (.*)$/m.exec(out)?.[1];
-  if (code !== 0 || json === undefined) throw new Error(`wrk ${args.join(' ')} failed (exit ${code}):\n${out}`);
+  const { json, loadgenCpuS, serverCpuS, otherCpuS } = await spawnWrk(wrk, args, target.serverPid);
   const numbers = JSON.parse(json) as WrkNumbers;
-  const stat = /^WRK_STAT (.*)$/m.exec(out)?.[1];
-  const loadgenCpuS = stat === undefined ? null : statCpuSeconds(stat, clockTicks());
-  const serverCpuS = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore;
   return {
     tool: 'wrk',
     concurrency,
@@ -189,8 +173,35 @@ export async function runWrk(
     errors: numbers.errors,
     loadgenCpuS,
     serverCpuS,
-    otherCpuS: otherCpu(busyBefore, busyAfter, [loadgenCpuS, serverCpuS]),
+    otherCpuS,
   };
+}
+
+/**
+ * Runs wrk with `args` (a script printing WRK_JSON and WRK_STAT lines) and measures the CPU the
+ * server, wrk and everything else used meanwhile; throws with wrk's output if it failed.
+ */
+export async function spawnWrk(
+  wrk: Wrk, args: string[], serverPid: number,
+): Promise<{ json: string; loadgenCpuS: number | null; serverCpuS: number | null; otherCpuS: number | null }> {
+  const serverBefore = procCpuSeconds(serverPid, clockTicks());
+  const busyBefore = machineBusySeconds();
+  const child = spawn(wrk.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (c) => resolve(c));
+  });
+  const serverAfter = procCpuSeconds(serverPid, clockTicks());
+  const busyAfter = machineBusySeconds();
+  const json = /^WRK_JSON (.*)$/m.exec(out)?.[1];
+  if (code !== 0 || json === undefined) throw new Error(`wrk ${args.join(' ')} failed (exit ${code}):\n${out}`);
+  const stat = /^WRK_STAT (.*)$/m.exec(out)?.[1];
+  const loadgenCpuS = stat === undefined ? null : statCpuSeconds(stat, clockTicks());
+  const serverCpuS = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore;
+  return { json, loadgenCpuS, serverCpuS, otherCpuS: otherCpu(busyBefore, busyAfter, [loadgenCpuS, serverCpuS]) };
 }
 
 /**

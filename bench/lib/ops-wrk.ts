@@ -5,11 +5,9 @@
  * Lua per answer would cost wrk CPU on a small machine; wrk counts non-2xx/3xx answers itself
  * (`errors.status`). `done()` prints the numbers as one `WRK_JSON` line and wrk's own /proc stat line.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WRK_STAT_LUA, type BodySet, type Wrk } from './load.ts';
-import { clockTicks, machineBusySeconds, otherCpu, procCpuSeconds, statCpuSeconds } from './stats.ts';
+import { spawnWrk, WRK_STAT_LUA, type BodySet, type Wrk } from './load.ts';
 
 const SCRIPT = `
 local threads = {}
@@ -131,24 +129,8 @@ export async function runWrkThreads(
   const t = Math.min(threads, connections);
   const args = [`-t${t}`, `-c${connections}`, `-d${seconds}s`, '--timeout', `${Math.ceil(timeoutS)}s`, '--latency', '-s', script];
   args.push(`http://127.0.0.1:${target.port}${target.path}`, '--', stem, set.contentType, set.method, String(t));
-  const serverBefore = procCpuSeconds(target.serverPid, clockTicks());
-  const busyBefore = machineBusySeconds();
-  const child = spawn(wrk.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (c) => resolve(c));
-  });
-  const serverAfter = procCpuSeconds(target.serverPid, clockTicks());
-  const busyAfter = machineBusySeconds();
-  const json = /^WRK_JSON (.*)$/m.exec(out)?.[1];
-  if (code !== 0 || json === undefined) throw new Error(`wrk ${args.join(' ')} failed (exit ${code}):\n${out}`);
+  const { json, loadgenCpuS: wrkCpuS, serverCpuS, otherCpuS } = await spawnWrk(wrk, args, target.serverPid);
   const w = JSON.parse(json) as WrkJson;
-  const stat = /^WRK_STAT (.*)$/m.exec(out)?.[1];
-  const wrkCpuS = stat === undefined ? null : statCpuSeconds(stat, clockTicks());
-  const serverCpuS = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore;
   const elapsed = w.duration_us / 1e6;
   return {
     threads: t,
@@ -165,6 +147,6 @@ export async function runWrkThreads(
     socketErrors: w.connect + w.read + w.write + w.timeout,
     wrkCpuS,
     serverCpuS,
-    otherCpuS: otherCpu(busyBefore, busyAfter, [wrkCpuS, serverCpuS]),
+    otherCpuS,
   };
 }
