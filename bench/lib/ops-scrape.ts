@@ -5,6 +5,7 @@
  * series out of the text format.
  */
 import http from 'node:http';
+import { pacedLoop } from './probe.ts';
 import { Samples } from './stats.ts';
 
 export interface ScrapeStats {
@@ -58,38 +59,20 @@ export function startScraper(port: number, intervalMs: number, limit = Infinity,
   const samples = new Samples();
   let errors = 0;
   let lastBody = '';
-  let stopping = false;
-  let wake: (() => void) | null = null;
-  const loop = async (): Promise<void> => {
-    const started = performance.now();
-    for (let i = 0; !stopping && i < limit; i++) {
-      const answer = await get(agent, port, path);
-      samples.push(answer.ms);
-      if (answer.status === 200) lastBody = answer.body;
-      else errors++;
-      const wait = started + (i + 1) * intervalMs - performance.now();
-      if (wait > 0 && !stopping && i + 1 < limit) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, wait);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        wake = null;
-      }
-    }
-  };
-  const done = loop();
+  const paced = pacedLoop(intervalMs, async () => {
+    const answer = await get(agent, port, path);
+    samples.push(answer.ms);
+    if (answer.status === 200) lastBody = answer.body;
+    else errors++;
+  }, limit);
+  const { done } = paced;
   return {
     done,
     get lastBody() {
       return lastBody;
     },
     async stop(): Promise<ScrapeStats> {
-      stopping = true;
-      wake?.();
-      await done;
+      await paced.stop();
       agent.destroy();
       const [p50Ms, p99Ms, maxMs] = samples.percentiles(50, 99, 100);
       return { intervalMs, scrapes: samples.count, errors, p50Ms, p99Ms, maxMs, bodyBytes: Buffer.byteLength(lastBody), series: seriesCount(lastBody) };
