@@ -202,7 +202,7 @@ async function main(o: Options): Promise<number> {
     healthIdle: null,
     http: [],
     filtered: [],
-    upserts: null,
+    upserts: [],
     countAfterUpserts: null,
     targets: [],
     checks: [],

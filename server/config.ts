@@ -105,7 +105,7 @@ export const ENV_VARS = {
   VICINITY_REPLICA_QUEUE: ['64', 'searches queued per replica before new ones get 503 with Retry-After'],
   VICINITY_REBUILD_DELETED_PERCENT: ['50', 'rebuild a collection by itself once deleted points are this percent of it (50 % deleted measured 2× slower search)'],
   VICINITY_REBUILD_MIN_DELETED: ['1000', '…and at least this many points are deleted (0: never rebuild by itself)'],
-  VICINITY_MAX_INDEX_BACKLOG: ['2000', 'points the replicas may lag behind acknowledged writes before a write waits for them to catch up'],
+  VICINITY_MAX_INDEX_BACKLOG: ['2000', "points a replica's index may lag behind acknowledged writes before a write waits for it (searches never wait: they score pending writes exactly)"],
   VICINITY_HNSW_BUILD: ['auto', 'hnswlib build: auto, stock, avx2 or native (native only if installed with VICINITY_HNSW_BUILD=native)'],
   VICINITY_IMPORT_MAX_BYTES: [String(64 * 1024 * MiB), 'largest import body, in bytes'],
   VICINITY_IMPORT_MAX_RECORDS: ['100000000', 'most records in one import'],

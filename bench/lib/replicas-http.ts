@@ -8,7 +8,7 @@ import type { HnswParams } from './raw-hnsw.ts';
 import { rawPass, type FilterResult, type HttpSeries, type ReplicasReport } from './replicas-report.ts';
 import { HttpClient, type ServerProcess } from './server.ts';
 import { procRssBytes, startCpuMeter, type QuietRules } from './stats.ts';
-import { upsertSingles } from './upserts.ts';
+import { replacingUpserts } from './upserts.ts';
 import {
   COLLECTION,
   createCollection,
@@ -126,10 +126,11 @@ export async function benchVicinity(server: ServerProcess, c: VicinityContext, r
 
     for (const f of c.filtered) report.filtered.push(await filteredSearch(server, client, runner, c, f, ef));
 
-    log(`${c.upserts} single-point upserts of existing ids, concurrency ${c.upsertConcurrency}`);
+    log(`${c.upserts} single-point upserts of existing ids, concurrency ${c.upsertConcurrency}, then ${c.upserts} in one request`);
     const pointsPath = `/v1/collections/${COLLECTION}/points`;
     const upsertTarget = { port: server.port, serverPid: server.pid, pointsPath, searchPath: SEARCH_PATH };
-    report.upserts = await upsertSingles(upsertTarget, dataset, bucketPayload, c.upserts, c.upsertConcurrency);
+    report.upserts.push(await replacingUpserts(upsertTarget, dataset, bucketPayload, { points: c.upserts, pointsPerRequest: 1, concurrency: c.upsertConcurrency, shift: 1 }));
+    report.upserts.push(await replacingUpserts(upsertTarget, dataset, bucketPayload, { points: c.upserts, pointsPerRequest: c.upserts, concurrency: 1, shift: 2 }));
     server.assertAlive();
     const info = await client.json<{ count: number; stats: { replicas?: number; memory_bytes?: unknown } }>('GET', `/v1/collections/${COLLECTION}`, undefined);
     report.countAfterUpserts = info.count;

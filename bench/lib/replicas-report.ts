@@ -85,8 +85,9 @@ export interface ReplicasReport {
   healthIdle: ProbeResult | null;
   http: HttpSeries[];
   filtered: FilterResult[];
-  upserts: SmallUpserts | null;
-  /** `count` after the small upserts: they replace points, so it must not change. */
+  /** Replacing upserts: one point per request, then one burst in a single request. */
+  upserts: SmallUpserts[];
+  /** `count` after the upserts: they replace points, so it must not change. */
   countAfterUpserts: number | null;
   targets: Target[];
   checks: Check[];
@@ -214,14 +215,13 @@ export function formatReplicasReport(r: ReplicasReport): string {
   out.push(`          unfiltered c=1 p50 at the same ef: ${ms(unfilteredP50(r))} ms`);
   if (r.filtered.length > 0) out.push(filterTable(r, unfilteredP50(r)));
   out.push('');
-  const w = r.upserts;
-  if (w !== null) {
+  for (const w of r.upserts) {
     out.push(
-      `== small upserts: ${w.requests} PUTs of ${w.pointsPerRequest} point replacing an existing id, concurrency ${w.concurrency} (node:http): ` +
+      `== replacing upserts: ${w.requests} PUTs of ${w.pointsPerRequest} point(s) replacing existing ids, concurrency ${w.concurrency} (node:http): ` +
         `${int(w.pointsPerS)} points/s acknowledged, ${int(w.searchablePointsPerS)} points/s until the last was searchable ` +
         `(+${fixed(w.visibleAfterMs, 1)} ms; the first search sent after the last ack took ${fixed(w.firstSearchMs, 1)} ms); ` +
         `latency p50 ${ms(w.p50Ms)} ms, p99 ${ms(w.p99Ms)} ms, max ${ms(w.maxMs)} ms; ${w.errors} errors` +
-        `${w.firstError === null ? '' : ` (first: ${w.firstError})`}; server CPU ${w.serverCpuS === null ? 'n/a' : `${fixed((w.serverCpuS / w.requests) * 1000, 2)} ms per point`}; ` +
+        `${w.firstError === null ? '' : ` (first: ${w.firstError})`}; server CPU ${w.serverCpuS === null ? 'n/a' : `${fixed((w.serverCpuS / w.points) * 1000, 2)} ms per point`}; ` +
         `loadgen CPU ${fixed(w.loadgenCpuS, 1)} s; other CPU ${w.otherCpuS === null ? 'n/a' : `${fixed(w.otherCpuS, 1)} s`}; count afterwards ${r.countAfterUpserts ?? '—'}`,
     );
   }

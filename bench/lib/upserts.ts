@@ -5,6 +5,7 @@ import { clockTicks, machineBusySeconds, otherCpu, procCpuSeconds, Samples } fro
 export interface SmallUpserts {
   /** Requests sent, each upserting `pointsPerRequest` existing ids with another row's vector. */
   requests: number;
+  points: number;
   pointsPerRequest: number;
   concurrency: number;
   /** From the first request until the last acknowledgement. */
@@ -28,27 +29,32 @@ export interface SmallUpserts {
 }
 
 /**
- * `requests` upserts of one point each, `concurrency` at a time, over node:http keep-alive. Point j
- * replaces the id (j × 7,919) mod n (distinct while j < n, 7,919 being prime) with the vector of the
- * next row, so every request is a real change the replicas must index, and keeps its payload.
+ * `points` upserts in requests of `pointsPerRequest`, `concurrency` requests at a time, over
+ * node:http keep-alive. Point j replaces the id (j × 7,919) mod n (distinct while j < n, 7,919 being
+ * prime) with the vector of the row `shift` after it, so every point is a real change the replicas
+ * must index (call again with another shift), and keeps its payload.
  * Acknowledgements do not wait for the replicas (until they lag VICINITY_MAX_INDEX_BACKLOG points), so
  * the rate is also given until a search finds the last point. Run it last: the index no longer matches
  * the ground truth afterwards.
  */
-export async function upsertSingles(
+export async function replacingUpserts(
   target: { port: number; serverPid: number; pointsPath: string; searchPath: string },
   dataset: Dataset,
   payload: (row: number) => Record<string, unknown>,
-  requests: number,
-  concurrency: number,
+  options: { points: number; pointsPerRequest: number; concurrency: number; shift: number },
 ): Promise<SmallUpserts> {
   const { port, serverPid } = target;
+  const { points, pointsPerRequest, concurrency, shift } = options;
   const n = dataset.train.n;
+  const newRow = (id: number) => (id + shift) % n;
   const bodies: Buffer[] = [];
-  for (let j = 0; j < requests; j++) {
-    const id = (j * 7919) % n;
-    const vector = JSON.stringify(Array.from(row(dataset.train, (id + 1) % n)));
-    bodies.push(Buffer.from(`{"points":[{"id":${id},"vector":${vector},"payload":${JSON.stringify(payload(id))}}]}`));
+  for (let at = 0; at < points; at += pointsPerRequest) {
+    const items: string[] = [];
+    for (let j = at; j < Math.min(points, at + pointsPerRequest); j++) {
+      const id = (j * 7919) % n;
+      items.push(`{"id":${id},"vector":${JSON.stringify(Array.from(row(dataset.train, newRow(id))))},"payload":${JSON.stringify(payload(id))}}`);
+    }
+    bodies.push(Buffer.from(`{"points":[${items.join(',')}]}`));
   }
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const samples = new Samples();
@@ -90,8 +96,9 @@ export async function upsertSingles(
   const acked = performance.now();
   const seconds = (acked - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const lastId = ((requests - 1) * 7919) % n;
-  const probe = Buffer.from(`{"vector":${JSON.stringify(Array.from(row(dataset.train, (lastId + 1) % n)))},"k":10,"with_payload":false}`);
+  const lastId = ((points - 1) * 7919) % n;
+  // The request a user sends: payloads returned.
+  const probe = Buffer.from(`{"vector":${JSON.stringify(Array.from(row(dataset.train, newRow(lastId))))},"k":10}`);
   let firstSearchMs = NaN;
   for (;;) {
     const t0 = performance.now();
@@ -110,14 +117,15 @@ export async function upsertSingles(
   const serverCpuS = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore;
   const [p50Ms, p99Ms, maxMs] = samples.percentiles(50, 99, 100);
   return {
-    requests,
-    pointsPerRequest: 1,
+    requests: bodies.length,
+    points,
+    pointsPerRequest,
     concurrency,
     seconds,
-    pointsPerS: requests / seconds,
+    pointsPerS: points / seconds,
     visibleAfterMs: seen - acked,
     firstSearchMs,
-    searchablePointsPerS: requests / ((seen - started) / 1000),
+    searchablePointsPerS: points / ((seen - started) / 1000),
     p50Ms,
     p99Ms,
     maxMs,

@@ -14,6 +14,8 @@ export interface ReplicaData {
   maxPointsPerCollection: number;
   /** A replica's busy seconds (one float64), kept by its worker; it outlives the worker, so a restart does not reset it. */
   busy?: SharedArrayBuffer;
+  /** Points received in writes and not yet in an index (one int32), kept by the worker; a new worker sets it to 0. */
+  backlog?: SharedArrayBuffer;
 }
 
 /** The allow-list of a filtered search: a label bitmap (graph walk) or the labels to score exactly. */
@@ -134,4 +136,6 @@ export interface IndexStats {
 export interface SnapshotReply {
   seq: number;
   bytes: number;
+  /** Writes counted as changes that the file does not hold yet (pending in the replica): the next snapshot's. */
+  uncovered: number;
 }

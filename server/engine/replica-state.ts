@@ -1,9 +1,10 @@
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { VectorCodec } from '../../index/codec.ts';
 import type { Edge } from '../../index/expand.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
 import { VectorStore } from '../../index/vector-store.ts';
-import type { SearchHit } from '../../index/vector-index.ts';
+import type { LabelFilter, SearchHit } from '../../index/vector-index.ts';
 import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
 import { openDatabase, type Db } from '../../storage/db.ts';
 import { LabelBitmap } from '../../storage/label-bitmap.ts';
@@ -12,16 +13,26 @@ import { LinksRepo } from '../../storage/links.ts';
 import { PayloadFields } from '../../storage/payload-fields.ts';
 import { indexOptions, loadIndex, loadModel, snapshotName } from './load-index.ts';
 import type { CollectionModel } from './model.ts';
+import { liveWithPending, PendingWrites, searchWithPending, type PendingView } from './pending.ts';
 import { NO_NEIGHBOUR, type IndexStats, type ReplicaData, type ReplicaTask, type SearchItem, type SearchReply, type SnapshotReply, type StoreSpec } from './protocol.ts';
 import { selectSearch, type SelectionReads } from './selection.ts';
 
-/** What a search of one collection needs: its index, the model it was built under, the shared vectors. */
+/** What a search of one collection needs: its index and the writes not in it yet, the model it was built under, the shared vectors. */
 export interface SearchTarget {
   config: CollectionConfig;
   model: CollectionModel;
   index: HnswIndex;
+  pending?: PendingView | null;
   store: VectorStore | null;
 }
+
+/** True when the label is a live point of the target (its index, or a write pending for it). */
+export function isLive(target: SearchTarget, label: number): boolean {
+  return liveWithPending(target.pending ?? null, (l) => target.index.has(l), label);
+}
+
+/** Milliseconds of pending writes a replica puts into its indexes between two tasks. */
+export const APPLY_SLICE_MS = 4;
 
 interface Held extends SearchTarget {
   /** Mutations up to this sequence are in the index: older `apply` tasks are skipped. */
@@ -37,6 +48,10 @@ interface Held extends SearchTarget {
 export class ReplicaState {
   readonly #data: ReplicaData;
   readonly #held = new Map<number, Held>();
+  readonly #pending = new PendingWrites();
+  /** Points received in writes and not yet in an index, for the main thread (its backpressure and /metrics). */
+  readonly #backlog: Int32Array | null;
+  #sliceQueued = false;
   #db: Db | null = null;
   #fields: PayloadFields | null = null;
   #knn: KnnRepo | null = null;
@@ -44,6 +59,9 @@ export class ReplicaState {
 
   constructor(data: ReplicaData) {
     this.#data = data;
+    this.#backlog = data.backlog ? new Int32Array(data.backlog) : null;
+    // A new worker starts from SQLite: what an earlier one held pending is in its catch-up.
+    if (this.#backlog) Atomics.store(this.#backlog, 0, 0);
   }
 
   /** Loads every collection: verified snapshot, tombstones, then the rows changed after it. */
@@ -82,9 +100,15 @@ export class ReplicaState {
    * snapshot ends (hnswlib reads it from another thread meanwhile).
    */
   run(task: ReplicaTask): Promise<unknown> {
-    if ((task.op === 'search' || task.op === 'stats' || task.op === 'memory') && this.#saving && this.#chained === 1) return this.#run(task);
+    // A queued slice of index work is no write: the read sees those writes pending already.
+    const waiting = this.#chained - (this.#sliceQueued ? 1 : 0);
+    if ((task.op === 'search' || task.op === 'stats' || task.op === 'memory') && this.#saving && waiting === 1) return this.#run(task);
+    return this.#chain(() => this.#run(task));
+  }
+
+  #chain<T>(step: () => Promise<T>): Promise<T> {
     this.#chained++;
-    const result = this.#last.then(() => this.#run(task));
+    const result = this.#last.then(step);
     this.#last = result.catch(() => undefined).then(() => {
       this.#chained--;
     });
@@ -107,12 +131,14 @@ export class ReplicaState {
       case 'reload':
         // An import built a new index and wrote it as the snapshot: load it, catch up, swap.
         await this.#load(task.collectionId, task.config);
+        this.#settled(this.#pending.discard(task.collectionId, this.#held.get(task.collectionId)!.caughtUp));
         return null;
       case 'drop':
         this.#held.delete(task.collectionId);
+        this.#settled(this.#pending.discard(task.collectionId));
         return null;
       case 'apply':
-        this.#apply(task);
+        this.#queue(task);
         return null;
       case 'search':
         return this.#search(task);
@@ -129,34 +155,76 @@ export class ReplicaState {
     }
   }
 
-  #apply(task: Extract<ReplicaTask, { op: 'apply' }>): void {
+  /** Queues a committed write for the index; searches see it from now on (`searchWithPending`). */
+  #queue(task: Extract<ReplicaTask, { op: 'apply' }>): void {
     const held = this.#held.get(task.collectionId);
     if (!held || task.seq <= held.caughtUp) return;
     const dim = held.config.dimension;
+    const { model } = held;
     let v = 0;
-    for (let i = 0; i < task.labels.length; i++) {
-      const label = task.labels[i];
-      if (task.deleted[i]) held.index.remove(label);
-      else {
-        held.index.upsert(label, held.model.toIndex(task.vectors.subarray(v * dim, (v + 1) * dim)));
-        v++;
+    const at = new Int32Array(task.labels.length);
+    for (let i = 0; i < at.length; i++) at[i] = task.deleted[i] ? -1 : v++;
+    this.#pending.add(task.collectionId, held.index.metric, task.seq, task.labels, task.deleted, (i) =>
+      // A copy: the PCA projection reuses one output buffer.
+      Float32Array.from(model.toIndex(task.vectors.subarray(at[i] * dim, (at[i] + 1) * dim))),
+    );
+    if (this.#backlog) Atomics.add(this.#backlog, 0, task.labels.length);
+    this.#schedule();
+  }
+
+  /**
+   * Chains a slice of index work behind the tasks waiting now, after a turn of the event loop (so
+   * tasks sent meanwhile arrive first): searches and index work take turns.
+   */
+  #schedule(): void {
+    if (this.#sliceQueued || this.#pending.size === 0) return;
+    this.#sliceQueued = true;
+    void this.#chain(async () => {
+      await yieldToLoop();
+      this.#sliceQueued = false;
+      try {
+        this.#settled(this.#pending.applyFor(APPLY_SLICE_MS, (collectionId, label, vector) => this.#applyOne(collectionId, label, vector)));
+      } catch (err) {
+        // The index may hold part of a write: a new worker reloads the committed state.
+        console.error('replica: applying a write to the index failed; restarting the replica', err);
+        process.exit(1);
       }
-    }
+      this.#schedule();
+    });
+  }
+
+  #applyOne(collectionId: number, label: number, vector: Float32Array | null): void {
+    const index = this.#held.get(collectionId)?.index;
+    if (!index) return;
+    if (vector) index.upsert(label, vector);
+    else index.remove(label);
+  }
+
+  /** `points` pending writes reached the index or were dropped: tell the main thread. */
+  #settled(points: number): void {
+    if (points === 0 || !this.#backlog) return;
+    Atomics.sub(this.#backlog, 0, points);
+    Atomics.notify(this.#backlog, 0);
+  }
+
+  #target(collectionId: number, held: Held): SearchTarget {
+    return { ...held, pending: this.#pending.view(collectionId) };
   }
 
   #search(task: Extract<ReplicaTask, { op: 'search' }>): SearchReply[] {
     const held = this.#held.get(task.collectionId);
     if (!held) return task.searches.map(() => reply([]));
     if (task.store) this.#useStore(held, task.store);
-    const reads = this.#reads(task.collectionId, held);
-    return task.searches.map((search) => (search.select ? selectSearch(held, search, reads) : reply(reads.plain(search))));
+    const target = this.#target(task.collectionId, held);
+    const reads = this.#reads(task.collectionId, target);
+    return task.searches.map((search) => (search.select ? selectSearch(target, search, reads) : reply(reads.plain(search))));
   }
 
   /** What a selection reads besides the index, from this replica's own read-only connection. */
-  #reads(collectionId: number, held: Held): SelectionReads {
+  #reads(collectionId: number, target: SearchTarget): SelectionReads {
     const db = this.#db!;
     return {
-      plain: (search) => searchCollection(held, search),
+      plain: (search) => searchCollection(target, search),
       groupsOf: (labels, field) => (this.#fields ??= new PayloadFields(db)).groups(collectionId, labels, field),
       edgesOf: (frontier, expand) => {
         const edges = new Map<number, Edge[]>(frontier.map((label) => [label, []]));
@@ -192,12 +260,13 @@ export class ReplicaState {
     if (!held) return out;
     this.#useStore(held, task.store);
     const store = held.store!;
+    const target = this.#target(task.collectionId, held);
     const ef = Math.max(held.config.hnsw.ef_search, 2 * (k + 1));
     for (let i = 0; i < labels.length; i++) {
-      if (!held.index.has(labels[i])) continue; // deleted meanwhile
+      if (!isLive(target, labels[i])) continue; // deleted meanwhile
       const search: SearchItem = { query: store.get(labels[i]), k: k + 1, ef, filter: null, candidates: (k + 1) * 4, rescore: true };
       let j = 0;
-      for (const hit of searchCollection(held, search)) {
+      for (const hit of searchCollection(target, search)) {
         if (hit.label !== labels[i] && j < k) out[i * k + j++] = hit.label;
       }
     }
@@ -208,17 +277,22 @@ export class ReplicaState {
     const held = this.#held.get(collectionId);
     if (!held) return { state: 'missing', live: 0, deleted: 0, capacity: 0, memory_bytes: 0 };
     const { index } = held;
-    return { state: 'ready', live: index.size, deleted: index.deletedCount, capacity: index.capacity, memory_bytes: index.memoryBytes() };
+    // As the index will be with its pending writes in it: what every write acknowledged so far made it.
+    const delta = this.#pending.liveDelta(collectionId, (label) => index.has(label));
+    return { state: 'ready', live: index.size + delta.live, deleted: index.deletedCount + delta.deleted, capacity: index.capacity, memory_bytes: index.memoryBytes() };
   }
 
   async #snapshot(collectionId: number, seq: number): Promise<SnapshotReply | null> {
     const held = this.#held.get(collectionId);
     if (!held) return null;
-    const covered = Math.max(seq, held.caughtUp);
+    // Writes still pending are not in the file: it covers up to the oldest of them, and the catch-up from SQLite after a restart does the rest.
+    const appliedBefore = this.#pending.appliedBefore(collectionId);
+    const covered = appliedBefore ?? Math.max(seq, held.caughtUp);
+    const uncovered = appliedBefore === null ? 0 : this.#pending.count(collectionId);
     this.#saving = true;
     try {
       const manifest = await writeSnapshot(this.#data.snapshotDir, snapshotName(collectionId), held.index, covered, held.model.version);
-      return { seq: covered, bytes: manifest.bytes };
+      return { seq: covered, bytes: manifest.bytes, uncovered };
     } finally {
       this.#saving = false;
     }
@@ -260,15 +334,17 @@ function needStore(store: VectorStore | null): VectorStore {
 
 /** `n` candidates from the index; `exact` when it fell back to scoring every allowed point. */
 function indexSearch(held: SearchTarget, query: Float32Array, n: number, search: SearchItem): { hits: SearchHit[]; exact: boolean } {
-  const { index } = held;
+  const { index, pending } = held;
   const { filter } = search;
-  if (!filter) return { hits: index.search(query, n, { ef: Math.max(search.ef, n) }), exact: false };
+  const find = (ef: number, allow?: LabelFilter): SearchHit[] =>
+    pending ? searchWithPending(pending, (m, without) => index.search(query, m, { ef, filter: without }), query, n, allow) : index.search(query, n, { ef, filter: allow });
+  if (!filter) return { hits: find(Math.max(search.ef, n)), exact: false };
   if ('labels' in filter) throw new Error('exact filters do not search the index');
   const bitmap = new LabelBitmap(filter.bitmap);
   const want = Math.min(n, filter.count);
   let ef = Math.max(search.ef, n);
   for (;;) {
-    const hits = index.search(query, n, { ef, filter: (label) => bitmap.has(label) });
+    const hits = find(ef, (label) => bitmap.has(label));
     if (hits.length >= want) return { hits, exact: false };
     if (ef >= filter.count) break;
     ef = Math.min(ef * 4, filter.count);

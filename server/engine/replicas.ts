@@ -13,13 +13,15 @@ class Replica {
   pending = 0;
   /** Reads among them: the queue the overload limit applies to. */
   reads = 0;
-  /** Points sent in writes not yet applied. */
-  backlog = 0;
+  /** Points sent in writes the worker has not queued yet. */
+  #sending = 0;
   /** Loading a new index: reads go elsewhere while another replica can take them. */
   loading = false;
   /** Workers started after the first (one died or was ended after a failed write). */
   restarts = 0;
   readonly #busy = new SharedArrayBuffer(8);
+  /** Points the worker queued and its index does not have yet (it keeps the count). */
+  readonly #queued = new Int32Array(new SharedArrayBuffer(4));
 
   constructor(id: number, data: ReplicaData) {
     this.id = id;
@@ -35,7 +37,10 @@ class Replica {
       // without this piscina sends a task it could not place to the back of the queue.
       stricterFIFO: true,
       idleTimeout: 2 ** 31 - 1,
-      workerData: { ...data, busy: this.#busy },
+      // Between tasks the worker's event loop must keep turning: it moves pending writes into the
+      // index then ('sync' would block the thread in Atomics.wait until the next task).
+      atomics: 'async',
+      workerData: { ...data, busy: this.#busy, backlog: this.#queued.buffer },
     });
     this.#pool.on('workerCreate', () => {
       if (started++ > 0) this.restarts++;
@@ -47,14 +52,32 @@ class Replica {
     return new Float64Array(this.#busy)[0];
   }
 
+  /** Points written and not yet in this replica's index. */
+  get backlog(): number {
+    return this.#sending + Math.max(0, Atomics.load(this.#queued, 0));
+  }
+
+  /** Resolves once at most `limit` points written are not in the index. */
+  async backlogAtMost(limit: number): Promise<void> {
+    while (this.backlog > limit) {
+      // Writes still on their way: a no-op sent now arrives after them, when the worker has queued them.
+      if (this.#sending > 0) await this.run({ op: 'barrier' }).catch(() => undefined);
+      else {
+        const queued = Atomics.load(this.#queued, 0);
+        // The worker notifies as its index takes writes; the timeout re-checks should it die.
+        if (queued > limit) await Atomics.waitAsync(this.#queued, 0, queued, 100).value;
+      }
+    }
+  }
+
   run<T>(task: ReplicaTask, read = false): Promise<T> {
     const points = task.op === 'apply' ? task.labels.length : 0;
     this.pending++;
-    this.backlog += points;
+    this.#sending += points;
     if (read) this.reads++;
     return (this.#pool.run(task) as Promise<T>).finally(() => {
       this.pending--;
-      this.backlog -= points;
+      this.#sending -= points;
       if (read) this.reads--;
     });
   }
@@ -120,12 +143,13 @@ export class ReplicaSet {
     return Math.max(...this.#replicas.map((r) => r.backlog));
   }
 
-  /** Resolves once every replica is at most `limit` points behind the writes sent to it. */
+  /**
+   * Resolves once every replica's index is at most `limit` points behind the writes sent to it.
+   * Searches do not wait for the index (they score pending writes exactly): this bounds that work
+   * and the memory pending writes hold.
+   */
   async whenBacklogAtMost(limit: number): Promise<void> {
-    for (const replica of this.#replicas) {
-      // Its queue is FIFO: once a no-op sent now is done, everything sent before it is applied.
-      if (replica.backlog > limit) await replica.run({ op: 'barrier' }).catch(() => undefined);
-    }
+    for (const replica of this.#replicas) await replica.backlogAtMost(limit);
   }
 
   /** Runs a read on the least busy replica; 503 when every queue is full. A dead worker's read is retried once. */

@@ -5,7 +5,7 @@ import type { Metric, SearchHit } from '../../index/vector-index.ts';
 import { LabelBitmap } from '../../storage/label-bitmap.ts';
 import { MAX_POOL } from '../schemas/index.ts';
 import type { ExpandItem, ResultSource, SearchFilter, SearchItem, SearchReply } from './protocol.ts';
-import type { SearchTarget } from './replica-state.ts';
+import { isLive, type SearchTarget } from './replica-state.ts';
 
 /** What a selection reads besides the index: payload groups and graph edges, from the replica's SQLite connection. */
 export interface SelectionReads {
@@ -60,7 +60,7 @@ export function selectSearch(held: SearchTarget, search: SearchItem, reads: Sele
     const strength = (seed: number): number => Math.max(0, byLabel.get(seed)!.sim);
     // The pool and what the graph adds stay within MAX_POOL candidates, however wide the walk.
     const limit = Math.max(0, MAX_POOL - candidates.length);
-    const reached = expand(seeds, { ...item.expand, strength, limit }, (frontier) => reads.edgesOf(frontier, item.expand!), (label) => held.index.has(label));
+    const reached = expand(seeds, { ...item.expand, strength, limit }, (frontier) => reads.edgesOf(frontier, item.expand!), (label) => isLive(held, label));
     for (const r of reached.values()) {
       const known = byLabel.get(r.label);
       if (known) {

@@ -67,7 +67,7 @@ export class Snapshots {
       try {
         const started = performance.now();
         const done = await this.#o.replicas.on<SnapshotReply | null>(0, { op: 'snapshot', collectionId: state.record.id, seq });
-        if (done) snapshot.written(done.seq, done.bytes, changes, (performance.now() - started) / 1000);
+        if (done) snapshot.written(done.seq, done.bytes, Math.max(0, changes - done.uncovered), (performance.now() - started) / 1000);
       } catch (err) {
         this.#o.log.error({ err, collection: state.name }, 'snapshot failed; will retry');
       }

@@ -100,3 +100,12 @@ export async function finished(server: { url: string }, jobId: string, timeoutMs
     await sleep(20);
   }
 }
+
+/** Resolves once every replica's index holds every acknowledged write (searches never wait for this; some tests do). */
+export async function indexed(server: TestServer, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (server.app.engine.gauges.indexBacklog > 0) {
+    if (Date.now() > deadline) throw new Error(`the replicas still lack ${server.app.engine.gauges.indexBacklog} points after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

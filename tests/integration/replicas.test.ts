@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { matchesWhere, parseWhere } from '../../storage/where.ts';
-import { call, startServer } from '../helpers/server.ts';
+import { call, indexed, startServer } from '../helpers/server.ts';
 import { l2, prng, randomVectors } from '../helpers/random.ts';
 
 const DIM = 8;
@@ -137,6 +137,41 @@ test('a writer is slowed to the indexing rate once the replicas lag behind', asy
     assert.equal((await call(server, 'PUT', '/v1/collections/b/points', { points })).status, 200);
     assert.ok(server.app.engine.gauges.indexBacklog <= 300, `backlog ${server.app.engine.gauges.indexBacklog} after an acknowledged write`);
   }
+});
+
+test('searches answer while a burst of replacing upserts and deletes is still being indexed, and see all of it', async (t) => {
+  // 384-d in-place updates take milliseconds each: the replicas index this burst for seconds.
+  const dim = 384;
+  const server = await startServer(t, { replicas: 2, maxIndexBacklog: 100_000 });
+  await call(server, 'PUT', '/v1/collections/burst', { dimension: dim, metric: 'l2' });
+  const before = randomVectors(3000, dim, 41);
+  const after = randomVectors(3000, dim, 42);
+  const put = (vectors: number[][], tag: string) =>
+    call(server, 'PUT', '/v1/collections/burst/points', { points: vectors.map((vector, id) => ({ id, vector, payload: { tag, odd: id % 2 } })) });
+  assert.equal((await put(before, 'before')).status, 200);
+  await indexed(server);
+  assert.equal((await put(after, 'after')).status, 200);
+  const gone = Array.from({ length: 100 }, (_, i) => i * 30);
+  assert.equal((await call(server, 'POST', '/v1/collections/burst/points/delete', { ids: gone })).body.deleted, 100);
+  const deleted = new Set(gone.map(String));
+  const exact = (query: number[], allowed: (id: number) => boolean) =>
+    after.map((v, id) => ({ id, d: l2(query, v) })).filter((h) => !deleted.has(String(h.id)) && allowed(h.id)).sort((a, b) => a.d - b.d).slice(0, 5).map((h) => String(h.id));
+  for (let q = 0; q < 20; q++) {
+    const id = q * 31 + 1;
+    const res = await call(server, 'POST', '/v1/collections/burst/search', { vector: after[id], k: 5 });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.results.map((r: { id: string }) => r.id), exact(after[id], () => true), `query ${q}`);
+    for (const r of res.body.results) assert.equal(r.payload.tag, 'after');
+    const odd = await call(server, 'POST', '/v1/collections/burst/search', { vector: before[id], k: 5, where: { odd: 1 } });
+    assert.deepEqual(odd.body.results.map((r: { id: string }) => r.id), exact(before[id], (i) => i % 2 === 1), `filtered query ${q}`);
+  }
+  const stats = await call(server, 'GET', '/v1/collections/burst');
+  assert.equal(stats.body.stats.index.live, 2900, 'stats count what the acknowledged writes made');
+  // Every answer above came while the index still lacked part of the burst: none waited for it.
+  assert.ok(server.app.engine.gauges.indexBacklog > 0, 'the burst was still being indexed');
+  await indexed(server);
+  const settled = await call(server, 'POST', '/v1/collections/burst/search', { vector: after[1], k: 5, ef: 200 });
+  assert.deepEqual(settled.body.results.map((r: { id: string }) => r.id), exact(after[1], () => true));
 });
 
 test('a filter the payload index cannot answer (long strings) is answered from SQLite', async (t) => {
