@@ -19,6 +19,7 @@ export interface Config {
   maxK: number;
   /** Bytes of one point's payload (as JSON), collections per server, live points per collection. */
   maxPayloadBytes: number;
+  payloadMemoryBytes: number;
   /** Payload nesting past this is refused (400 VDB_ERR_PAYLOAD_INVALID). */
   maxPayloadDepth: number;
   maxCollections: number;
@@ -93,6 +94,7 @@ export const ENV_VARS = {
   VICINITY_BODY_LIMIT_BYTES: [String(32 * MiB), 'largest request body (imports are not bound by it)'],
   VICINITY_MAX_K: ['1000', 'largest k a search may ask for'],
   VICINITY_MAX_PAYLOAD_BYTES: ['65536', "largest payload of one point, in bytes of its JSON (413 VDB_ERR_PAYLOAD_TOO_LARGE)"],
+  VICINITY_PAYLOAD_MEMORY_MB: ['256', 'payload texts kept in memory for search answers, over all collections; payloads beyond it are read from SQLite (0: none kept)'],
   VICINITY_MAX_PAYLOAD_DEPTH: ['64', 'deepest nesting of a payload, itself level 1 (400 VDB_ERR_PAYLOAD_INVALID); at most 500, as SQLite stops at 1,000'],
   VICINITY_MAX_COLLECTIONS: ['1000', 'collections one server may hold (422 VDB_ERR_COLLECTION_LIMIT)'],
   VICINITY_MAX_POINTS_PER_COLLECTION: ['100000000', 'live points one collection may hold (422 VDB_ERR_POINT_LIMIT)'],
@@ -189,6 +191,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     bodyLimitBytes: int(env, 'VICINITY_BODY_LIMIT_BYTES', 1024, 1024 * MiB),
     maxK: int(env, 'VICINITY_MAX_K', 1, 100_000),
     maxPayloadBytes: int(env, 'VICINITY_MAX_PAYLOAD_BYTES', 2, 1024 * MiB),
+    payloadMemoryBytes: int(env, 'VICINITY_PAYLOAD_MEMORY_MB', 0, 1024 * 1024) * MiB,
     maxPayloadDepth: int(env, 'VICINITY_MAX_PAYLOAD_DEPTH', 1, PAYLOAD_DEPTH_CEILING),
     maxCollections: int(env, 'VICINITY_MAX_COLLECTIONS', 1, 1_000_000),
     maxPointsPerCollection: int(env, 'VICINITY_MAX_POINTS_PER_COLLECTION', 1, 4_294_967_295),

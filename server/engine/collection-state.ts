@@ -6,6 +6,7 @@ import { PayloadIndex } from '../../storage/payload-index.ts';
 import type { PointRow, PointsRepo } from '../../storage/points.ts';
 import type { CollectionModel } from './model.ts';
 import { Mutex } from './mutex.ts';
+import { PayloadBudget, PayloadTexts } from './payload-texts.ts';
 import type { StoreSpec } from './protocol.ts';
 
 const PAGE = 1000;
@@ -44,6 +45,8 @@ export class SnapshotInfo {
 export class CollectionState {
   readonly record: CollectionRecord;
   readonly payloads = new PayloadIndex();
+  /** Payload texts kept in memory for search answers, within the server's budget. */
+  readonly texts: PayloadTexts;
   model: CollectionModel;
   /** The vectors as stored (the codec's bytes), replaced when the codec is fitted. */
   vectors: VectorStore;
@@ -63,9 +66,13 @@ export class CollectionState {
 
   readonly #storedModel: () => CollectionModel;
 
-  /** `storedModel` reads the model as SQLite has it now (for bytes a just-committed fit wrote). */
-  constructor(record: CollectionRecord, model: CollectionModel, storedModel: () => CollectionModel) {
+  /**
+   * `storedModel` reads the model as SQLite has it now (for bytes a just-committed fit wrote);
+   * payload texts are kept within `budget` (shared by every collection).
+   */
+  constructor(record: CollectionRecord, model: CollectionModel, storedModel: () => CollectionModel, budget = new PayloadBudget(Infinity)) {
     this.record = record;
+    this.texts = new PayloadTexts(budget);
     this.model = model;
     this.#storedModel = storedModel;
     this.vectors = new VectorStore(record.config.dimension, record.config.metric, [], model.codec);
@@ -154,7 +161,7 @@ export class CollectionState {
       const rows = page(after);
       for (const row of rows) {
         const payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
-        this.upserted(row.label, row.id, row.vector!, payload);
+        this.upserted(row.label, row.id, row.vector!, { value: payload, text: row.payload });
         after = row.label;
       }
       if (rows.length < PAGE) return;
@@ -165,10 +172,13 @@ export class CollectionState {
     }
   }
 
-  /** Records a committed upsert of `label`, with its vector as stored; `payload` undefined keeps the one known. */
-  upserted(label: number, id: string, stored: Uint8Array, payload: Record<string, unknown> | null | undefined): void {
+  /** Records a committed upsert of `label`, with its vector as stored and its payload (as parsed and as stored); none keeps the one known. */
+  upserted(label: number, id: string, stored: Uint8Array, payload?: { value: Record<string, unknown> | null; text: string | null }): void {
     this.ids[label] = id;
-    if (payload !== undefined) this.payloads.set(label, payload);
+    if (payload !== undefined) {
+      this.payloads.set(label, payload.value);
+      this.texts.set(label, payload.text);
+    }
     const decode = (bytes: Uint8Array) => this.decode(bytes);
     this.vectors.setStored(label, stored, decode);
     this.#filling?.setStored(label, stored, decode);
@@ -178,6 +188,7 @@ export class CollectionState {
   /** Records a committed delete of `label`. */
   deleted(label: number): void {
     this.payloads.delete(label);
+    this.texts.delete(label);
     this.version++;
   }
 }

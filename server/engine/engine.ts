@@ -26,6 +26,7 @@ import { PointWrites } from './point-writes.ts';
 import type { IndexStats } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
 import { RecallEstimator } from './recall.ts';
+import { PayloadBudget } from './payload-texts.ts';
 import { prepareSearch, runSearches, type SearchAnswer, type SearchHooks } from './search.ts';
 import { Snapshots } from './snapshots.ts';
 import { Writer } from './writer.ts';
@@ -46,6 +47,7 @@ export class Engine {
   readonly #knn: KnnRepo;
   readonly #states = new Map<string, CollectionState>();
   readonly #replicas: ReplicaSet;
+  readonly #payloadBudget: PayloadBudget;
   readonly #snapshots: Snapshots;
   readonly #writes: PointWrites;
   readonly #timer: NodeJS.Timeout;
@@ -73,6 +75,7 @@ export class Engine {
     const snapshotDir = join(config.dataDir, 'indexes');
     const hnswBuild = engineBuild(config, log);
     const data = { dbPath, snapshotDir, engine: hnswBuild, maxLinksPerPoint: config.maxLinksPerPoint, maxPointsPerCollection: config.maxPointsPerCollection };
+    this.#payloadBudget = new PayloadBudget(config.payloadMemoryBytes);
     const replicas = (this.#replicas = new ReplicaSet({ count: replicaCount(config, collections.list(), log), maxQueue: config.replicaQueue, data, log }));
     const snapshots = (this.#snapshots = new Snapshots({
       db, replicas, log, dir: snapshotDir, everyChanges: config.snapshotEveryChanges, intervalMs: config.snapshotIntervalMs,
@@ -131,7 +134,7 @@ export class Engine {
 
   #newState(record: CollectionRecord): CollectionState {
     const stored = () => loadModel(this.#db, record.id, record.config);
-    return new CollectionState(record, stored(), stored);
+    return new CollectionState(record, stored(), stored, this.#payloadBudget);
   }
 
   async #loadState(state: CollectionState): Promise<void> {
@@ -228,6 +231,7 @@ export class Engine {
       },
       () => {
         this.#states.delete(name);
+        state.texts.clear();
         this.jobs.dropped(state.record.id);
         this.#recall.dropped(state.record.id);
         this.#replicas.broadcast({ op: 'drop', collectionId: state.record.id });

@@ -19,6 +19,9 @@ import type { ReplicaSet } from './replicas.ts';
 import type { Snapshots } from './snapshots.ts';
 import type { Writer } from './writer.ts';
 
+/** An upsert's payloads by point id: as parsed, and as stored. */
+type Payloads = Map<string, { value: Record<string, unknown> | null; text: string | null }>;
+
 /** Points one delete transaction tombstones: a large delete is several short writes, not one long one. */
 export const DELETE_CHUNK = 256;
 
@@ -55,14 +58,14 @@ export class PointWrites {
     const host = this.#host;
     const state = host.state(name);
     const { dimension, metric } = state.record.config;
-    const payloads = new Map<string, Record<string, unknown> | null>();
+    const payloads: Payloads = new Map();
     const inputs = request.points.map((p, i) => {
       const id = normaliseId(p.id, `points[${i}].id`);
       const payload = p.payload ?? null;
       const problem = payload === null ? null : payloadProblem(payload, `points[${i}].payload`, host.config.maxPayloadDepth);
       if (problem) throw new ServerErrors.PayloadInvalid(problem);
-      payloads.set(id, payload);
       const text = payload === null ? null : JSON.stringify(payload);
+      payloads.set(id, { value: payload, text });
       if (text !== null && Buffer.byteLength(text) > host.config.maxPayloadBytes) {
         throw new ServerErrors.PayloadTooLarge(`points[${i}].payload is ${Buffer.byteLength(text)} bytes of JSON, more than VICINITY_MAX_PAYLOAD_BYTES (${host.config.maxPayloadBytes}); store large text elsewhere and keep a reference`);
       }
@@ -188,7 +191,7 @@ export class PointWrites {
    * After a commit: update the main thread's payload index and vectors, then send the change to
    * every replica. A change whose id is not in `payloads` (a re-encoded row) keeps its payload.
    */
-  #applied(state: CollectionState, mutation: Mutation, payloads: Map<string, Record<string, unknown> | null>): void {
+  #applied(state: CollectionState, mutation: Mutation, payloads: Payloads): void {
     const { changes } = mutation;
     if (changes.length === 0) return;
     const dim = state.record.config.dimension;
@@ -206,7 +209,7 @@ export class PointWrites {
       }
       model.codec.decodeInto(change.vector, vectors.subarray(v * dim, (v + 1) * dim));
       v++;
-      state.upserted(change.label, change.id!, change.vector, payloads.has(change.id!) ? payloads.get(change.id!)! : undefined);
+      state.upserted(change.label, change.id!, change.vector, payloads.get(change.id!));
     });
     this.#host.replicas.broadcast({ op: 'apply', collectionId: state.record.id, seq: mutation.seq, labels, deleted, vectors });
     this.#host.snapshots.changed(state, changes.length);

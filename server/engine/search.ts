@@ -10,10 +10,18 @@ import type { ExpandItem, SearchItem, SearchReply, SelectItem } from './protocol
 import type { RecallEstimator } from './recall.ts';
 import type { ReplicaSet } from './replicas.ts';
 
+/**
+ * A payload as the JSON text SQLite stores (valid JSON, written by JSON.stringify): a JSON answer
+ * embeds it as it is, and only a MessagePack answer parses it.
+ */
+export class PayloadJson {
+  constructor(readonly text: string) {}
+}
+
 export interface SearchResult {
   id: string;
   distance: number;
-  payload?: Record<string, unknown> | null;
+  payload?: PayloadJson | null;
   vector?: number[];
   explain?: { source: 'index' | 'knn' | 'link'; from?: string; link_type?: string; hop: number; similarity: number; gain: number };
 }
@@ -131,14 +139,23 @@ export function toAnswer(collection: CollectionState, points: PointsRepo, search
   if (!search.withPayload && !search.withVector) {
     return answer(Array.from(reply.labels, (label, i) => explained({ id: collection.ids[label], distance: reply.distances[i] }, i)));
   }
-  const rows = new Map(points.getByLabels(collection.record.id, Array.from(reply.labels), search.withVector).map((r) => [r.label, r]));
+  // Payload texts come from memory; SQLite is read for the points whose text is not kept, and for vectors.
+  // A text is kept only while its point is live.
+  const { texts } = collection;
+  const fromSqlite = (label: number): boolean => search.withVector || texts.get(label) === undefined;
+  const read = Array.from(reply.labels).filter(fromSqlite);
+  const rows = new Map(read.length === 0 ? [] : points.getByLabels(collection.record.id, read, search.withVector).map((r) => [r.label, r]));
   const results: SearchResult[] = [];
   for (let i = 0; i < reply.labels.length; i++) {
-    const row = rows.get(reply.labels[i]);
-    if (!row) continue; // deleted after the search ran
-    const result: SearchResult = { id: row.id, distance: reply.distances[i] };
-    if (search.withPayload) result.payload = row.payload === null ? null : (JSON.parse(row.payload) as Record<string, unknown>);
-    if (search.withVector && row.vector) result.vector = Array.from(collection.decode(row.vector));
+    const label = reply.labels[i];
+    const row = fromSqlite(label) ? rows.get(label) : null;
+    if (row === undefined) continue; // deleted after the search ran
+    const result: SearchResult = { id: row?.id ?? collection.ids[label], distance: reply.distances[i] };
+    if (search.withPayload) {
+      const text = row ? row.payload : texts.get(label)!;
+      result.payload = text === null ? null : new PayloadJson(text);
+    }
+    if (search.withVector && row?.vector) result.vector = Array.from(collection.decode(row.vector));
     results.push(explained(result, i));
   }
   return answer(results);

@@ -15,14 +15,14 @@ const v = Float32Array.from([1, 2, 3, 4]);
 
 test('a fitted codec fills a new store beside the old one; searches are told the format of the store they get', () => {
   const state = new CollectionState(record, unfitted, () => unfitted);
-  state.upserted(0, 'a', vectorToBlob(v), null);
+  state.upserted(0, 'a', vectorToBlob(v), { value: null, text: null });
   const before = state.storeSpec;
   assert.equal(before.codec, 'float32');
   assert.equal(state.useModel(fitted), true);
   // The model is float8 now, but the store serving is still the float32 one, and says so.
   assert.deepEqual([state.storeSpec.codec, state.storeSpec.generation, state.storeSpec.params], ['float32', before.generation, null]);
   assert.deepEqual(state.vectors.get(0), v);
-  state.upserted(0, 'a', fitted.encode(v).bytes, null);
+  state.upserted(0, 'a', fitted.encode(v).bytes, { value: null, text: null });
   state.storeFilled();
   const after = state.storeSpec;
   assert.equal(after.codec, 'float8_e4m3');
