@@ -113,7 +113,9 @@ export type ReplicaTask =
   | { op: 'neighbours'; collectionId: number; labels: Uint32Array; k: number; store: StoreSpec }
   | { op: 'snapshot'; collectionId: number; seq: number }
   /** Ends the worker: piscina starts a new one, which reloads from snapshots and SQLite. */
-  | { op: 'exit' };
+  | { op: 'exit' }
+  /** Before the worker is terminated: no more index work (a termination inside a native call aborts the process). */
+  | { op: 'stop' };
 
 /** Pads a row of the `neighbours` reply (n × k labels) past the neighbours found. */
 export const NO_NEIGHBOUR = 0xffffffff;

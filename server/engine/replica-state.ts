@@ -52,6 +52,8 @@ export class ReplicaState {
   /** Points received in writes and not yet in an index, for the main thread (its backpressure and /metrics). */
   readonly #backlog: Int32Array | null;
   #sliceQueued = false;
+  /** Told the worker is about to be terminated: no index work starts any more. */
+  #stopped = false;
   #db: Db | null = null;
   #fields: PayloadFields | null = null;
   #knn: KnnRepo | null = null;
@@ -152,6 +154,10 @@ export class ReplicaState {
         return this.#snapshot(task.collectionId, task.seq);
       case 'exit':
         process.exit(1);
+        return null;
+      case 'stop':
+        this.#stopped = true;
+        return null;
     }
   }
 
@@ -177,11 +183,12 @@ export class ReplicaState {
    * tasks sent meanwhile arrive first): searches and index work take turns.
    */
   #schedule(): void {
-    if (this.#sliceQueued || this.#pending.size === 0) return;
+    if (this.#sliceQueued || this.#stopped || this.#pending.size === 0) return;
     this.#sliceQueued = true;
     void this.#chain(async () => {
       await yieldToLoop();
       this.#sliceQueued = false;
+      if (this.#stopped) return;
       try {
         this.#settled(this.#pending.applyFor(APPLY_SLICE_MS, (collectionId, label, vector) => this.#applyOne(collectionId, label, vector)));
       } catch (err) {

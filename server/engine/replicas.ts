@@ -82,8 +82,10 @@ class Replica {
     });
   }
 
-  close(): Promise<void> {
-    return this.#pool.close();
+  async close(): Promise<void> {
+    // Its pending writes are durable in SQLite: the next start catches up on them.
+    await this.run({ op: 'stop' }).catch(() => undefined);
+    await this.#pool.close();
   }
 }
 
