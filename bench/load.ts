@@ -33,7 +33,7 @@ import { runMix } from './lib/load-mix-wrk.ts';
 import { probeIdle, startProbe } from './lib/probe.ts';
 import { describeCommand, describeMachine, describeRevision, writeBenchJson } from './lib/report.ts';
 import type { CollectionInfo } from './lib/soak-common.ts';
-import { running, ServerLog, withSoakServer, type SoakServer } from './lib/soak-server.ts';
+import { killOnInterrupt, ServerLog, withSoakServer, type SoakServer } from './lib/soak-server.ts';
 import { procPeakRssBytes, procRssBytes, startCpuMeter } from './lib/stats.ts';
 import { COLLECTION, uploadPoints } from './lib/vicinity.ts';
 
@@ -238,16 +238,7 @@ async function main(o: Options): Promise<number> {
     checks: [],
   };
   const workDir = mkdtempSync(join(tmpdir(), 'vicinity-bench-mix-'));
-  const interrupted = (): void => {
-    for (const server of running) {
-      server.child.kill('SIGKILL');
-      rmSync(server.dataDir, { recursive: true, force: true });
-    }
-    rmSync(workDir, { recursive: true, force: true });
-    process.exit(130);
-  };
-  process.once('SIGINT', interrupted);
-  process.once('SIGTERM', interrupted);
+  const release = killOnInterrupt(() => rmSync(workDir, { recursive: true, force: true }));
   const serverLog = new ServerLog();
   try {
     await withSoakServer({ dir: ROOT, env: o.serverEnv, readyTimeoutMs: 120_000 }, serverLog, (server) => soak(server, o, wrk, report, workDir));
@@ -255,6 +246,7 @@ async function main(o: Options): Promise<number> {
     report.failure = (err as Error).stack ?? String(err);
     log(`FAILED: ${report.failure}`);
   } finally {
+    release();
     rmSync(workDir, { recursive: true, force: true });
   }
   report.serverErrors = Object.fromEntries(serverLog.errors);

@@ -29,7 +29,7 @@ import { ensureWrk } from './lib/load.ts';
 import { checks, formatOps, summariseQps, targets, type OpsReport } from './lib/ops-report.ts';
 import { K, loadOnce, qpsRounds, recallAt, RECALL_WINDOW_SAMPLES, scrapePart, type OpsContext, type OpsOptions } from './lib/ops-run.ts';
 import { loadEngine, rawSweep, type HnswParams } from './lib/raw-hnsw.ts';
-import { describeCommand, describeMachine, describeRevision, writeBenchJson } from './lib/report.ts';
+import { benchHead, describeRevision, finishBench } from './lib/report.ts';
 import { ServerLog } from './lib/soak-server.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -171,13 +171,7 @@ async function main(o: Options): Promise<number> {
   log(`ground truth ${gt.cached ? 'loaded' : 'computed'} in ${gt.seconds.toFixed(1)} s`);
 
   const report: OpsReport = {
-    started,
-    command: describeCommand(ROOT),
-    revision: describeRevision(ROOT),
-    smoke: o.smoke,
-    machine: describeMachine(ROOT, found.wrk.version),
-    durationS: NaN,
-    dataset: { name: dataset.name, source: dataset.source, train: dataset.train.n, queries: dataset.queries.n, dim: dataset.train.dim, metric: dataset.metric, k: K },
+    ...benchHead(ROOT, started, o.smoke, found.wrk.version, dataset, K),
     groundTruth: {
       cached: gt.cached, seconds: gt.seconds, cachePath: gt.cachePath,
       recallDefinition: 'recall@10 counts distinct results no farther than the exact 10th neighbour (ties count), as the server\'s estimator does; id-set recall@10 also given',
@@ -237,12 +231,9 @@ async function main(o: Options): Promise<number> {
   }
   Object.assign(report.qps, summariseQps(report.qps.runs));
   report.serverErrors = Object.fromEntries(serverLog.errors);
-  report.durationS = (performance.now() - t0) / 1000;
   report.targets = targets(report);
   report.checks = checks(report);
-  console.log(formatOps(report));
-  console.log(`\nJSON: ${writeBenchJson(OUT_DIR, 'ops', report)}`);
-  return report.checks.every((x) => x.ok) ? 0 : 1;
+  return finishBench(OUT_DIR, 'ops', report, t0, formatOps);
 }
 
 runCli(options, USAGE, main);

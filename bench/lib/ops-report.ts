@@ -5,7 +5,7 @@
  * `targets` are the operators' goals, reported as met or missed (they never fail the run).
  */
 import type { SearchPass } from './raw-hnsw.ts';
-import { fixed, int, markdownTable, type Check, type Machine } from './report.ts';
+import { fixed, int, markdownTable, type BenchHead, type Check } from './report.ts';
 import type { ScrapeStats } from './ops-scrape.ts';
 import type { WrkRun } from './ops-wrk.ts';
 import type { Upload } from './vicinity.ts';
@@ -138,14 +138,7 @@ export interface Target {
   detail: string;
 }
 
-export interface OpsReport {
-  started: string;
-  command: string;
-  revision: string;
-  smoke: boolean;
-  machine: Machine;
-  durationS: number;
-  dataset: { name: string; source: string; train: number; queries: number; dim: number; metric: string; k: number };
+export interface OpsReport extends BenchHead {
   groundTruth: { cached: boolean; seconds: number; cachePath: string | null; recallDefinition: string };
   settings: {
     /** The parts run after the load: qps, recall, scrape. */

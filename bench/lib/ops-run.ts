@@ -19,12 +19,12 @@ import {
   type RecallResult,
   type SmallCollections,
 } from './ops-report.ts';
-import { metricValue, scrapeIdle, startScraper, type ScrapeStats } from './ops-scrape.ts';
+import { metricValue, scrapeIdle, serverHnswBuild, startScraper, type ScrapeStats } from './ops-scrape.ts';
 import { runWrkThreads, type WrkRun, type WrkTarget } from './ops-wrk.ts';
 import type { HttpClient } from './server.ts';
 import { ServerLog, SoakServer } from './soak-server.ts';
 import { clockTicks, procCpuSeconds, Samples } from './stats.ts';
-import { COLLECTION, SEARCH_PATH, uploadPoints } from './vicinity.ts';
+import { COLLECTION, overlayBehind, SEARCH_PATH, settleOverlay, uploadPoints } from './vicinity.ts';
 
 export const K = 10;
 const COLLECTION_PATH = `/v1/collections/${COLLECTION}`;
@@ -81,41 +81,6 @@ async function info(client: HttpClient, path = COLLECTION_PATH): Promise<Collect
   return client.json<CollectionInfo>('GET', path, undefined);
 }
 
-interface ListedCollection {
-  name: string;
-  stats: { overlay?: { behind: number } };
-}
-
-/** Point changes the k-NN overlay's background filler has not looked at yet, over every collection. */
-async function overlayBehind(client: HttpClient): Promise<number> {
-  const { collections } = await client.json<{ collections: ListedCollection[] }>('GET', '/v1/collections', undefined);
-  return collections.reduce((sum, x) => sum + (x.stats.overlay?.behind ?? 0), 0);
-}
-
-/**
- * Waits until the k-NN overlay filler has caught up with every write (it runs in the background at
- * up to a quarter of one replica, so it would otherwise share the CPU with the first measurements);
- * returns the seconds waited.
- */
-async function settleOverlay(c: OpsContext, client: HttpClient, timeoutS = 900): Promise<number> {
-  const started = performance.now();
-  let lastLog = started;
-  for (;;) {
-    const behind = await overlayBehind(client);
-    const waited = (performance.now() - started) / 1000;
-    if (behind === 0) {
-      if (waited > 1) c.log(`k-NN overlay caught up after ${waited.toFixed(0)} s`);
-      return waited;
-    }
-    if (waited > timeoutS) throw new Error(`the k-NN overlay is still ${behind} changes behind after ${timeoutS} s`);
-    if (performance.now() - lastLog > 15_000) {
-      c.log(`waiting for the k-NN overlay: ${behind} changes behind`);
-      lastLog = performance.now();
-    }
-    await sleep(500);
-  }
-}
-
 /** Starts a server on the shared data directory with `env` on top of `--server-env`; returns it and its start time. */
 async function start(c: OpsContext, env: Record<string, string>): Promise<{ server: SoakServer; startMs: number }> {
   const t0 = performance.now();
@@ -155,16 +120,9 @@ export async function loadOnce(c: OpsContext, report: OpsReport): Promise<void> 
     await server.client.json('PUT', COLLECTION_PATH, { dimension: c.dataset.train.dim, metric: c.dataset.metric }, [200, 201]);
     report.upload = await uploadPoints(server.client, c.dataset, c.o.batch, (i) => ({ row: i, bucket: i % 100 }));
     c.log(`loaded ${report.upload.count} points in ${report.upload.seconds.toFixed(1)} s (${Math.round(report.upload.rate)}/s); waiting for the k-NN overlay`);
-    report.overlaySettleS.load = await settleOverlay(c, server.client);
-    const build = metricValueLabel(await server.client.request('GET', '/metrics'), 'vicinity_build_info', 'hnsw_build');
-    report.settings.serverBuild = build;
+    report.overlaySettleS.load = await settleOverlay(server.client, c.log);
+    report.settings.serverBuild = await serverHnswBuild(server.client);
   });
-}
-
-function metricValueLabel(answer: { status: number; body: string }, name: string, label: string): string | null {
-  if (answer.status !== 200) return null;
-  const line = answer.body.split('\n').find((l) => l.startsWith(`${name}{`));
-  return line === undefined ? null : (new RegExp(`${label}="([^"]*)"`).exec(line)?.[1] ?? null);
 }
 
 const target = (server: SoakServer, path = SEARCH_PATH): WrkTarget => ({ port: server.port, path, serverPid: server.child.pid ?? -1 });
@@ -338,7 +296,7 @@ export async function scrapePart(c: OpsContext, report: OpsReport): Promise<void
     const client = server.client;
     c.log(`creating ${o.collections - 1} small collections beside '${COLLECTION}'`);
     s.small = await createSmall(client, o.collections - 1, o.smallPoints, o.smallDim, c.log);
-    report.overlaySettleS.small = await settleOverlay(c, client);
+    report.overlaySettleS.small = await settleOverlay(client, c.log);
     const t = target(server);
     await runWrkThreads(c.wrk, c.workDir, bodies, t, o.threads, o.connections, o.warmupS);
     const pid = server.child.pid ?? -1;

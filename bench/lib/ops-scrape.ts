@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import { pacedLoop } from './probe.ts';
+import type { HttpClient } from './server.ts';
 import { Samples } from './stats.ts';
 
 export interface ScrapeStats {
@@ -93,4 +94,12 @@ export function metricValue(body: string, name: string, labels = ''): number | n
   const head = labels === '' ? `${name} ` : `${name}{${labels}} `;
   for (const line of body.split('\n')) if (line.startsWith(head)) return Number(line.slice(head.length).trim());
   return null;
+}
+
+/** The hnswlib build the server runs (`hnsw_build` of `vicinity_build_info` in GET /metrics), or null when metrics are off. */
+export async function serverHnswBuild(client: HttpClient): Promise<string | null> {
+  const answer = await client.request('GET', '/metrics');
+  if (answer.status !== 200) return null;
+  const line = answer.body.split('\n').find((l) => l.startsWith('vicinity_build_info{'));
+  return line === undefined ? null : (/hnsw_build="([^"]*)"/.exec(line)?.[1] ?? null);
 }

@@ -50,9 +50,10 @@ export function jsonSearches(name: string, set: Dataset, k: number, ef: number, 
   return jsonBodies(name, texts);
 }
 
-function msgpackSearches(name: string, set: Dataset, k: number, ef: number): BodySet {
+/** The same searches as MessagePack bodies, each vector a Float32Array. */
+export function msgpackSearches(name: string, set: Dataset, k: number, ef: number, opts?: SearchOptions): BodySet {
   const bodies: Buffer[] = [];
-  for (let q = 0; q < set.queries.n; q++) bodies.push(searchBodyMsgpack(row(set.queries, q), k, ef));
+  for (let q = 0; q < set.queries.n; q++) bodies.push(searchBodyMsgpack(row(set.queries, q), k, ef, opts));
   return { name, method: 'POST', contentType: MSGPACK_TYPE, bodies };
 }
 

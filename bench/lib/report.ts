@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
+import type { Dataset } from './datasets.ts';
 import type { LoadResult } from './load.ts';
 import type { RawBuild, SearchPass } from './raw-hnsw.ts';
 import type { HttpRecall, Upload } from './vicinity.ts';
@@ -42,7 +43,8 @@ export function describeMachine(root: string, wrkVersion: string | null): Machin
 /** The commit the server ran, and the server-side files changed since it (others may be editing them). */
 export function describeRevision(root: string): string {
   try {
-    const git = (...args: string[]): string => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    // trimEnd: porcelain lines start with a status column that may be a space.
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trimEnd();
     const changed = git('status', '--porcelain', '--', 'server', 'index', 'storage').split('\n').filter(Boolean).map((l) => l.slice(3));
     return `${git('rev-parse', '--short', 'HEAD')}${changed.length === 0 ? '' : ` + uncommitted ${changed.join(', ')}`}`;
   } catch {
@@ -203,4 +205,39 @@ export function writeBenchJson(dir: string, name: string, r: { started: string; 
   const path = join(dir, `${name}${r.smoke ? '-smoke' : ''}-${r.started.replace(/[:.]/g, '-')}.json`);
   writeFileSync(path, `${JSON.stringify(r, null, 2)}\n`);
   return path;
+}
+
+/** What the reports of the benches over a data set begin with. */
+export interface BenchHead {
+  started: string;
+  command: string;
+  revision: string;
+  smoke: boolean;
+  machine: Machine;
+  durationS: number;
+  dataset: { name: string; source: string; train: number; queries: number; dim: number; metric: string; k: number };
+}
+
+/** The head of a report over `dataset` searched for `k` neighbours; `durationS` is set by finishBench. */
+export function benchHead(root: string, started: string, smoke: boolean, wrkVersion: string | null, dataset: Dataset, k: number): BenchHead {
+  return {
+    started,
+    command: describeCommand(root),
+    revision: describeRevision(root),
+    smoke,
+    machine: describeMachine(root, wrkVersion),
+    durationS: NaN,
+    dataset: { name: dataset.name, source: dataset.source, train: dataset.train.n, queries: dataset.queries.n, dim: dataset.train.dim, metric: dataset.metric, k },
+  };
+}
+
+/**
+ * The end of a bench with checks: its wall time since `t0` (performance.now()), the report printed by
+ * `format`, its JSON written as `<outDir>/<name>…`; returns the exit code, 1 when a check failed.
+ */
+export function finishBench<R extends BenchHead & { checks: Check[] }>(outDir: string, name: string, r: R, t0: number, format: (r: R) => string): number {
+  r.durationS = (performance.now() - t0) / 1000;
+  console.log(format(r));
+  console.log(`\nJSON: ${writeBenchJson(outDir, name, r)}`);
+  return r.checks.every((x) => x.ok) ? 0 : 1;
 }

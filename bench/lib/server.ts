@@ -69,6 +69,8 @@ export class HttpClient {
 export interface ServerOptions {
   /** Repository root: the server runs as `node --import tsx server/main.ts` there. */
   cwd: string;
+  /** Another entry file than `server/main.ts`, relative to `cwd`: a stand-in that takes the same settings and answers /readyz. */
+  entry?: string;
   logLevel: string;
   /** More `VICINITY_*` settings for the server. */
   env: Record<string, string>;
@@ -106,7 +108,7 @@ export class ServerProcess {
     // Only the variables meant for it: the server refuses unknown VICINITY_* settings.
     for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('VICINITY_')) env[key] = value;
     Object.assign(env, opts.env, { VICINITY_PORT: String(port), VICINITY_DATA_DIR: dataDir, VICINITY_LOG_LEVEL: opts.logLevel });
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', opts.entry ?? 'server/main.ts'], {
       cwd: opts.cwd,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -133,6 +133,27 @@ export class SoakServer {
 /** The servers alive right now, to kill on Ctrl-C. */
 export const running = new Set<SoakServer>();
 
+/**
+ * On SIGINT or SIGTERM: kills the running servers, removes their data directories, runs `cleanup` and
+ * exits 130. Returns what takes the handlers off again.
+ */
+export function killOnInterrupt(cleanup: () => void): () => void {
+  const interrupted = (): void => {
+    for (const server of running) {
+      server.child.kill('SIGKILL');
+      rmSync(server.dataDir, { recursive: true, force: true });
+    }
+    cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
+  return () => {
+    process.removeListener('SIGINT', interrupted);
+    process.removeListener('SIGTERM', interrupted);
+  };
+}
+
 /** Runs `body` with a fresh server (its data directory removed afterwards, whichever server `body` ends with). */
 export async function withSoakServer<T>(spec: ServerSpec, log: ServerLog, body: (first: SoakServer, track: (s: SoakServer) => SoakServer) => Promise<T>): Promise<T> {
   let current = await SoakServer.start(spec, log);

@@ -54,8 +54,9 @@ export function searchBody(vector: Float32Array, k: number, ef: number, opts: Se
 const packr = new Packr({ moreTypes: true, useRecords: false });
 
 /** The same search as MessagePack, the vector packed as a Float32Array (moreTypes). */
-export function searchBodyMsgpack(vector: Float32Array, k: number, ef: number): Buffer {
-  return packr.pack({ vector: vector.slice(), k, ef, with_payload: false });
+export function searchBodyMsgpack(vector: Float32Array, k: number, ef: number, opts: SearchOptions = {}): Buffer {
+  const where = opts.where === undefined ? {} : { where: JSON.parse(opts.where) as unknown };
+  return packr.pack({ vector: vector.slice(), k, ef, ...where, with_payload: opts.withPayload ?? false });
 }
 
 export interface Upload {
@@ -123,6 +124,36 @@ export async function uploadPoints(
     visibleAfterMs: seen - acked,
     count: info.count,
   };
+}
+
+/** Point changes the k-NN overlay's background filler has not looked at yet, over every collection. */
+export async function overlayBehind(client: HttpClient): Promise<number> {
+  const { collections } = await client.json<{ collections: { stats: { overlay?: { behind: number } } }[] }>('GET', '/v1/collections', undefined);
+  return collections.reduce((sum, x) => sum + (x.stats.overlay?.behind ?? 0), 0);
+}
+
+/**
+ * Waits until the k-NN overlay filler has caught up with every write (it runs in the background at
+ * up to a quarter of one replica, so it would otherwise share the CPU with the first measurements);
+ * returns the seconds waited.
+ */
+export async function settleOverlay(client: HttpClient, log: (line: string) => void, timeoutS = 900): Promise<number> {
+  const started = performance.now();
+  let lastLog = started;
+  for (;;) {
+    const behind = await overlayBehind(client);
+    const waited = (performance.now() - started) / 1000;
+    if (behind === 0) {
+      if (waited > 1) log(`k-NN overlay caught up after ${waited.toFixed(0)} s`);
+      return waited;
+    }
+    if (waited > timeoutS) throw new Error(`the k-NN overlay is still ${behind} changes behind after ${timeoutS} s`);
+    if (performance.now() - lastLog > 15_000) {
+      log(`waiting for the k-NN overlay: ${behind} changes behind`);
+      lastLog = performance.now();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 export interface HttpRecall {
