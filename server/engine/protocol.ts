@@ -77,6 +77,17 @@ export interface StoreSpec {
   params: CodecParams | null;
 }
 
+/** One commit's changes to a collection. */
+export interface ApplyTask {
+  op: 'apply';
+  collectionId: number;
+  seq: number;
+  /** Changed labels; `vectors` holds the live ones' vectors back to back, in order. */
+  labels: Uint32Array;
+  deleted: Uint8Array;
+  vectors: Float32Array;
+}
+
 /** Tasks a replica runs, one at a time, in the order they were sent. */
 export type ReplicaTask =
   | { op: 'init' }
@@ -86,15 +97,9 @@ export type ReplicaTask =
   | { op: 'drop'; collectionId: number }
   /** Replaces the collection's index with its snapshot plus the rows changed after it. */
   | { op: 'reload'; collectionId: number; config: CollectionConfig }
-  | {
-      op: 'apply';
-      collectionId: number;
-      seq: number;
-      /** Changed labels; `vectors` holds the live ones' vectors back to back, in order. */
-      labels: Uint32Array;
-      deleted: Uint8Array;
-      vectors: Float32Array;
-    }
+  | ApplyTask
+  /** Several commits' writes in one message, in commit order. */
+  | { op: 'applies'; tasks: ApplyTask[] }
   | {
       op: 'search';
       collectionId: number;

@@ -14,7 +14,7 @@ import { PayloadFields } from '../../storage/payload-fields.ts';
 import { indexOptions, loadIndex, loadModel, snapshotName } from './load-index.ts';
 import type { CollectionModel } from './model.ts';
 import { liveWithPending, PendingWrites, searchWithPending, type PendingView } from './pending.ts';
-import { NO_NEIGHBOUR, type IndexStats, type ReplicaData, type ReplicaTask, type SearchItem, type SearchReply, type SnapshotReply, type StoreSpec } from './protocol.ts';
+import { NO_NEIGHBOUR, type ApplyTask, type IndexStats, type ReplicaData, type ReplicaTask, type SearchItem, type SearchReply, type SnapshotReply, type StoreSpec } from './protocol.ts';
 import { selectSearch, type SelectionReads } from './selection.ts';
 
 /** What a search of one collection needs: its index and the writes not in it yet, the model it was built under, the shared vectors. */
@@ -142,6 +142,9 @@ export class ReplicaState {
       case 'apply':
         this.#queue(task);
         return null;
+      case 'applies':
+        for (const one of task.tasks) this.#queue(one);
+        return null;
       case 'search':
         return this.#search(task);
       case 'stats':
@@ -162,7 +165,7 @@ export class ReplicaState {
   }
 
   /** Queues a committed write for the index; searches see it from now on (`searchWithPending`). */
-  #queue(task: Extract<ReplicaTask, { op: 'apply' }>): void {
+  #queue(task: ApplyTask): void {
     const held = this.#held.get(task.collectionId);
     if (!held || task.seq <= held.caughtUp) return;
     const dim = held.config.dimension;

@@ -1,7 +1,7 @@
 import { Piscina } from 'piscina';
 import { ServerErrors } from '../errors.ts';
 import type { Logger } from './logger.ts';
-import type { ReplicaData, ReplicaTask } from './protocol.ts';
+import type { ApplyTask, ReplicaData, ReplicaTask } from './protocol.ts';
 
 const WORKER = new URL('./replica-worker.ts', import.meta.url).href;
 
@@ -13,8 +13,17 @@ class Replica {
   pending = 0;
   /** Reads among them: the queue the overload limit applies to. */
   reads = 0;
-  /** Points sent in writes the worker has not queued yet. */
+  /** Points sent in writes the worker has not queued yet (or held in the outbox). */
   #sending = 0;
+  /**
+   * Writes committed while one message of writes is on its way: sent together once it has arrived
+   * (or before any other task), so a burst of small commits costs a few messages, not one each, and
+   * a search sent after them does not queue behind thousands.
+   */
+  #outbox: ApplyTask[] = [];
+  #outboxSent: Promise<unknown> | null = null;
+  #outboxSettle: ((err: Error | null) => void) | null = null;
+  #writesInFlight = 0;
   /** Loading a new index: reads go elsewhere while another replica can take them. */
   loading = false;
   /** Workers started after the first (one died or was ended after a failed write). */
@@ -71,7 +80,46 @@ class Replica {
   }
 
   run<T>(task: ReplicaTask, read = false): Promise<T> {
-    const points = task.op === 'apply' ? task.labels.length : 0;
+    if (task.op === 'apply') return this.#write(task) as Promise<T>;
+    this.#flush();
+    return this.#send(task, read);
+  }
+
+  /** Queues one commit's writes in the outbox; sent at once unless a message of writes is on its way. */
+  #write(task: ApplyTask): Promise<unknown> {
+    this.#sending += task.labels.length;
+    this.#outbox.push(task);
+    // The first write of a message reports its failure (once: the replica is restarted once).
+    const first = this.#outboxSent === null;
+    this.#outboxSent ??= new Promise((resolve, reject) => {
+      this.#outboxSettle = (err) => (err === null ? resolve(null) : reject(err));
+    });
+    const sent = first ? this.#outboxSent : this.#outboxSent.catch(() => null);
+    if (this.#writesInFlight === 0) this.#flush();
+    return sent;
+  }
+
+  #flush(): void {
+    if (this.#outbox.length === 0) return;
+    const tasks = this.#outbox;
+    const settle = this.#outboxSettle!;
+    this.#outbox = [];
+    this.#outboxSent = null;
+    this.#outboxSettle = null;
+    const points = tasks.reduce((n, t) => n + t.labels.length, 0);
+    this.#sending -= points; // counted again by #send while on its way
+    this.#writesInFlight++;
+    this.#send(tasks.length === 1 ? tasks[0] : { op: 'applies', tasks }, false).then(
+      () => settle(null),
+      (err: unknown) => settle(err instanceof Error ? err : new Error('replica write failed')),
+    ).finally(() => {
+      this.#writesInFlight--;
+      this.#flush();
+    });
+  }
+
+  #send<T>(task: ReplicaTask, read: boolean): Promise<T> {
+    const points = task.op === 'apply' ? task.labels.length : task.op === 'applies' ? task.tasks.reduce((n, t) => n + t.labels.length, 0) : 0;
     this.pending++;
     this.#sending += points;
     if (read) this.reads++;
