@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fitPca, pcaFromBytes, pcaToBytes, project, reconstruct, sampleRows, type Pca } from '../../../index/pca.ts';
+import { fitPca, pcaFromBytes, pcaToBytes, project, projectScalar, reconstruct, sampleRows, type Pca } from '../../../index/pca.ts';
 import { prng } from '../../helpers/random.ts';
 
 /**
@@ -317,4 +317,19 @@ test('invalid arguments throw with their messages', () => {
     () => pcaToBytes({ ...pca, variances: new Float64Array(3) }),
     'pca.mean, pca.components and pca.variances must have lengths d, k*d and k',
   );
+});
+
+test('the SIMD projection agrees with the double-precision reference, for several models in turn', () => {
+  for (const [d, k] of [[50, 13], [64, 64], [7, 1]]) {
+    const data = correlated(400, d, Math.min(d, 10), 0.1, d);
+    const pca = fitPca(data, 400, d, k);
+    const random = prng(k);
+    for (let i = 0; i < 20; i++) {
+      const v = Float32Array.from({ length: d }, () => random() * 4 - 2);
+      const fast = Float32Array.from(project(pca, v, new Float32Array(k)));
+      const exact = projectScalar(pca, v, new Float32Array(k));
+      const scale = Math.max(...exact.map(Math.abs), 1);
+      fast.forEach((y, c) => assert.ok(Math.abs(y - exact[c]) <= 1e-5 * scale, `d ${d} k ${k} component ${c}: ${y} vs ${exact[c]}`));
+    }
+  }
 });
