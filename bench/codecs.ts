@@ -3,7 +3,8 @@
  * decoded, then each query's exact top-10 over the decoded set is compared with the exact float32
  * top-10. Variants: float16; float8 E4M3 and E5M2 plain, centred (x − mean) and centred with a
  * per-dimension scale (the dimension's largest |x − mean| mapped to half the format's maximum);
- * int8 scalar quantisation per dimension (min–max) at the same size as float8.
+ * the product's int8 codec (per-dimension scalar quantisation at float8's size), its range fitted
+ * min–max and with 0.1 % of each dimension clipped at either end.
  *
  *   node --import tsx bench/codecs.ts                  Fashion-MNIST 60k, 200 queries, and a synthetic set beyond E4M3's range
  *   node --import tsx bench/codecs.ts --smoke          small synthetic sets (CI)
@@ -11,9 +12,9 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { fitCodecParams, VectorCodec } from '../index/codec.ts';
 import { E4M3, E5M2, FLOAT16, type MiniFloat } from '../index/minifloat.ts';
 import { DATA_OPTIONS, dataSizes, runCli } from './lib/args.ts';
-import { int8RoundTrip } from './lib/int8.ts';
 import { loadFashionMnist, syntheticDataset, type Dataset, type VectorSet } from './lib/datasets.ts';
 import { computeGroundTruth, groundTruth, recall } from './lib/ground-truth.ts';
 import { describeCommand, markdownTable, writeBenchJson } from './lib/report.ts';
@@ -73,11 +74,25 @@ function floatVariant(name: string, f: MiniFloat, mode: 'plain' | 'centred' | 's
   };
 }
 
-const INT8: Variant = {
-  name: 'int8 (per-dimension min–max)',
-  bytesPerValue: 1,
-  roundTrip: (set) => ({ decoded: int8RoundTrip(set), saturated: 0 }),
-};
+/** The int8 codec fitted on the whole set, clipping `clip` of each dimension at either end. */
+function int8Variant(name: string, clip: number): Variant {
+  return {
+    name,
+    bytesPerValue: 1,
+    roundTrip(set) {
+      const { n, dim, data } = set;
+      const codec = new VectorCodec('int8', dim, fitCodecParams('int8', data, n, dim, { clip }));
+      const out = new Float32Array(data.length);
+      let saturated = 0;
+      for (let i = 0; i < n; i++) {
+        const { bytes, saturated: s } = codec.encode(data.subarray(i * dim, (i + 1) * dim));
+        saturated += s;
+        codec.decodeInto(bytes, out.subarray(i * dim, (i + 1) * dim));
+      }
+      return { decoded: { ...set, data: out }, saturated };
+    },
+  };
+}
 
 const VARIANTS: Variant[] = [
   floatVariant('float16', FLOAT16, 'plain'),
@@ -87,7 +102,8 @@ const VARIANTS: Variant[] = [
   floatVariant('e5m2', E5M2, 'plain'),
   floatVariant('e5m2 centred', E5M2, 'centred'),
   floatVariant('e5m2 centred + scaled', E5M2, 'scaled'),
-  INT8,
+  int8Variant('int8 min–max', 0),
+  int8Variant('int8 clip 0.1 %', 0.001),
 ];
 
 function measure(dataset: Dataset, log: (line: string) => void): string[][] {

@@ -1,26 +1,29 @@
 import { IndexErrors } from './errors.ts';
+import { decodeInt8Into, encodeInt8, fitInt8 } from './int8.ts';
 import { E4M3, E5M2, FLOAT16, type MiniFloat } from './minifloat.ts';
 import type { Metric } from './vector-index.ts';
 import { blobToVector, vectorToBlob } from './vectors.ts';
 
 /** How a collection stores its vectors (README: Compressed storage, `storage.codec`). */
-export const CODECS = ['float32', 'float16', 'float8_e4m3', 'float8_e5m2'] as const;
+export const CODECS = ['float32', 'float16', 'float8_e4m3', 'float8_e5m2', 'int8'] as const;
 export type CodecName = (typeof CODECS)[number];
 
 /**
- * What a float8 codec learns from the data: each value is stored as the float8 code of
- * (x − mean) / scale. Centring recovers most of float8's loss on non-centred data, and the
- * per-dimension scale keeps data beyond the format's range from saturating (bench:codecs).
+ * What a float8 or int8 codec learns from the data, per dimension: each value is stored as the code
+ * of (x − shift) / scale. float8 shifts by the mean and scales the largest |x − mean| to half the
+ * format's maximum: centring recovers most of float8's loss on non-centred data, and the scale keeps
+ * data beyond the format's range from saturating (bench:codecs). int8 (index/int8.ts) scales by its
+ * step and shifts to the value of code 0.
  */
 export interface CodecParams {
-  mean: Float32Array;
+  shift: Float32Array;
   scale: Float32Array;
 }
 
 /** The dimension's largest |x − mean| in the fit sample maps to this share of the format's maximum. */
 const HEADROOM = 0.5;
 
-const FORMATS: Record<Exclude<CodecName, 'float32'>, MiniFloat> = {
+const FORMATS: Record<Exclude<CodecName, 'float32' | 'int8'>, MiniFloat> = {
   float16: FLOAT16,
   float8_e4m3: E4M3,
   float8_e5m2: E5M2,
@@ -28,12 +31,12 @@ const FORMATS: Record<Exclude<CodecName, 'float32'>, MiniFloat> = {
 
 /** True when the codec needs `CodecParams` fitted on data before it can encode. */
 export function needsParams(name: CodecName): boolean {
-  return name === 'float8_e4m3' || name === 'float8_e5m2';
+  return name === 'float8_e4m3' || name === 'float8_e5m2' || name === 'int8';
 }
 
 /**
  * Encodes vectors to the bytes a collection stores and decodes them back. Decoding goes by the
- * blob's length, so rows written as float32 before a float8 codec was fitted still read correctly.
+ * blob's length, so rows written as float32 before a fitted codec had its params still read correctly.
  */
 export class VectorCodec {
   readonly name: CodecName;
@@ -48,24 +51,28 @@ export class VectorCodec {
     if (needsParams(name) !== (params !== null)) {
       throw new IndexErrors.Options(needsParams(name) ? `codec ${name} needs fitted params` : `codec ${name} takes no params`);
     }
-    if (params && (params.mean.length !== dimension || params.scale.length !== dimension)) {
+    if (params && (params.shift.length !== dimension || params.scale.length !== dimension)) {
       throw new IndexErrors.Options(`codec params must have ${dimension} values per field`);
     }
     this.name = name;
     this.dimension = dimension;
     this.params = params;
-    this.#format = name === 'float32' ? null : FORMATS[name];
-    this.bytesPerVector = dimension * (this.#format ? this.#format.bits / 8 : 4);
+    this.#format = name === 'float32' || name === 'int8' ? null : FORMATS[name];
+    this.bytesPerVector = dimension * (this.#format ? this.#format.bits / 8 : name === 'int8' ? 1 : 4);
     this.#scratch = new Float32Array(dimension);
   }
 
   /** The stored bytes of `v` (a new Buffer) and how many of its values saturated. */
   encode(v: Float32Array): { bytes: Buffer; saturated: number } {
+    const { params } = this;
+    if (this.name === 'int8') {
+      const out = Buffer.allocUnsafe(this.bytesPerVector);
+      return { bytes: out, saturated: encodeInt8(v, params!, out) };
+    }
     const format = this.#format;
     if (!format) return { bytes: vectorToBlob(v), saturated: 0 };
     const out = Buffer.allocUnsafe(this.bytesPerVector);
     let saturated = 0;
-    const { params } = this;
     if (format.bits === 16) {
       for (let i = 0; i < v.length; i++) {
         const code = format.code(v[i]);
@@ -76,7 +83,7 @@ export class VectorCodec {
       return { bytes: out, saturated };
     }
     for (let i = 0; i < v.length; i++) {
-      out[i] = format.code(params ? (v[i] - params.mean[i]) / params.scale[i] : v[i]);
+      out[i] = format.code(params ? (v[i] - params.shift[i]) / params.scale[i] : v[i]);
       if (format.saturated) saturated++;
     }
     return { bytes: out, saturated };
@@ -91,9 +98,10 @@ export class VectorCodec {
       out.set(blobToVector(bytes));
       return out;
     }
-    if (!format || bytes.byteLength !== this.bytesPerVector) {
+    if (this.name === 'float32' || bytes.byteLength !== this.bytesPerVector) {
       throw new IndexErrors.VectorEncoding(`a stored vector has ${bytes.byteLength} bytes; codec ${this.name} at dimension ${d} expects ${this.bytesPerVector}`);
     }
+    if (!format) return decodeInt8Into(bytes, 0, this.params!, out); // int8
     // Table lookups inline: this runs for every candidate a PCA search rescores.
     const table = format.table;
     if (format.bits === 16) {
@@ -101,8 +109,8 @@ export class VectorCodec {
       return out;
     }
     // float8: the constructor made sure the params are there.
-    const { mean, scale } = this.params!;
-    for (let i = 0; i < d; i++) out[i] = mean[i] + scale[i] * table[bytes[i]];
+    const { shift, scale } = this.params!;
+    for (let i = 0; i < d; i++) out[i] = shift[i] + scale[i] * table[bytes[i]];
     return out;
   }
 
@@ -113,6 +121,7 @@ export class VectorCodec {
    * candidate a PCA search rescores and every point an exact filter scores.
    */
   distance(q: Float32Array, bytes: Uint8Array, at: number, metric: Metric): number {
+    if (this.name === 'int8') return this.#int8Distance(q, bytes, at, metric);
     const format = this.#format;
     if (!format) throw new RangeError('float32 vectors are scored from float views');
     // One loop per format and metric, with nothing else in it (hand-measured: about twice as
@@ -120,11 +129,11 @@ export class VectorCodec {
     const d = this.dimension;
     const table = format.table;
     if (format.bits === 8) {
-      const { mean, scale } = this.params!;
+      const { shift, scale } = this.params!;
       if (metric === 'l2') {
         let l2 = 0;
         for (let i = 0; i < d; i++) {
-          const diff = q[i] - (mean[i] + scale[i] * table[bytes[at + i]]);
+          const diff = q[i] - (shift[i] + scale[i] * table[bytes[at + i]]);
           l2 += diff * diff;
         }
         return l2;
@@ -132,7 +141,7 @@ export class VectorCodec {
       let dot = 0;
       let norm = 0;
       for (let i = 0; i < d; i++) {
-        const x = mean[i] + scale[i] * table[bytes[at + i]];
+        const x = shift[i] + scale[i] * table[bytes[at + i]];
         dot += q[i] * x;
         norm += x * x;
       }
@@ -156,6 +165,28 @@ export class VectorCodec {
     return angular(metric, dot, norm);
   }
 
+  /** `distance` for int8: the code is the byte sign-extended, no table (decodeInt8Into's arithmetic). */
+  #int8Distance(q: Float32Array, bytes: Uint8Array, at: number, metric: Metric): number {
+    const d = this.dimension;
+    const { shift, scale } = this.params!;
+    if (metric === 'l2') {
+      let l2 = 0;
+      for (let i = 0; i < d; i++) {
+        const diff = q[i] - (shift[i] + scale[i] * ((bytes[at + i] << 24) >> 24));
+        l2 += diff * diff;
+      }
+      return l2;
+    }
+    let dot = 0;
+    let norm = 0;
+    for (let i = 0; i < d; i++) {
+      const x = shift[i] + scale[i] * ((bytes[at + i] << 24) >> 24);
+      dot += q[i] * x;
+      norm += x * x;
+    }
+    return angular(metric, dot, norm);
+  }
+
   /** Decodes stored bytes into a new Float32Array. */
   decode(bytes: Uint8Array): Float32Array {
     return this.decodeInto(bytes, new Float32Array(this.dimension));
@@ -163,7 +194,7 @@ export class VectorCodec {
 
   /** What the collection holds for `v`: decode(encode(v)), written into `out`. */
   roundTrip(v: Float32Array, out: Float32Array = this.#scratch): Float32Array {
-    if (!this.#format) {
+    if (this.name === 'float32') {
       out.set(v);
       return out;
     }
@@ -178,12 +209,14 @@ function angular(metric: Metric, dot: number, norm: number): number {
 }
 
 /**
- * Fits a float8 codec's params on `n` vectors of dimension `d` (row-major): the mean, and per
+ * Fits a codec's params on `n` vectors of dimension `d` (row-major). float8: the mean, and per
  * dimension the scale that maps the sample's largest |x − mean| to half the format's maximum.
+ * int8: `fitInt8`, clipping `options.clip` of each dimension's sample at either end (INT8_CLIP).
  */
-export function fitCodecParams(name: CodecName, data: Float32Array, n: number, d: number): CodecParams {
+export function fitCodecParams(name: CodecName, data: Float32Array, n: number, d: number, options: { clip?: number } = {}): CodecParams {
   if (!needsParams(name)) throw new IndexErrors.Options(`codec ${name} takes no params`);
   if (n < 1 || data.length !== n * d) throw new IndexErrors.Options(`data must hold n × d = ${n} × ${d} values`);
+  if (name === 'int8') return fitInt8(data, n, d, options.clip);
   const mean64 = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean64[j] += data[i * d + j];
   const mean = new Float32Array(d);
@@ -195,12 +228,12 @@ export function fitCodecParams(name: CodecName, data: Float32Array, n: number, d
   const target = FORMATS[name as 'float8_e4m3'].max * HEADROOM;
   const scale = new Float32Array(d);
   for (let j = 0; j < d; j++) scale[j] = spread[j] > 0 ? spread[j] / target : 1;
-  return { mean, scale };
+  return { shift: mean, scale };
 }
 
-/** Params as bytes for storage: mean then scale, float32 little-endian. */
+/** Params as bytes for storage: shift (float8's mean) then scale, float32 little-endian. */
 export function codecParamsToBytes(params: CodecParams): Buffer {
-  return Buffer.concat([vectorToBlob(params.mean), vectorToBlob(params.scale)]);
+  return Buffer.concat([vectorToBlob(params.shift), vectorToBlob(params.scale)]);
 }
 
 export function codecParamsFromBytes(bytes: Uint8Array, dimension: number): CodecParams {
@@ -208,5 +241,5 @@ export function codecParamsFromBytes(bytes: Uint8Array, dimension: number): Code
     throw new IndexErrors.VectorEncoding(`codec params have ${bytes.byteLength} bytes; dimension ${dimension} needs ${8 * dimension}`);
   }
   const all = blobToVector(bytes);
-  return { mean: all.slice(0, dimension), scale: all.slice(dimension) };
+  return { shift: all.slice(0, dimension), scale: all.slice(dimension) };
 }

@@ -1,7 +1,8 @@
 import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CodecName } from '../../index/codec.ts';
+import { codecParamsToBytes, fitCodecParams, type CodecName } from '../../index/codec.ts';
+import { normalized } from '../../index/distance.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
 import { loadHnswlib } from '../../index/native/load.ts';
 import { VectorStore } from '../../index/vector-store.ts';
@@ -13,12 +14,15 @@ import type { CollectionConfig } from '../../storage/collections.ts';
 import { updatedModel } from '../../storage/models.ts';
 import { row, type Dataset } from './datasets.ts';
 import { recall, type GroundTruth } from './ground-truth.ts';
-import { int8RoundTrip } from './int8.ts';
 
-/** One way of storing a collection: a product codec (or the paper's int8 baseline), with or without PCA. */
+/**
+ * One way of storing a collection: a codec, with or without PCA. `clip` fits int8 with that share of
+ * each dimension clipped instead of the default (INT8_CLIP), to compare the fits; PCA is not fitted then.
+ */
 export interface VariantSpec {
-  codec: CodecName | 'int8';
+  codec: CodecName;
   pca: number | null;
+  clip?: number;
 }
 
 export interface BuiltVariant {
@@ -49,18 +53,27 @@ const engine = loadHnswlib('auto').build;
  */
 export async function buildVariant(dataset: Dataset, metric: Metric, spec: VariantSpec, m: number, efConstruction: number): Promise<BuiltVariant> {
   const { n, dim } = dataset.train;
-  const codec = spec.codec === 'int8' ? 'float32' : spec.codec;
+  const { codec } = spec;
   const config: CollectionConfig = {
     dimension: dim, metric, hnsw: { m, ef_construction: efConstruction, ef_search: 64 },
     storage: spec.pca === null ? { codec } : { codec, pca_dimension: spec.pca }, build_order: 'given', graph: { knn_k: 0 },
   };
-  const train = spec.codec === 'int8' ? int8RoundTrip(dataset.train) : dataset.train;
+  const train = dataset.train;
   const fitStarted = performance.now();
   const rows = fitRows(n);
   const sample = new Float32Array(rows.length * dim);
   rows.forEach((r, i) => sample.set(row(train, r), i * dim));
-  const unfitted = new CollectionModel(config, EMPTY_MODEL);
-  const model = new CollectionModel(config, updatedModel(EMPTY_MODEL, fitModel(unfitted, sample, rows.length, { codec: true, pca: true })));
+  let model: CollectionModel;
+  if (spec.clip === undefined) {
+    const unfitted = new CollectionModel(config, EMPTY_MODEL);
+    model = new CollectionModel(config, updatedModel(EMPTY_MODEL, fitModel(unfitted, sample, rows.length, { codec: true, pca: true })));
+  } else {
+    if (codec !== 'int8' || spec.pca !== null) throw new Error('clip is an int8 fit without PCA');
+    // fitModel's codec step with another clip: the same sample, unit vectors under cosine.
+    if (metric === 'cosine') for (let i = 0; i < rows.length; i++) sample.set(normalized(sample.subarray(i * dim, (i + 1) * dim)), i * dim);
+    const params = fitCodecParams(codec, sample, rows.length, dim, { clip: spec.clip });
+    model = new CollectionModel(config, { ...EMPTY_MODEL, codec: codecParamsToBytes(params) });
+  }
   const fitSeconds = (performance.now() - fitStarted) / 1000;
 
   const store = new VectorStore(dim, metric, [], model.codec);
@@ -80,13 +93,7 @@ export async function buildVariant(dataset: Dataset, metric: Metric, spec: Varia
   await rm(file, { force: true });
   return {
     spec, target: { config, model, index, store }, fitSeconds, buildSeconds, saturated,
-    bytes: {
-      store: spec.codec === 'int8' ? dim : model.codec.bytesPerVector,
-      snapshot: snapshot / n,
-      indexPerReplica: index.memoryBytes() / n,
-      // int8 is measured as a search baseline only; its store would hold one byte per value.
-      shared: spec.codec === 'int8' ? store.bytes / 4 / n : store.bytes / n,
-    },
+    bytes: { store: model.codec.bytesPerVector, snapshot: snapshot / n, indexPerReplica: index.memoryBytes() / n, shared: store.bytes / n },
   };
 }
 
@@ -106,5 +113,6 @@ export function measureSearch(built: BuiltVariant, dataset: Dataset, truth: Grou
 }
 
 export function variantName(spec: VariantSpec): string {
-  return `${spec.codec}${spec.pca === null ? '' : ` + PCA ${spec.pca}`}`;
+  const fit = spec.clip === undefined ? '' : spec.clip === 0 ? ' min–max' : ` clip ${spec.clip * 100} %`;
+  return `${spec.codec}${fit}${spec.pca === null ? '' : ` + PCA ${spec.pca}`}`;
 }

@@ -7,19 +7,19 @@ import type { ModelRow, ModelUpdate } from '../../storage/models.ts';
 
 /** Points a fit samples at most (PCA's covariance costs sample × dimension²). */
 export const FIT_SAMPLE = 8192;
-/** A float8 collection written by upserts fits its codec once it holds this many points. */
+/** A float8 or int8 collection written by upserts fits its codec once it holds this many points. */
 export const CODEC_FIT_AT = 1024;
 const FIT_SEED = 0x5eed;
 
 /**
  * How one collection turns vectors into what it stores and what its index holds (arXiv 2505.00105):
- * the codec (its float8 params, once fitted) and PCA (once fitted). Under cosine, compressed
- * codecs store the normalised vector. Until a float8 codec is fitted, rows are stored as float32;
+ * the codec (its float8 or int8 params, once fitted) and PCA (once fitted). Under cosine, compressed
+ * codecs store the normalised vector. Until a float8 or int8 codec is fitted, rows are stored as float32;
  * until PCA is fitted, the index holds the full vectors.
  */
 export class CollectionModel {
   readonly config: CollectionConfig;
-  /** The codec in effect: float32 while a float8 codec waits for its fit. */
+  /** The codec in effect: float32 while a float8 or int8 codec waits for its fit. */
   readonly codec: VectorCodec;
   readonly pca: Pca | null;
   /** PCA fits so far; the version an index's snapshot must match. */
@@ -88,7 +88,7 @@ export class CollectionModel {
 
 /**
  * Fits the asked-for parts on a sample of vectors as stored so far (decoded, row-major): the
- * float8 codec's params (only while not fitted: they are fixed once rows use them), then PCA on
+ * float8 or int8 codec's params (only while not fitted: they are fixed once rows use them), then PCA on
  * the sample as the codec stores it.
  */
 export function fitModel(model: CollectionModel, sample: Float32Array, n: number, parts: { codec: boolean; pca: boolean }): ModelUpdate {

@@ -205,3 +205,90 @@ test('an import into an empty float8 + PCA collection fits both; upserts after i
   for (const q of extra) recall += checkAgainstOracle(stored, q, await search(server, 'both', { vector: q, k: 10, oversample: 8 }), 10, l2);
   assert.ok(recall / extra.length >= 0.9, `recall ${recall / extra.length}`);
 });
+
+test('an int8 collection fills by upserts: fitted min–max at 1,024 points, every value within half a step, exact scoring on the stored bytes', async (t) => {
+  let server = await startServer(t);
+  const dim = 16;
+  const vectors = lowRank(1300, dim, 16, 41, -250);
+  assert.equal((await call(server, 'PUT', '/v1/collections/i8', { dimension: dim, metric: 'l2', storage: { codec: 'int8' } })).status, 201);
+  const points = vectors.map((vector, i) => ({ id: i, vector, payload: { g: i % 10 } }));
+  assert.equal((await call(server, 'PUT', '/v1/collections/i8/points', { points: points.slice(0, 700) })).status, 200);
+  let s = await stats(server, 'i8');
+  assert.deepEqual([s.codec, s.codec_fitted, s.bytes_per_vector.vector_store], ['int8', false, dim * 4], 'float32 until the fit');
+
+  assert.equal((await call(server, 'PUT', '/v1/collections/i8/points', { points: points.slice(700) })).status, 200);
+  s = await stats(server, 'i8');
+  assert.deepEqual([s.codec_fitted, s.bytes_per_vector.vector_store, s.vector_store_ratio, s.saturated_values], [true, dim, 0.25, 0]);
+
+  // The fit saw all 1,300 points: 255 steps between each dimension's min and max.
+  const low = Array.from({ length: dim }, (_, j) => Math.min(...vectors.map((v) => v[j])));
+  const high = Array.from({ length: dim }, (_, j) => Math.max(...vectors.map((v) => v[j])));
+  const stored = await storedPoints(server, 'i8');
+  assert.equal(stored.length, 1300);
+  for (const p of stored) {
+    const sent = vectors[Number(p.id)];
+    for (let j = 0; j < dim; j++) {
+      const step = (high[j] - low[j]) / 255;
+      assert.ok(Math.abs(p.vector[j] - sent[j]) <= step / 2 + 1e-4, `point ${p.id}[${j}]: ${p.vector[j]} for ${sent[j]}, step ${step}`);
+    }
+  }
+  assert.ok(stored.some((p) => p.vector.some((x, j) => x !== vectors[Number(p.id)][j])), 'int8 rounds the stored values');
+
+  const queries = lowRank(20, dim, 16, 42, -250);
+  let recall = 0;
+  for (const q of queries) recall += checkAgainstOracle(stored, q, await search(server, 'i8', { vector: q, k: 10, ef: 200 }), 10, l2);
+  assert.ok(recall / queries.length >= 0.97, `recall ${recall / queries.length} against the stored vectors`);
+  // A selective filter scores the stored bytes exactly.
+  const allowed = stored.filter((p) => Number(p.id) % 10 === 3);
+  for (const q of queries.slice(0, 5)) assert.equal(checkAgainstOracle(allowed, q, await search(server, 'i8', { vector: q, k: 5, where: { g: 3 } }), 5, l2), 1);
+
+  server = await survivesRestartAndRebuild(server, 'i8', queries);
+  assert.equal((await stats(server, 'i8')).codec_fitted, true);
+
+  // Beyond the fitted range: clamped to the range's end, counted in the stats.
+  const far = vectors[0].map((x, j) => (j === 0 ? 1e6 : j === 1 ? -1e6 : x));
+  assert.equal((await call(server, 'PUT', '/v1/collections/i8/points', { points: [{ id: 'far', vector: far }] })).status, 200);
+  assert.equal((await stats(server, 'i8')).saturated_values, 2);
+  const back = (await call(server, 'GET', '/v1/collections/i8/points/far?with_vector=true')).body.vector as number[];
+  assert.ok(Math.abs(back[0] - high[0]) < 1e-3 && Math.abs(back[1] - low[1]) < 1e-3, `clamped to [${low[1]}, ${high[0]}]: ${back[0]}, ${back[1]}`);
+});
+
+test('an int8 + PCA collection under cosine: codec fitted by upserts, PCA by optimize, rescored with the stored bytes', async (t) => {
+  let server = await startServer(t);
+  const dim = 32;
+  const create = { dimension: dim, metric: 'cosine', storage: { codec: 'int8', pca_dimension: 10 } };
+  assert.equal((await call(server, 'PUT', '/v1/collections/ip8', create)).status, 201);
+  const vectors = lowRank(1500, dim, 6, 51, 0.5);
+  for (let at = 0; at < vectors.length; at += 500) {
+    const points = vectors.slice(at, at + 500).map((vector, i) => ({ id: at + i, vector }));
+    assert.equal((await call(server, 'PUT', '/v1/collections/ip8/points', { points })).status, 200);
+  }
+  let s = await stats(server, 'ip8');
+  assert.deepEqual([s.codec_fitted, s.pca_fitted, s.bytes_per_vector.vector_store], [true, false, dim]);
+
+  const optimized = await call(server, 'POST', '/v1/collections/ip8/optimize', {});
+  assert.equal(optimized.status, 202);
+  assert.equal((await finished(server, optimized.body.id as string)).state, 'done');
+  s = await stats(server, 'ip8');
+  assert.deepEqual([s.codec_fitted, s.pca_fitted, s.pca_version, s.saturated_values], [true, true, 1, 0]);
+
+  const stored = await storedPoints(server, 'ip8');
+  assert.equal(stored.length, 1500);
+  // Under cosine the unit vector is stored: each value within half a step of the sent vector's.
+  const unit = (v: number[]) => v.map((x) => x / Math.hypot(...v));
+  const error = Math.max(...stored.map((p) => Math.max(...unit(vectors[Number(p.id)]).map((x, j) => Math.abs(x - p.vector[j])))));
+  assert.ok(error > 0 && error < 0.01, `largest error ${error}`);
+
+  const queries = lowRank(20, dim, 6, 52, 0.5);
+  let rescored = 0;
+  let raw = 0;
+  for (const q of queries) {
+    rescored += checkAgainstOracle(stored, q, await search(server, 'ip8', { vector: q, k: 10 }), 10, cosineDistance);
+    raw += checkAgainstOracle(stored, q, await search(server, 'ip8', { vector: q, k: 10, rescore: false }), 10, cosineDistance, false);
+  }
+  assert.ok(rescored / queries.length >= 0.95, `recall with rescoring ${rescored / queries.length}`);
+  assert.ok(rescored >= raw, `rescoring (${rescored}) should not lose to the reduced distances (${raw})`);
+
+  server = await survivesRestartAndRebuild(server, 'ip8', queries);
+  assert.deepEqual([(await stats(server, 'ip8')).pca_version, (await stats(server, 'ip8')).codec_fitted], [1, true]);
+});
