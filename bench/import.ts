@@ -17,6 +17,7 @@ import { loadFashionMnist, syntheticDataset, type Dataset } from './lib/datasets
 import { groundTruth } from './lib/ground-truth.ts';
 import { importChecks, importTargets } from './lib/import-checks.ts';
 import { writeMixtureNpy, writeSetNdjson, writeSetNpy, type ImportFile } from './lib/import-files.ts';
+import type { ImportOrder } from './lib/import-client.ts';
 import { formatImportReport, type ImportReport } from './lib/import-report.ts';
 import { fashionRuns, latencyRun, rawBuilds, scaleRuns, type SectionContext, type Variant } from './lib/import-sections.ts';
 import { ensureWrk, type Wrk } from './lib/load.ts';
@@ -40,6 +41,7 @@ const USAGE = `usage: node --import tsx bench/import.ts [flags]
   --train N           Fashion-MNIST training vectors (default 60000; smoke: synthetic 2000)
   --queries N         recall queries, the first N test vectors (default 200; smoke 50)
   --ef N              ef of the recall check and the search load (default 64)
+  --build-order O     the imports' build_order: default (none sent: the server's default), auto, given or random
   --fast BUILD        the fast raw build beside stock: avx2 (default) or native
   --scale LIST        synthetic sizes of section 3 (default 100000,300000,1000000; smoke 2000,4000)
   --dim N             synthetic dimension (default 128; smoke 16)
@@ -64,6 +66,7 @@ function options() {
       train: { type: 'string' },
       queries: { type: 'string' },
       ef: { type: 'string', default: '64' },
+      'build-order': { type: 'string', default: 'default' },
       fast: { type: 'string', default: 'avx2' },
       scale: { type: 'string' },
       dim: { type: 'string' },
@@ -85,6 +88,9 @@ function options() {
     return items as T[];
   };
   if (values.fast !== 'avx2' && values.fast !== 'native') throw new Error(`--fast must be avx2 or native, got '${values.fast}'`);
+  const orders: readonly ImportOrder[] = ['default', 'auto', 'given', 'random'];
+  const buildOrder = orders.find((order) => order === values['build-order']);
+  if (buildOrder === undefined) throw new Error(`--build-order takes ${orders.join(', ')}; got '${values['build-order']}'`);
   return {
     help: values.help,
     smoke,
@@ -93,6 +99,7 @@ function options() {
     train: positiveInt('train', values.train ?? (smoke ? '2000' : '60000')),
     queries: positiveInt('queries', values.queries ?? (smoke ? '50' : '200')),
     ef: positiveInt('ef', values.ef),
+    buildOrder,
     fast: values.fast as EngineRequest,
     scale: intList('scale', values.scale ?? (smoke ? '2000,4000' : '100000,300000,1000000')),
     dim: positiveInt('dim', values.dim ?? (smoke ? '16' : '128')),
@@ -146,7 +153,7 @@ async function main(o: ReturnType<typeof options>): Promise<number> {
     root: ROOT,
     fileDir,
     server: o.server,
-    settings: { hnsw: HNSW, buildOrder: 'given', pollMs: o.pollMs, rssPollMs: o.rssPollMs, jobTimeoutS: o.jobTimeoutS },
+    settings: { hnsw: HNSW, buildOrder: o.buildOrder, pollMs: o.pollMs, rssPollMs: o.rssPollMs, jobTimeoutS: o.jobTimeoutS },
     k: K,
     ef: o.ef,
     keepFiles: o.keepFiles,
@@ -163,7 +170,7 @@ async function main(o: ReturnType<typeof options>): Promise<number> {
     groundTruth: { seconds: gt.seconds, cached: gt.cached, cachePath: gt.cachePath },
     hnsw: HNSW,
     settings: {
-      buildOrder: 'given', ef: o.ef, pollMs: o.pollMs, rssPollMs: o.rssPollMs, serverEnv: o.server.env,
+      buildOrder: o.buildOrder, ef: o.ef, pollMs: o.pollMs, rssPollMs: o.rssPollMs, serverEnv: o.server.env,
       synthetic: `seeded Gaussian mixture (mulberry32), ${CLUSTERS} clusters in ${o.dim} dimensions; seed ${SCALE_SEED} for section 3, ${DURING_SEED} for the import during searches`,
     },
     files,

@@ -80,6 +80,6 @@ function parseJson(text: string): unknown {
 
 /** A build order as the server accepts it. */
 export function buildOrderArg(value: string): BuildOrder {
-  if (/^(given|random|lid_desc|lid_asc|by_payload:\S{1,256})$/.test(value)) return value as BuildOrder;
-  throw new InvalidArgumentError('expected given, random, lid_desc, lid_asc or by_payload:<field>');
+  if (/^(auto|given|random|lid_desc|lid_asc|by_payload:\S{1,256})$/.test(value)) return value as BuildOrder;
+  throw new InvalidArgumentError('expected auto, given, random, lid_desc, lid_asc or by_payload:<field>');
 }

@@ -2,7 +2,8 @@
 
 export type Metric = 'cosine' | 'l2' | 'ip';
 export type ImportFormat = 'npy' | 'fvecs' | 'ndjson' | 'msgpack';
-export type BuildOrder = 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;
+/** `auto` asks for the server's choice; a job reports the order it resolved to. */
+export type BuildOrder = 'auto' | 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface Collection {

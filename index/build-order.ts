@@ -15,8 +15,13 @@ export function prng(seed: number): () => number {
  * low first), or grouped by a payload field (`by_payload:<dotted path>`).
  */
 export type BuildOrder = 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;
-/** The JSON-schema pattern of a build order. */
-export const BUILD_ORDER_PATTERN = '^(given|random|lid_desc|lid_asc|by_payload:[^\\s]{1,256})$';
+/**
+ * A build order as a collection, an import or an optimize names it: an order, or `auto` (the
+ * server's choice for the job: a seeded shuffle for an import, `lid_desc` for an optimize).
+ */
+export type BuildOrderSetting = BuildOrder | 'auto';
+/** The JSON-schema pattern of a build order setting. */
+export const BUILD_ORDER_PATTERN = '^(auto|given|random|lid_desc|lid_asc|by_payload:[^\\s]{1,256})$';
 
 /** True for the orders that need each point's LID (a k-NN pass before the build). */
 export function needsLid(order: BuildOrder): order is 'lid_desc' | 'lid_asc' {

@@ -7,8 +7,9 @@ export interface CollectionConfig {
   dimension: number;
   metric: 'l2' | 'cosine' | 'ip';
   hnsw: { m: number; ef_construction: number; ef_search: number };
-  storage: { codec: 'float32' | 'float16' | 'float8_e4m3' | 'float8_e5m2'; pca_dimension?: number };
-  build_order: 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;
+  storage: { codec: 'float32' | 'float16' | 'float8_e4m3' | 'float8_e5m2' | 'int8'; pca_dimension?: number };
+  /** `auto`: the server chooses per job (an import shuffles, an optimize orders by LID). */
+  build_order: 'auto' | 'given' | 'random' | 'lid_desc' | 'lid_asc' | `by_payload:${string}`;
   /** The k-NN overlay: neighbours kept per point (0: none). */
   graph: { knn_k: number };
   /** A search's `select` and `expand` unless it says otherwise (validated by the server). */

@@ -31,9 +31,12 @@ const FINAL = new Set(['done', 'failed', 'cancelled']);
 
 const CONTENT_TYPES: Record<ImportFile['format'], string> = { npy: 'application/octet-stream', ndjson: 'application/x-ndjson' };
 
+/** An import's `build_order`; `default` sends none (the collection's, `auto` unless it was created with another). */
+export type ImportOrder = 'default' | 'auto' | 'given' | 'random';
+
 export interface ImportQuery {
   idOffset: number;
-  buildOrder: 'given' | 'random';
+  buildOrder: ImportOrder;
   seed: number;
 }
 
@@ -57,7 +60,8 @@ export async function createImportCollection(client: HttpClient, name: string, d
  * Content-Length (the body is never held in memory); resolves on the 202 with the job id.
  */
 export async function uploadFile(port: number, collection: string, file: ImportFile, q: ImportQuery): Promise<Accepted> {
-  const query = `format=${file.format}&id_offset=${q.idOffset}&build_order=${q.buildOrder}&seed=${q.seed}`;
+  const order = q.buildOrder === 'default' ? '' : `&build_order=${q.buildOrder}`;
+  const query = `format=${file.format}&id_offset=${q.idOffset}${order}&seed=${q.seed}`;
   const path = `/v1/collections/${collection}/import?${query}`;
   const started = performance.now();
   const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -122,13 +126,13 @@ export interface CliRun {
 }
 
 /**
- * `node bin/vicinity.mjs import FILE --collection NAME --create --dimension D --metric l2 --build-order given
+ * `node bin/vicinity.mjs import FILE --collection NAME --create --dimension D --metric l2 [--build-order ORDER]
  * --url … --json` in `root`, timed from spawn to exit (the CLI exits once the job is done).
  */
-export async function cliImport(root: string, port: number, collection: string, file: ImportFile, buildOrder: string): Promise<CliRun> {
+export async function cliImport(root: string, port: number, collection: string, file: ImportFile, buildOrder: ImportOrder): Promise<CliRun> {
   const args = [
     join(root, 'bin', 'vicinity.mjs'), 'import', file.path, '--collection', collection, '--create', '--dimension', String(file.dim),
-    '--metric', 'l2', '--format', file.format, '--build-order', buildOrder, '--url', `http://127.0.0.1:${port}`, '--json',
+    '--metric', 'l2', '--format', file.format, ...(buildOrder === 'default' ? [] : ['--build-order', buildOrder]), '--url', `http://127.0.0.1:${port}`, '--json',
   ];
   const started = performance.now();
   const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });

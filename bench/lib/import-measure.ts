@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliImport, createImportCollection, summaryNumber, uploadFile, waitForJob, type Job, type PhaseMark } from './import-client.ts';
+import { cliImport, createImportCollection, summaryNumber, uploadFile, waitForJob, type ImportOrder, type Job, type PhaseMark } from './import-client.ts';
 import type { ImportFile } from './import-files.ts';
 import type { HnswParams } from './raw-hnsw.ts';
 import { HttpClient, type ServerProcess } from './server.ts';
@@ -73,6 +73,22 @@ function treeBytes(path: string): number {
   return readdirSync(path).reduce((sum, name) => sum + treeBytes(join(path, name)), 0);
 }
 
+/**
+ * The data directory's sizes once the server has removed the job's staged rows and given their pages
+ * back (in the background after the job ends): when the SQLite files stopped changing for 2 s (at most 120 s).
+ */
+async function settledDataDirBytes(dir: string): Promise<DataDirBytes> {
+  let last = dataDirBytes(dir);
+  let still = 0;
+  for (let waited = 0; waited < 120_000 && still < 2000; waited += 250) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = dataDirBytes(dir);
+    still = now.sqlite !== last.sqlite ? 0 : still + 250;
+    last = now;
+  }
+  return last;
+}
+
 /** Sizes of the server's data directory: the SQLite database (with WAL) and the index snapshots. */
 export function dataDirBytes(dir: string): DataDirBytes {
   const db = join(dir, 'vicinity.db');
@@ -138,7 +154,7 @@ export interface ImportSettings {
   hnsw: HnswParams;
   /** The collection's `storage` config (default float32). */
   storage?: object;
-  buildOrder: 'given' | 'random';
+  buildOrder: ImportOrder;
   pollMs: number;
   rssPollMs: number;
   jobTimeoutS: number;
@@ -211,7 +227,7 @@ export async function measureImport(root: string, server: ServerProcess, name: s
       rss: { beforeBytes, ...rss, afterBytes: procRssBytes(server.pid) },
       serverCpuS: cpu.pidsCpuS[0],
       otherCpuS: cpu.otherCpuS,
-      disk: dataDirBytes(server.dataDir),
+      disk: await settledDataDirBytes(server.dataDir),
       after: await collectionAfter(client, name),
     };
   } finally {

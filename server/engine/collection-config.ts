@@ -36,7 +36,7 @@ export function normaliseConfig(request: CollectionRequest): CollectionConfig {
       ef_search: request.hnsw?.ef_search ?? 64,
     },
     storage: pca === undefined ? { codec } : { codec, pca_dimension: pca },
-    build_order: request.build_order ?? 'given',
+    build_order: request.build_order ?? 'auto',
     graph: { knn_k: request.graph?.knn_k ?? DEFAULT_KNN_K },
   };
   if (defaults && (defaults.select || defaults.expand)) config.search_defaults = { ...defaults } as CollectionConfig['search_defaults'];

@@ -183,7 +183,9 @@ export class Engine {
           throw new ServerErrors.CollectionLimit(`the server holds ${this.#states.size} collections, VICINITY_MAX_COLLECTIONS; drop one or raise the limit`);
         }
         if (!existing) return this.#collections.create(name, config);
-        if (JSON.stringify(existing.config) !== JSON.stringify(config)) {
+        // Not naming an order matches any: collections made before the default became 'auto' have 'given'.
+        const asked = request.build_order === undefined ? { ...config, build_order: existing.config.build_order } : config;
+        if (JSON.stringify(existing.config) !== JSON.stringify(asked)) {
           throw new ServerErrors.CollectionExists(
             `collection '${name}' exists with a different configuration: ${JSON.stringify(existing.config)}; drop it first or use another name`,
           );

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { BuildOrder } from '../../index/build-order.ts';
+import type { BuildOrderSetting } from '../../index/build-order.ts';
 import { vectorToBlob } from '../../index/vectors.ts';
 import type { StagingRepo } from '../../storage/staging.ts';
 import type { Config } from '../config.ts';
@@ -18,7 +18,7 @@ const SLICE_MS = 4;
 export interface ImportRequest {
   format: ImportFormat;
   idOffset: number;
-  order?: BuildOrder;
+  order?: BuildOrderSetting;
   seed?: number;
   contentLength: number | null;
 }

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { collectionParams } from '../schemas/index.ts';
 import type { Engine } from '../engine/engine.ts';
 import { ServerErrors } from '../errors.ts';
-import { BUILD_ORDER_PATTERN, type BuildOrder } from '../../index/build-order.ts';
+import { BUILD_ORDER_PATTERN, type BuildOrderSetting } from '../../index/build-order.ts';
 import { IMPORT_FORMATS, type ImportFormat } from '../import/records.ts';
 
 /** Content types that name a format when `?format=` is absent (`format` wins when both are given). */
@@ -35,7 +35,7 @@ const jobParams = {
   properties: { id: { type: 'string', minLength: 1, maxLength: 64 } },
 } as const;
 
-type ImportQuery = { format?: ImportFormat; id_offset?: number; build_order?: BuildOrder; seed?: number };
+type ImportQuery = { format?: ImportFormat; id_offset?: number; build_order?: BuildOrderSetting; seed?: number };
 
 function formatOf(query: ImportQuery, contentType: string | undefined): ImportFormat {
   if (query.format) return query.format;

@@ -1,5 +1,5 @@
 /** JSON schemas of the REST API (README: REST API). Bodies are validated strictly: no coercion, no unknown fields. */
-import { BUILD_ORDER_PATTERN, type BuildOrder } from '../../index/build-order.ts';
+import { BUILD_ORDER_PATTERN, type BuildOrderSetting } from '../../index/build-order.ts';
 import { CODECS, type CodecName } from '../../index/codec.ts';
 
 export const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
@@ -215,7 +215,7 @@ export interface CollectionRequest {
   metric: 'cosine' | 'l2' | 'ip';
   hnsw?: { m?: number; ef_construction?: number; ef_search?: number };
   storage?: { codec?: CodecName; pca_dimension?: number };
-  build_order?: BuildOrder;
+  build_order?: BuildOrderSetting;
   graph?: { knn_k?: number };
   search_defaults?: { select?: SelectRequest; expand?: ExpandRequest };
 }
@@ -248,7 +248,7 @@ export const optimizeBody = {
 } as const;
 
 export interface OptimizeRequest {
-  build_order?: BuildOrder;
+  build_order?: BuildOrderSetting;
   seed?: number;
   /** Neighbours per point for the LID estimate of the LID orders (default 20). */
   lid_k?: number;

@@ -6,6 +6,7 @@ import { call, finished, startServer, type TestServer } from '../helpers/server.
 import { fvecsBuffer, npyBuffer } from '../helpers/import-files.ts';
 import { randomVectors } from '../helpers/random.ts';
 import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const DIM = 8;
@@ -200,6 +201,25 @@ test('an empty body imports nothing and is done; a shutdown during a build leave
   assert.equal(await count(again, 'c'), 0);
 });
 
+test('an import that names no order builds in a seeded shuffle; a collection created with an order keeps it', async (t) => {
+  const server = await startServer(t);
+  await collection(server, 'c');
+  await collection(server, 'g', { build_order: 'given' });
+  const vectors = randomVectors(300, DIM, 12);
+  const body = npyBuffer(vectors);
+  const shuffled = await imported(server, 'c', 'format=npy', body);
+  assert.deepEqual([shuffled.build_order, shuffled.seed], ['random', 1], 'the default, auto, is a shuffle seeded by seed (default 1)');
+  assert.equal((await imported(server, 'c', 'format=npy&build_order=auto&seed=3', body)).build_order, 'random');
+  assert.equal((await imported(server, 'c', 'format=npy&build_order=given', body)).build_order, 'given');
+  assert.equal((await imported(server, 'g', 'format=npy', body)).build_order, 'given');
+  await assertSelfNearest(server, 'c', vectors.map((_, i) => String(i)), vectors);
+  // Creating it again without naming an order matches whatever order it has; naming another does not.
+  const again = await call(server, 'PUT', '/v1/collections/g', { dimension: DIM, metric: 'l2' });
+  assert.equal(again.status, 200, JSON.stringify(again.body));
+  assert.equal(again.body.config.build_order, 'given');
+  assert.equal((await call(server, 'PUT', '/v1/collections/g', { dimension: DIM, metric: 'l2', build_order: 'random' })).status, 409);
+});
+
 test('build_order=random builds the same points', async (t) => {
   const server = await startServer(t);
   await collection(server, 'c');
@@ -210,4 +230,22 @@ test('build_order=random builds the same points', async (t) => {
   await assertSelfNearest(server, 'c', vectors.map((_, i) => String(i)), vectors);
   const bad = await importBody(server, 'c', 'format=npy&build_order=lid', npyBuffer(vectors));
   assert.equal(bad.status, 400);
+});
+
+test('once an import is done its staged rows give their pages back: the file holds little more than the points', async (t) => {
+  const server = await startServer(t);
+  await collection(server, 'c', { dimension: 256 });
+  const vectors = randomVectors(4000, 256, 77);
+  await imported(server, 'c', 'format=npy', npyBuffer(vectors));
+  const db = new Database(join(server.dataDir, 'vicinity.db'));
+  t.after(() => db.close());
+  // The staged rows are removed and their pages freed in the background after the job ends.
+  for (let i = 0; (db.pragma('freelist_count', { simple: true }) as number) > 0 || i === 0; i++) {
+    assert.ok(i < 600, `free pages left: ${db.pragma('freelist_count', { simple: true })}`);
+    await sleep(50);
+  }
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  const vectorBytes = vectors.length * 256 * 4;
+  const size = statSync(join(server.dataDir, 'vicinity.db')).size;
+  assert.ok(size <= 1.3 * vectorBytes, `the database is ${size} bytes for ${vectorBytes} bytes of vectors`);
 });

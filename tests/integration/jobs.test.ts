@@ -37,7 +37,8 @@ async function until(server: TestServer, id: string, test: (job: Record<string, 
 
 /** An upload that sends `head` and then nothing: resolves with the answer once the server gives one. */
 function stalledUpload(server: TestServer, name: string, head: string): { answer: Promise<{ status: number; body: any }>; close: () => void } { // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON
-  const url = new URL(`${server.url}/v1/collections/${name}/import?format=ndjson`);
+  // Body order: the only one whose build follows its upload.
+  const url = new URL(`${server.url}/v1/collections/${name}/import?format=ndjson&build_order=given`);
   const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked' } });
   const answer = new Promise<{ status: number; body: any }>((resolve, reject) => { // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON
     req.on('response', (res) => {

@@ -36,7 +36,7 @@ test('usage errors exit 2 with a message naming the option', async () => {
     [['import', 'v.npy', '--collection', 'c', '--create', '--dimension', '0'], /option '--dimension <d>' argument '0' is invalid\. must be a positive integer/],
     [['import', 'v.npy', '--collection', 'c', '--id-offset', '-1'], /argument '-1' is invalid\. must be a non-negative integer/],
     [['import', 'v.npy', '--collection', 'c', '--seed', '1.5'], /argument '1\.5' is invalid\. must be an integer/],
-    [['import', 'v.npy', '--collection', 'c', '--build-order', 'sorted'], /expected given, random, lid_desc, lid_asc or by_payload:<field>/],
+    [['import', 'v.npy', '--collection', 'c', '--build-order', 'sorted'], /expected auto, given, random, lid_desc, lid_asc or by_payload:<field>/],
     [['search', '--collection', 'c'], /^error: give exactly one of --vector JSON or --random\n$/],
     [['search', '--collection', 'c', '--vector', '[1]', '--random'], /option '--vector <json>' cannot be used with option '--random'/],
     [['search', '--collection', 'c', '--vector', '[1, "a"]'], /must be a JSON array of numbers, like \[0\.1, 0\.2, 0\.3\]/],
