@@ -71,3 +71,12 @@ export function replicaCount(config: Config, collections: CollectionRecord[], lo
   log.info({ replicas: count, cores, memory, estimated_bytes_per_replica: Math.round(perReplica) }, 'replica count chosen');
   return count;
 }
+
+/**
+ * True when a create request (`config` normalised from `request`) matches a collection's `existing`
+ * config. Not naming a build_order matches any: collections made before the default became 'auto' have 'given'.
+ */
+export function matchesConfig(existing: CollectionConfig, config: CollectionConfig, request: CollectionRequest): boolean {
+  const asked = request.build_order === undefined ? { ...config, build_order: existing.build_order } : config;
+  return JSON.stringify(existing) === JSON.stringify(asked);
+}

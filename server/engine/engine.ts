@@ -12,7 +12,7 @@ import { Backups } from '../backups/backups.ts';
 import { ServerErrors } from '../errors.ts';
 import { VERSION } from '../version.ts';
 import type { CollectionRequest, DeleteRequest, ScrollRequest, SearchRequest, UpsertRequest } from '../schemas/index.ts';
-import { engineBuild, normaliseConfig, replicaCount } from './collection-config.ts';
+import { engineBuild, matchesConfig, normaliseConfig, replicaCount } from './collection-config.ts';
 import { CollectionState } from './collection-state.ts';
 import { describeCollection } from './describe.ts';
 import { EngineGauges } from './gauges.ts';
@@ -27,7 +27,7 @@ import type { IndexStats } from './protocol.ts';
 import { ReplicaSet } from './replicas.ts';
 import { RecallEstimator } from './recall.ts';
 import { PayloadBudget } from './payload-texts.ts';
-import { prepareSearch, runSearches, type SearchAnswer, type SearchHooks } from './search.ts';
+import { prepareSearch, runBatch, runSearches, type SearchAnswer, type SearchHooks } from './search.ts';
 import { Snapshots } from './snapshots.ts';
 import { Writer } from './writer.ts';
 
@@ -183,9 +183,7 @@ export class Engine {
           throw new ServerErrors.CollectionLimit(`the server holds ${this.#states.size} collections, VICINITY_MAX_COLLECTIONS; drop one or raise the limit`);
         }
         if (!existing) return this.#collections.create(name, config);
-        // Not naming an order matches any: collections made before the default became 'auto' have 'given'.
-        const asked = request.build_order === undefined ? { ...config, build_order: existing.config.build_order } : config;
-        if (JSON.stringify(existing.config) !== JSON.stringify(asked)) {
+        if (!matchesConfig(existing.config, config, request)) {
           throw new ServerErrors.CollectionExists(
             `collection '${name}' exists with a different configuration: ${JSON.stringify(existing.config)}; drop it first or use another name`,
           );
@@ -276,15 +274,10 @@ export class Engine {
   }
 
   /** Validates every search first (one bad search fails the batch), then spreads them over the replicas. */
-  async searchBatch(name: string, requests: SearchRequest[]): Promise<SearchAnswer[]> {
+  searchBatch(name: string, requests: SearchRequest[]): Promise<SearchAnswer[]> {
     const state = this.#readyState(name);
     const prepared = requests.map((r, i) => prepareSearch(state, r, `searches[${i}].`));
-    const slices = Math.min(this.#replicas.size, prepared.length);
-    const size = Math.ceil(prepared.length / slices);
-    const parts = await Promise.all(
-      Array.from({ length: slices }, (_, i) => runSearches(state, this.#points, this.#replicas, prepared.slice(i * size, (i + 1) * size), this.#searchHooks)),
-    );
-    return parts.flat();
+    return runBatch(state, this.#points, this.#replicas, prepared, this.#searchHooks);
   }
 
   #tick(): void {

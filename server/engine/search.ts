@@ -207,3 +207,13 @@ export async function runSearches(
   if (recall) items.forEach((item, i) => recall.offer(state, item, replies[i]));
   return answers;
 }
+
+/** A batch's searches in one slice per replica (at most one per search), answered in order. */
+export async function runBatch(
+  state: CollectionState, points: PointsRepo, replicas: ReplicaSet, searches: PreparedSearch[], hooks: SearchHooks,
+): Promise<SearchAnswer[]> {
+  const slices = Math.min(replicas.size, searches.length);
+  const size = Math.ceil(searches.length / slices);
+  const parts = await Promise.all(Array.from({ length: slices }, (_, i) => runSearches(state, points, replicas, searches.slice(i * size, (i + 1) * size), hooks)));
+  return parts.flat();
+}
