@@ -77,6 +77,20 @@ export function vacuumStep(db: Db, pages: number): boolean {
   return db.pragma('freelist_count', { simple: true }) === 0;
 }
 
+/**
+ * Copies the WAL into the database and cuts it to zero bytes, unless a reader holds part of it: then
+ * it is left as it is (journal_size_limit still bounds it). Never waits. Outside any transaction.
+ */
+export function truncateWal(db: Db): void {
+  const timeout = db.pragma('busy_timeout', { simple: true }) as number;
+  db.pragma('busy_timeout = 0');
+  try {
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    db.pragma(`busy_timeout = ${timeout}`);
+  }
+}
+
 /** The sequence number of the last committed mutation. */
 export function currentSeq(db: Db): number {
   const row = db.prepare('SELECT value FROM meta WHERE key = ?').get('seq') as { value: number };

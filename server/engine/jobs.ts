@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { BuildOrder, BuildOrderSetting } from '../../index/build-order.ts';
 import type { CollectionsRepo } from '../../storage/collections.ts';
-import { vacuumStep, type Db } from '../../storage/db.ts';
+import { truncateWal, vacuumStep, type Db } from '../../storage/db.ts';
 import { StorageErrors } from '../../storage/errors.ts';
 import { JobsRepo, type JobRecord } from '../../storage/jobs.ts';
 import type { PointsRepo } from '../../storage/points.ts';
@@ -402,6 +402,13 @@ export class Jobs {
       while (!this.#closed && !(await this.#host.writer.write(() => this.#staging.purge(id, PURGE_CHUNK)))) await yieldToLoop();
       // The staged rows' pages go back to the file system, a few megabytes per write.
       while (!this.#closed && !(await this.#host.writer.write(() => vacuumStep(this.#host.db, VACUUM_PAGES)))) await yieldToLoop();
+      // And the WAL, which the commit and the vacuum grew to its limit, goes back to nothing.
+      const release = await this.#host.writer.lease();
+      try {
+        if (!this.#closed) truncateWal(this.#host.db);
+      } finally {
+        release();
+      }
     } catch (err) {
       this.#host.log.error({ err, job: id }, 'removing staged rows failed; retried at the next start');
     }
