@@ -13,7 +13,7 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WRK_STAT_LUA, type BodySet, type Wrk } from './load.ts';
+import { WRK_STAT_LUA, wrkTimings, type BodySet, type Wrk } from './load.ts';
 import type { MixOp, OpName } from './load-mix-data.ts';
 import { clockTicks, statCpuSeconds } from './stats.ts';
 
@@ -263,18 +263,11 @@ export async function runMix(
       return { status: Number(key.slice(0, space)), code: key.slice(space + 1), count, withRetryAfter: w.kinds_retry[key] ?? 0, example, likelyOp: likelyOp(example) };
     })
     .sort((a, b) => b.count - a.count);
-  const elapsed = w.duration_us / 1e6;
   return {
     connections,
     sent,
     answers: w.requests,
-    seconds: elapsed,
-    qps: w.requests / elapsed,
-    p50Ms: w.p50_us / 1000,
-    p90Ms: w.p90_us / 1000,
-    p99Ms: w.p99_us / 1000,
-    maxMs: w.max_us / 1000,
-    meanMs: w.mean_us / 1000,
+    ...wrkTimings(w),
     statuses: w.statuses,
     errorKinds,
     socketErrors: { connect: w.connect, read: w.read, write: w.write, timeout: w.timeout },

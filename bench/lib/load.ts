@@ -165,6 +165,20 @@ export interface WrkNumbers {
   mean_us: number;
 }
 
+/** wrk's timings in the units the reports use: seconds, requests per second, milliseconds. */
+export function wrkTimings(w: Omit<WrkNumbers, 'connect' | 'read' | 'write' | 'status' | 'timeout'>) {
+  const seconds = w.duration_us / 1e6;
+  return {
+    seconds,
+    qps: w.requests / seconds,
+    p50Ms: w.p50_us / 1000,
+    p90Ms: w.p90_us / 1000,
+    p99Ms: w.p99_us / 1000,
+    maxMs: w.max_us / 1000,
+    meanMs: w.mean_us / 1000,
+  };
+}
+
 /**
  * One wrk pass: one thread, `concurrency` keep-alive connections, whole seconds (rounded up). The
  * script and body files are written into `workDir` on first use.

@@ -3,7 +3,7 @@
  * script and body files of load.ts (each thread cycles through the bodies from its own offset), and
  * every number wrk reports.
  */
-import { spawnWrk, wrkBodies, wrkScript, type BodySet, type Wrk, type WrkNumbers } from './load.ts';
+import { spawnWrk, wrkBodies, wrkScript, wrkTimings, type BodySet, type Wrk, type WrkNumbers } from './load.ts';
 
 export interface WrkRun {
   threads: number;
@@ -49,18 +49,11 @@ export async function runWrkThreads(
   args.push(`http://127.0.0.1:${target.port}${target.path}`, '--', wrkBodies(workDir, set), set.contentType, set.method, String(t));
   const { json, loadgenCpuS: wrkCpuS, serverCpuS, otherCpuS } = await spawnWrk(wrk, args, target.serverPid);
   const w = JSON.parse(json) as WrkNumbers;
-  const elapsed = w.duration_us / 1e6;
   return {
     threads: t,
     connections,
     requests: w.requests,
-    seconds: elapsed,
-    qps: w.requests / elapsed,
-    p50Ms: w.p50_us / 1000,
-    p90Ms: w.p90_us / 1000,
-    p99Ms: w.p99_us / 1000,
-    maxMs: w.max_us / 1000,
-    meanMs: w.mean_us / 1000,
+    ...wrkTimings(w),
     statusErrors: w.status,
     socketErrors: w.connect + w.read + w.write + w.timeout,
     wrkCpuS,

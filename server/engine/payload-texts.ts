@@ -18,8 +18,8 @@ function cost(text: string): number {
 
 /**
  * Each live point's payload as the JSON text SQLite stores, by label, so a search returns payloads
- * without a SQLite read (seconds of main-thread time per thousand searches with ~1 KiB payloads,
- * bench:rag) and without parsing them (the text goes into the answer as it is). A point without a
+ * without a SQLite read on the event loop and without parsing them (the text goes into the answer
+ * as it is): bench:rag measures what returning ~1 KiB payloads costs. A point without a
  * payload costs nothing. Once the budget is spent, texts of further points are not kept: `get`
  * answers undefined and the caller reads SQLite.
  */

@@ -23,9 +23,9 @@ export interface PendingView {
 }
 
 /**
- * Writes a replica has received but not yet put into its HNSW index. An in-place update of an
- * HNSW point costs 3–7 ms at 784 dimensions, so a burst of upserts takes seconds to index: a
- * search must not wait for that. It searches the index without the labels written since, and
+ * Writes a replica has received but not yet put into its HNSW index. A burst of upserts takes
+ * seconds to index at hundreds of dimensions (in-place HNSW updates are the slowest): a search
+ * must not wait for that (bench:rag times the first search after 2,000 replacing upserts). It searches the index without the labels written since, and
  * scores their new vectors exactly (`searchWithPending`); the replica moves writes into the index
  * a few milliseconds at a time, between tasks (`applyFor`), in sequence order.
  */

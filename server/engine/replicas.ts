@@ -82,7 +82,7 @@ class Replica {
   run<T>(task: ReplicaTask, read = false): Promise<T> {
     if (task.op === 'apply') return this.#write(task) as Promise<T>;
     this.#flush();
-    return this.#send(task, read);
+    return this.#send(task, read, 0);
   }
 
   /** Queues one commit's writes in the outbox; sent at once unless a message of writes is on its way. */
@@ -106,10 +106,9 @@ class Replica {
     this.#outbox = [];
     this.#outboxSent = null;
     this.#outboxSettle = null;
-    const points = tasks.reduce((n, t) => n + t.labels.length, 0);
-    this.#sending -= points; // counted again by #send while on its way
     this.#writesInFlight++;
-    this.#send(tasks.length === 1 ? tasks[0] : { op: 'applies', tasks }, false).then(
+    // Counted since #write queued them; #send gives the count back once the worker has them.
+    this.#send(tasks.length === 1 ? tasks[0] : { op: 'applies', tasks }, false, tasks.reduce((n, t) => n + t.labels.length, 0)).then(
       () => settle(null),
       (err: unknown) => settle(err instanceof Error ? err : new Error('replica write failed')),
     ).finally(() => {
@@ -118,10 +117,9 @@ class Replica {
     });
   }
 
-  #send<T>(task: ReplicaTask, read: boolean): Promise<T> {
-    const points = task.op === 'apply' ? task.labels.length : task.op === 'applies' ? task.tasks.reduce((n, t) => n + t.labels.length, 0) : 0;
+  /** Sends a task; `points` of writes counted in #sending stop counting once it is settled. */
+  #send<T>(task: ReplicaTask, read: boolean, points: number): Promise<T> {
     this.pending++;
-    this.#sending += points;
     if (read) this.reads++;
     return (this.#pool.run(task) as Promise<T>).finally(() => {
       this.pending--;
