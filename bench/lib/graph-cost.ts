@@ -15,21 +15,28 @@ export interface OverlayCost {
   /** Once the overlay caught up: seconds it took after the upload, and its SQLite bytes per point. */
   catchUpS: number;
   bytesPerPoint: number;
+  /**
+   * Share of a sample's exact 16 nearest (cosine, brute force) in its overlay entry, once caught up:
+   * after the upload above (the filler ran behind it), and for the first half of a collection whose
+   * second half was written only after the overlay had caught up with the first (writes that trickle in).
+   */
+  recall: { sample: number; bulk: number; firstHalf: number };
 }
 
 async function createCollection(client: HttpClient, name: string, dim: number, knnK: number): Promise<void> {
   await client.json('PUT', `/v1/collections/${name}`, { dimension: dim, metric: 'cosine', graph: { knn_k: knnK } }, [201]);
 }
 
-async function upsertRate(client: HttpClient, name: string, set: VectorSet, n: number): Promise<number> {
+/** Upserts ids from…to − 1 in batches of 500: points per second. */
+async function upsertRate(client: HttpClient, name: string, set: VectorSet, first: number, end: number): Promise<number> {
   const started = performance.now();
-  for (let from = 0; from < n; from += 500) {
+  for (let from = first; from < end; from += 500) {
     const points: string[] = [];
-    for (let i = from; i < Math.min(n, from + 500); i++) points.push(`{"id":${i},"vector":${JSON.stringify(Array.from(row(set, i)))}}`);
+    for (let i = from; i < Math.min(end, from + 500); i++) points.push(`{"id":${i},"vector":${JSON.stringify(Array.from(row(set, i)))}}`);
     const answer = await client.request('PUT', `/v1/collections/${name}/points`, `{"points":[${points.join(',')}]}`);
     if (answer.status !== 200) throw new Error(`upsert answered ${answer.status}: ${answer.body.slice(0, 300)}`);
   }
-  return n / ((performance.now() - started) / 1000);
+  return (end - first) / ((performance.now() - started) / 1000);
 }
 
 export async function waitForOverlay(client: HttpClient, name: string, live: number, timeoutS = 900): Promise<number> {
@@ -52,14 +59,23 @@ export async function overlayCost(server: ServerProcess, client: HttpClient, set
   const off: number[] = [];
   const on: number[] = [];
   await createCollection(client, 'w-off', dim, 0);
-  off.push(await upsertRate(client, 'w-off', set, n));
+  off.push(await upsertRate(client, 'w-off', set, 0, n));
   await createCollection(client, 'w-on', dim, 16);
-  on.push(await upsertRate(client, 'w-on', set, n));
+  on.push(await upsertRate(client, 'w-on', set, 0, n));
   const uploadedAt = performance.now();
   await createCollection(client, 'w-off2', dim, 0);
-  off.push(await upsertRate(client, 'w-off2', set, n));
+  off.push(await upsertRate(client, 'w-off2', set, 0, n));
   await waitForOverlay(client, 'w-on', n);
   const catchUpS = (performance.now() - uploadedAt) / 1000;
+  const sample = Math.min(n, 200);
+  const bulk = await overlayRecall(client, 'w-on', set, n, 0, n, sample);
+  await createCollection(client, 'w-halves', dim, 16);
+  const half = Math.floor(n / 2);
+  await upsertRate(client, 'w-halves', set, 0, half);
+  await waitForOverlay(client, 'w-halves', half);
+  await upsertRate(client, 'w-halves', set, half, n);
+  await waitForOverlay(client, 'w-halves', n);
+  const recall = { sample, bulk, firstHalf: await overlayRecall(client, 'w-halves', set, n, 0, half, sample) };
 
   const file = writeSetNpy(join(workDir, `graph-cost-${n}.npy`), { n, dim, data: set.data.subarray(0, n * dim) });
   const importRate: { off: number; on: number } = { off: 0, on: 0 };
@@ -77,10 +93,38 @@ export async function overlayCost(server: ServerProcess, client: HttpClient, set
   try {
     const pages = db.prepare<[], { bytes: number | null }>("SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN ('knn', 'sqlite_autoindex_knn_1')").get();
     const rows = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM knn').get()!;
-    return { points: n, upsertRate: { off, on }, importRate, catchUpS, bytesPerPoint: rows.n === 0 ? 0 : (pages?.bytes ?? 0) / rows.n };
+    return { points: n, upsertRate: { off, on }, importRate, catchUpS, bytesPerPoint: rows.n === 0 ? 0 : (pages?.bytes ?? 0) / rows.n, recall };
   } finally {
     db.close();
   }
+}
+
+/**
+ * Recall@16 of the overlay entries of an even sample of ids from…to − 1 of a collection holding ids
+ * 0…n − 1, against their exact cosine nearest neighbours by brute force.
+ */
+async function overlayRecall(client: HttpClient, name: string, set: VectorSet, n: number, from: number, to: number, sample: number): Promise<number> {
+  const k = 16;
+  const dim = set.dim;
+  const norms = new Float64Array(n);
+  for (let i = 0; i < n; i++) norms[i] = Math.hypot(...row(set, i)) || 1;
+  let hits = 0;
+  for (let s = 0; s < sample; s++) {
+    const i = from + Math.floor((s * (to - from)) / sample);
+    const q = row(set, i);
+    const sims: { j: number; sim: number }[] = [];
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      let dot = 0;
+      for (let d = 0, o = j * dim; d < dim; d++) dot += q[d] * set.data[o + d];
+      sims.push({ j, sim: dot / (norms[i] * norms[j]) });
+    }
+    sims.sort((a, b) => b.sim - a.sim);
+    const truth = new Set(sims.slice(0, k).map((x) => String(x.j)));
+    const got = await client.json<{ neighbours: { id: string }[] }>('GET', `/v1/collections/${name}/points/${i}/neighbours?k=${k}`, undefined);
+    hits += got.neighbours.filter((x) => truth.has(x.id)).length;
+  }
+  return hits / (sample * k);
 }
 
 /** How often following `next` links brings a document's other chunks into the top k, against plain search. */

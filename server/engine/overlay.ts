@@ -5,7 +5,7 @@ import type { PointsRepo } from '../../storage/points.ts';
 import type { CollectionState } from './collection-state.ts';
 import type { Logger } from './logger.ts';
 import { ServerErrors } from '../errors.ts';
-import { NO_NEIGHBOUR } from './protocol.ts';
+import { NO_NEIGHBOUR, type NeighboursReply } from './protocol.ts';
 import type { ReplicaSet } from './replicas.ts';
 import type { Writer } from './writer.ts';
 
@@ -32,7 +32,8 @@ const SHARE = 0.25;
  * The k-NN overlay's background filler (arXiv 2507.19715, k-NN links): every live point keeps its
  * `graph.knn_k` nearest neighbours in the `knn` table. Points written since its mark get their entry
  * from a search of the replica's index with their stored vector, a batch at a time, in the order of
- * their changes; an optimize's k-NN pass provides them for every point at once. It runs beside
+ * their changes, and enter the entries of the neighbours they are nearer to than those entries' own;
+ * an optimize's k-NN pass provides them for every point at once. It runs beside
  * writes and searches, at a bounded share of one replica, and pauses while a job rebuilds the table.
  */
 export class Overlay {
@@ -105,9 +106,9 @@ export class Overlay {
     // Live points whose entry does not already hold for this version (an optimize's pass may have written it).
     const current = new Map(host.knn.entries(id, changes.map((c) => c.label)).map((e) => [e.label, e.seq]));
     const stale = changes.filter((c) => !c.deleted && (current.get(c.label) ?? -2) < c.seq);
-    let found: Uint32Array | null = null;
+    let reply: NeighboursReply = { found: new Uint32Array(0), refreshed: [] };
     if (stale.length > 0) {
-      found = await host.replicas.read<Uint32Array>({
+      reply = await host.replicas.read<NeighboursReply>({
         op: 'neighbours', collectionId: id, labels: Uint32Array.from(stale, (c) => c.label), k, store: state.storeSpec,
       });
     }
@@ -118,13 +119,15 @@ export class Overlay {
         const c = stale[i];
         // Changed again (or deleted) since it was read: a later round has it.
         if (host.points.seqOf(id, c.label) !== c.seq) continue;
-        const row = found!.subarray(i * k, (i + 1) * k);
+        const row = reply.found.subarray(i * k, (i + 1) * k);
         const n = row.indexOf(NO_NEIGHBOUR);
         // None found for a live point among others: the replica did not hold it yet. Try again later.
         if (n === 0 && state.payloads.size > 1) return false;
         rows.push({ label: c.label, lid: null, neighbours: row.slice(0, n < 0 ? k : n), seq: c.seq });
       }
       host.knn.put(id, rows);
+      // Entries that changed since the replica read them (an optimize's pass, a purge) keep their new version.
+      for (const r of reply.refreshed) host.knn.refresh(id, r);
       host.knn.setMark(id, next);
       return true;
     });

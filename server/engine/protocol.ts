@@ -113,7 +113,9 @@ export type ReplicaTask =
   | { op: 'memory' }
   /**
    * The k-NN overlay's entries of these (live) labels: each one's k nearest other live points, by
-   * a search of the index with its stored vector; `NO_NEIGHBOUR` pads short rows.
+   * a search of the index with its stored vector; and the entries of those neighbours that the
+   * labels now belong in (neighbourhoods are nearly symmetric, so a new point's neighbours are
+   * the entries it may enter).
    */
   | { op: 'neighbours'; collectionId: number; labels: Uint32Array; k: number; store: StoreSpec }
   | { op: 'snapshot'; collectionId: number; seq: number }
@@ -124,6 +126,22 @@ export type ReplicaTask =
 
 /** Pads a row of the `neighbours` reply (n × k labels) past the neighbours found. */
 export const NO_NEIGHBOUR = 0xffffffff;
+
+/** An entry of another point that one of the looked-up points now belongs in. */
+export interface RefreshedEntry {
+  label: number;
+  /** The entry as the replica read it: the main thread replaces only that version. */
+  seq: number;
+  was: Uint32Array;
+  neighbours: Uint32Array;
+}
+
+export interface NeighboursReply {
+  /** n × k labels, each looked-up point's nearest first, padded with `NO_NEIGHBOUR`. */
+  found: Uint32Array;
+  /** Entries of the points found that a looked-up point is now nearer to than one of their neighbours. */
+  refreshed: RefreshedEntry[];
+}
 
 export interface SearchReply {
   labels: Uint32Array;

@@ -14,7 +14,7 @@ import { PayloadFields } from '../../storage/payload-fields.ts';
 import { indexOptions, loadIndex, loadModel, snapshotName } from './load-index.ts';
 import type { CollectionModel } from './model.ts';
 import { liveWithPending, PendingWrites, searchWithPending, type PendingView } from './pending.ts';
-import { NO_NEIGHBOUR, type ApplyTask, type IndexStats, type ReplicaData, type ReplicaTask, type SearchItem, type SearchReply, type SnapshotReply, type StoreSpec } from './protocol.ts';
+import { NO_NEIGHBOUR, type ApplyTask, type NeighboursReply, type RefreshedEntry, type IndexStats, type ReplicaData, type ReplicaTask, type SearchItem, type SearchReply, type SnapshotReply, type StoreSpec } from './protocol.ts';
 import { selectSearch, type SelectionReads } from './selection.ts';
 
 /** What a search of one collection needs: its index and the writes not in it yet, the model it was built under, the shared vectors. */
@@ -30,6 +30,9 @@ export interface SearchTarget {
 export function isLive(target: SearchTarget, label: number): boolean {
   return liveWithPending(target.pending ?? null, (l) => target.index.has(l), label);
 }
+
+/** The overlay looks for the entries a point may enter among its REACH · k nearest. */
+const REACH = 2;
 
 /** Milliseconds of pending writes a replica puts into its indexes between two tasks. */
 export const APPLY_SLICE_MS = 4;
@@ -263,24 +266,64 @@ export class ReplicaState {
     held.storeGeneration = spec.generation;
   }
 
-  #neighbours(task: Extract<ReplicaTask, { op: 'neighbours' }>): Uint32Array {
+  #neighbours(task: Extract<ReplicaTask, { op: 'neighbours' }>): NeighboursReply {
     const { labels, k } = task;
-    const out = new Uint32Array(labels.length * k).fill(NO_NEIGHBOUR);
+    const found = new Uint32Array(labels.length * k).fill(NO_NEIGHBOUR);
     const held = this.#held.get(task.collectionId);
-    if (!held) return out;
+    if (!held) return { found, refreshed: [] };
     this.#useStore(held, task.store);
     const store = held.store!;
     const target = this.#target(task.collectionId, held);
-    const ef = Math.max(held.config.hnsw.ef_search, 2 * (k + 1));
+    // A point is often among another's k nearest without that one among its own (hubs): the entries
+    // it may enter are looked for among its REACH · k nearest.
+    const reach = REACH * k;
+    const near = new Uint32Array(labels.length * reach).fill(NO_NEIGHBOUR);
+    const ef = Math.max(held.config.hnsw.ef_search, 2 * (reach + 1));
     for (let i = 0; i < labels.length; i++) {
       if (!isLive(target, labels[i])) continue; // deleted meanwhile
-      const search: SearchItem = { query: store.get(labels[i]), k: k + 1, ef, filter: null, candidates: (k + 1) * 4, rescore: true };
+      const search: SearchItem = { query: store.get(labels[i]), k: reach + 1, ef, filter: null, candidates: (reach + 1) * 4, rescore: true };
       let j = 0;
       for (const hit of searchCollection(target, search)) {
-        if (hit.label !== labels[i] && j < k) out[i * k + j++] = hit.label;
+        if (hit.label !== labels[i] && j < reach) near[i * reach + j++] = hit.label;
+      }
+      found.set(near.subarray(i * reach, i * reach + k), i * k);
+    }
+    return { found, refreshed: this.#refreshed(task.collectionId, target, store, labels, near, reach, k) };
+  }
+
+  /**
+   * Entries filled before the looked-up points were written do not hold them: each point found
+   * as a neighbour gets the looked-up points that found it, if they are nearer than its own k-th.
+   */
+  #refreshed(collectionId: number, target: SearchTarget, store: VectorStore, labels: Uint32Array, near: Uint32Array, reach: number, k: number): RefreshedEntry[] {
+    const looked = new Set(labels);
+    const arrivals = new Map<number, number[]>();
+    for (let i = 0; i < near.length; i++) {
+      const q = near[i];
+      if (q === NO_NEIGHBOUR || looked.has(q)) continue;
+      const from = labels[Math.floor(i / reach)];
+      const list = arrivals.get(q);
+      if (list) list.push(from);
+      else arrivals.set(q, [from]);
+    }
+    const refreshed: RefreshedEntry[] = [];
+    for (const entry of (this.#knn ??= new KnnRepo(this.#db!)).entries(collectionId, [...arrivals.keys()])) {
+      if (entry.seq < 0 || !isLive(target, entry.label)) continue; // not trusted, or gone: being redone
+      const near = arrivals.get(entry.label)!;
+      const query = store.get(entry.label);
+      // Most arrivals are farther than a full entry's k-th: two distances each settle that.
+      if (entry.neighbours.length === k) {
+        const last = entry.neighbours[k - 1];
+        const ranked = store.topK(query, [last, ...near], near.length + 1);
+        if (ranked[0].label === last) continue;
+      }
+      const candidates = [...new Set([...entry.neighbours, ...near])].filter((l) => l !== entry.label && isLive(target, l));
+      const neighbours = Uint32Array.from(store.topK(query, candidates, k), (h) => h.label);
+      if (neighbours.length !== entry.neighbours.length || neighbours.some((l, i) => l !== entry.neighbours[i])) {
+        refreshed.push({ label: entry.label, seq: entry.seq, was: entry.neighbours, neighbours });
       }
     }
-    return out;
+    return refreshed;
   }
 
   #stats(collectionId: number): IndexStats {

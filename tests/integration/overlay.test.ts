@@ -89,6 +89,27 @@ test('every live point gets its nearest neighbours in the background; deletes an
   assert.ok(after >= 0.95, `overlay recall@16 after optimize ${after}`);
 });
 
+test('points written after an entry was filled join it when they are nearer than its neighbours', { timeout: 120_000 }, async (t) => {
+  const server = await startServer(t);
+  const random = prng(17);
+  const points = new Map<string, number[]>();
+  assert.equal((await call(server, 'PUT', '/v1/collections/late', { dimension: DIM, metric: 'cosine' })).status, 201);
+  // Two halves, the second written only once every entry of the first was filled without it.
+  for (const half of [0, 1]) {
+    const batch = Array.from({ length: 300 }, (_, i) => ({ id: `h${half}-${i}`, vector: Array.from({ length: DIM }, () => random() - 0.5) }));
+    assert.equal((await call(server, 'PUT', '/v1/collections/late/points', { points: batch })).status, 200);
+    for (const p of batch) points.set(p.id, p.vector);
+    await caughtUp(server, 'late', points.size);
+  }
+  let hits = 0;
+  const first = [...points.keys()].filter((id, i) => id.startsWith('h0-') && i % 10 === 0);
+  for (const id of first) {
+    const truth = new Set(exact(points, id, 16));
+    hits += (await neighbours(server, 'late', id)).filter((n) => truth.has(n.id)).length;
+  }
+  assert.ok(hits / (first.length * 16) >= 0.95, `overlay recall@16 of the first half ${hits / (first.length * 16)}`);
+});
+
 test('an overlay can be turned off, and asking for its neighbours then says so', async (t) => {
   const server = await startServer(t);
   assert.equal((await call(server, 'PUT', '/v1/collections/off', { dimension: 2, metric: 'l2', graph: { knn_k: 0 } })).status, 201);
