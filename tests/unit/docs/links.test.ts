@@ -75,9 +75,9 @@ interface Link {
 function links(file: string): Link[] {
   const out: Link[] = [];
   prose(readFileSync(file, 'utf8')).forEach((text, i) => {
-    for (const m of text.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ file, line: i + 1, target: m[1]! });
+    for (const m of text.matchAll(/!?\[[^\]]*\]\(\s*<?([^)\s>]*)>?(?:\s+"[^"]*")?\s*\)/g)) out.push({ file, line: i + 1, target: m[1] });
     const def = /^\s{0,3}\[[^\]]+\]:\s*<?([^\s>]+)>?/.exec(text);
-    if (def !== null) out.push({ file, line: i + 1, target: def[1]! });
+    if (def !== null) out.push({ file, line: i + 1, target: def[1] });
   });
   return out;
 }
