@@ -1,7 +1,7 @@
 /**
  * How often hnswlib's in-place update leaves a point that a graph search cannot reach: N random
  * points, then U upserts of random points with a new random vector (hnswlib updates a live label in
- * place and adds no incoming links at its new position, nmslib/hnswlib#522); then every point is
+ * place and adds no incoming links at its new position, https://github.com/nmslib/hnswlib/issues/522); then every point is
  * searched for by its own vector (k = 1, ef 400) and, when missed, with k = 100 at ef 4000. Those the
  * wide search misses too are unreachable: an exact or filtered search still finds them, an optimize
  * (a rebuild) links them again. In-process, through index/hnsw.ts as the server uses it.

@@ -1,4 +1,4 @@
-/** JSON shapes of the REST API as the client sees them (README: REST API; server/schemas/index.ts). */
+/** JSON shapes of the REST API as the client sees them (docs/api.md; server/schemas/index.ts). */
 
 export type Metric = 'cosine' | 'l2' | 'ip';
 export type ImportFormat = 'npy' | 'fvecs' | 'ndjson' | 'msgpack';

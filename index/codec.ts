@@ -4,7 +4,7 @@ import { E4M3, E5M2, FLOAT16, type MiniFloat } from './minifloat.ts';
 import type { Metric } from './vector-index.ts';
 import { blobToVector, vectorToBlob } from './vectors.ts';
 
-/** How a collection stores its vectors (README: Compressed storage, `storage.codec`). */
+/** How a collection stores its vectors (docs/storage.md, Compressed storage: `storage.codec`). */
 export const CODECS = ['float32', 'float16', 'float8_e4m3', 'float8_e5m2', 'int8'] as const;
 export type CodecName = (typeof CODECS)[number];
 

@@ -74,7 +74,7 @@ type Env = Record<string, string | undefined>;
 
 const MiB = 1024 * 1024;
 
-/** Every `VICINITY_*` variable, its default and meaning; README's table is checked against it. */
+/** Every `VICINITY_*` variable, its default and meaning; docs/configuration.md's table is checked against it. */
 export const ENV_VARS = {
   VICINITY_HOST: ['127.0.0.1', 'address to listen on; without keys only a loopback address is allowed'],
   VICINITY_API_KEY: ['', 'one admin key, sent as Authorization: Bearer <key> or api-key: <key>'],

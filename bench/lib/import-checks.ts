@@ -5,7 +5,7 @@ import { fixed, int, type Check } from './report.ts';
 
 const MiB = (bytes: number): string => `${fixed(bytes / 2 ** 20, 0)} MiB`;
 
-/** The issue's three targets, per measured import; null `met` where nothing was measured. */
+/** The three import targets of docs/benchmarks.md (Targets the benchmarks print), per measured import; null `met` where nothing was measured. */
 export function importTargets(r: ImportReport): Target[] {
   const out: Target[] = [];
   const add = (name: string, goal: string, value: string, met: boolean | null): void => void out.push({ name, goal, value, met });
@@ -36,7 +36,7 @@ export function importTargets(r: ImportReport): Target[] {
   if (measured.length >= 2) {
     const [first, last] = [measured[0].import!, measured.at(-1)!.import!];
     const grew = (f: (m: ImportMeasure) => number | null): string => MiB(f(last)! - f(first)!);
-    // Informational: the issue asks that peak RSS not grow with the file, and gives no threshold.
+    // Informational: the target asks that peak RSS not grow with the file, and gives no threshold.
     add(
       'peak RSS beyond the collection as the file grows',
       'independent of the file size',

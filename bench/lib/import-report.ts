@@ -76,7 +76,7 @@ export interface ImportReport {
   durationS: number;
 }
 
-/** The targets; printed met or missed, they never fail the run. */
+/** The targets in docs/benchmarks.md (Targets the benchmarks print); printed met or missed, they never fail the run. */
 export const GOALS = { rateVsRawStock: 0.9, rssSlackMiB: 300, p99Ratio: 3 } as const;
 
 const MiB = (bytes: number | null | undefined): string => (bytes === null || bytes === undefined ? '—' : fixed(bytes / 2 ** 20, 1));
@@ -88,7 +88,7 @@ export function rssBound(m: ImportMeasure): number | null {
   return replicas === null || perReplicaBytes === null ? null : (replicas + 1) * perReplicaBytes + GOALS.rssSlackMiB * 2 ** 20;
 }
 
-/** Peak server RSS less (replicas + 1) × index bytes: what the bound leaves to its 300 MiB. */
+/** Peak server RSS less (replicas + 1) × index bytes: what the RSS target's bound leaves to its 300 MiB. */
 export function rssBeyondIndexes(m: ImportMeasure): number | null {
   const { replicas, perReplicaBytes } = m.after;
   if (replicas === null || perReplicaBytes === null || m.rss.hwmBytes === null) return null;

@@ -2,7 +2,7 @@ import type { Pass } from './passes.ts';
 import { rawPass, unfilteredP50, type ReplicasReport, type Target } from './replicas-report.ts';
 import { fixed, int, type Check } from './report.ts';
 
-/** The targets, printed met or missed; they never fail the run (a benchmark reports, CI tests). */
+/** The targets in docs/benchmarks.md (Targets the benchmarks print), printed met or missed; they never fail the run (a benchmark reports, CI tests). */
 export const GOALS = {
   firstSearchAfterBurstMs: 250,
   qpsVsRawAtC8: 1.0,

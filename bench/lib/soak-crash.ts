@@ -303,7 +303,7 @@ async function check(c: HttpClient, t: Tally, m: CrashModel, round: number): Pro
 /**
  * Why a point was not found by its own vector. hnswlib's in-place update (a point upserted again with
  * a new vector, or re-inserted after a delete) can leave a node that no other node links to
- * (nmslib/hnswlib#522): a wide graph search does not reach it, while an exact search (a filter
+ * (https://github.com/nmslib/hnswlib/issues/522): a wide graph search does not reach it, while an exact search (a filter
  * matching the point alone) finds it at distance 0. That is counted apart, as is a point a wider
  * search (k 100, ef 4000) finds at distance 0 (HNSW is approximate); a point the wide search finds at
  * another distance, or the exact search does not find, is a failure.

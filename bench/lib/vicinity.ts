@@ -50,7 +50,7 @@ export function searchBody(vector: Float32Array, k: number, ef: number, opts: Se
   return `{"vector":${vectorJson(vector)},"k":${k},"ef":${ef}${where},"with_payload":${opts.withPayload ?? false}}`;
 }
 
-// As the README says a client should: the vector travels as a typed array, not 784 numbers.
+// As docs/api.md (MessagePack) allows: the vector travels as a typed array, not 784 numbers.
 const packr = new Packr({ moreTypes: true, useRecords: false });
 
 /** The same search as MessagePack, the vector packed as a Float32Array (moreTypes). */

@@ -19,7 +19,7 @@ export interface SnapshotOptions {
 }
 
 /**
- * Periodic index snapshots (DESIGN: bounded start-up catch-up): replica 0 writes a collection's
+ * Periodic index snapshots (docs/operations.md, Durability: start-up catch-up stays bounded): replica 0 writes a collection's
  * index every `everyChanges` changed points or `intervalMs`, under the collection's snapshot lock,
  * while the other replicas keep serving. A job holds the same lock from its commit until every
  * replica has its index (jobs.ts), and a drop removes the files under it.

@@ -10,7 +10,7 @@ export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 const METRICS: readonly Metric[] = ['l2', 'cosine', 'ip'];
 const MAX_DIMENSION = 4096;
-/** Default cap on the whole body (DESIGN: imports of any size up to 64 GiB). */
+/** Default cap on the whole body (docs/configuration.md, `VICINITY_IMPORT_MAX_BYTES`: 64 GiB). */
 export const DEFAULT_MAX_BYTES = 64 * 2 ** 30;
 /** Default cap on the record count: index labels are uint32. */
 export const DEFAULT_MAX_RECORDS = 2 ** 32 - 1;

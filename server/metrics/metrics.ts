@@ -11,7 +11,7 @@ export type MetricsSource = EngineGauges;
 
 /**
  * The server's Prometheus metrics (prom-client), prefix `vicinity_`, served at `GET /metrics` and
- * listed in the README: requests, searches, writes, replicas, jobs, the build and Node's process
+ * listed in docs/operations.md (Metrics): requests, searches, writes, replicas, jobs, the build and Node's process
  * metrics here, what is stored per collection in collections.ts. Keys never appear in them: a
  * refusal is counted by reason only.
  */

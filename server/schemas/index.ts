@@ -1,4 +1,4 @@
-/** JSON schemas of the REST API (README: REST API). Bodies are validated strictly: no coercion, no unknown fields. */
+/** JSON schemas of the REST API (docs/api.md). Bodies are validated strictly: no coercion, no unknown fields. */
 import { BUILD_ORDER_PATTERN, type BuildOrderSetting } from '../../index/build-order.ts';
 import { CODECS, type CodecName } from '../../index/codec.ts';
 

@@ -40,9 +40,9 @@ test('bad values are refused with a message naming the variable', () => {
   assert.throws(() => loadConfig({ VICINITY_PROT: '1' }), /unknown setting VICINITY_PROT/);
 });
 
-test('the README documents every variable with its default', () => {
-  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+test('docs/configuration.md documents every variable with its default', () => {
+  const table = readFileSync(new URL('../../../docs/configuration.md', import.meta.url), 'utf8');
   for (const [name, [fallback]] of Object.entries(ENV_VARS)) {
-    assert.ok(readme.includes(`| \`${name}\` | \`${fallback}\` |`), `README lists ${name} with default ${fallback}`);
+    assert.ok(table.includes(`| \`${name}\` | \`${fallback}\` |`), `docs/configuration.md lists ${name} with default ${fallback}`);
   }
 });

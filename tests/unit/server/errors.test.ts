@@ -3,15 +3,15 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { errorCatalogue } from '../../../server/errors.ts';
 
-test('every error code is unique, well named, and listed in the README with its status', () => {
-  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+test('every error code is unique, well named, and listed in docs/api.md with its status', () => {
+  const table = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
   const catalogue = errorCatalogue();
   assert.ok(catalogue.length >= 20);
   assert.equal(new Set(catalogue.map((e) => e.code)).size, catalogue.length, 'codes are unique');
   for (const { code, status } of catalogue) {
     assert.match(code, /^VDB_ERR_[A-Z0-9_]+$/);
     assert.ok(status >= 400 && status < 600, `${code} has an HTTP error status`);
-    assert.ok(readme.includes(`| \`${code}\` | ${status} |`), `README lists ${code} with status ${status}`);
+    assert.ok(table.includes(`| \`${code}\` | ${status} |`), `docs/api.md lists ${code} with status ${status}`);
   }
 });
 
