@@ -13,6 +13,7 @@ import { healthRoutes } from './routes/health.ts';
 import { importRoutes } from './routes/import.ts';
 import { Metrics, metricsRoutes } from './metrics/metrics.ts';
 import { linkRoutes } from './routes/links.ts';
+import { installOpenApi } from './openapi/document.ts';
 import { pointRoutes } from './routes/points.ts';
 import { searchRoutes } from './routes/search.ts';
 
@@ -56,7 +57,7 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   const metrics = config.metrics ? new Metrics(engine.gauges, config.metricsMaxCollections) : null;
   app.decorate('metrics', metrics);
   installErrors(app, config.bodyLimitBytes);
-  const auth = installAuth(app, keys, { publicMetrics: config.metricsPublic, refused: (reason) => metrics?.refused.inc({ reason }) });
+  const auth = installAuth(app, keys, { publicMetrics: config.metricsPublic, publicDocs: config.docsPublic, refused: (reason) => metrics?.refused.inc({ reason }) });
   app.decorate('reloadKeys', () => {
     if (!config.apiKeysFile) return;
     try {
@@ -69,14 +70,18 @@ export function buildApp(config: Readonly<Config>): FastifyInstance {
   });
   installBodies(app);
   installRequestTimeout(app, config.requestTimeoutMs);
-  healthRoutes(app, engine);
-  if (metrics) metricsRoutes(app, metrics);
-  collectionRoutes(app, engine);
-  pointRoutes(app, engine);
-  linkRoutes(app, engine);
-  searchRoutes(app, engine, config.maxK);
-  importRoutes(app, engine);
-  backupRoutes(app, engine.backups);
+  installOpenApi(app);
+  // Once the OpenAPI plugin has loaded, so that it sees every route.
+  app.after(() => {
+    healthRoutes(app, engine);
+    if (metrics) metricsRoutes(app, metrics);
+    collectionRoutes(app, engine);
+    pointRoutes(app, engine);
+    linkRoutes(app, engine);
+    searchRoutes(app, engine, config.maxK);
+    importRoutes(app, engine);
+    backupRoutes(app, engine.backups);
+  });
   // Once the server is closing, answers end their connection: a keep-alive connection whose request
   // was running when the server began to close would otherwise hold the close open until it idles out.
   let closing = false;

@@ -54,6 +54,8 @@ export interface Config {
   metrics: boolean;
   /** `GET /metrics` needs no key. */
   metricsPublic: boolean;
+  /** `GET /openapi.json` and `/docs` need no key (VICINITY_DOCS_PUBLIC; `auto`: when listening on loopback). */
+  docsPublic: boolean;
   /** Collections past this many are summed under `collection="_other"` in /metrics. */
   metricsMaxCollections: number;
   /** Share of graph searches checked again by exact scoring for the recall estimate (0 turns it off). */
@@ -82,6 +84,7 @@ export const ENV_VARS = {
   VICINITY_ALLOW_UNAUTHENTICATED: ['false', 'true: listen on a non-loopback VICINITY_HOST without any key'],
   VICINITY_METRICS: ['true', 'false: no GET /metrics and no counting for it (bench:ops measures what it costs)'],
   VICINITY_METRICS_PUBLIC: ['false', 'true: GET /metrics needs no key (with keys configured, any key may read it otherwise)'],
+  VICINITY_DOCS_PUBLIC: ['auto', 'true: GET /openapi.json and /docs need no key; false: any key may read them; auto: true on a loopback VICINITY_HOST, else false'],
   VICINITY_METRICS_MAX_COLLECTIONS: ['100', 'collections named in /metrics; the rest are summed under collection="_other"'],
   VICINITY_RECALL_SAMPLE_RATE: ['0.01', 'share of graph searches checked again exactly, at low priority, for the recall estimate (0: off)'],
   VICINITY_RECALL_CPU: ['0.01', 'share of one core the recall checks may use on average; a search sampled while over it is not checked'],
@@ -172,6 +175,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const tlsCert = raw(env, 'VICINITY_TLS_CERT') || null;
   const tlsKey = raw(env, 'VICINITY_TLS_KEY') || null;
   if ((tlsCert === null) !== (tlsKey === null)) throw new Error('VICINITY_TLS_CERT and VICINITY_TLS_KEY go together: set both, or neither for plain HTTP');
+  const docsPublic = oneOf(env, 'VICINITY_DOCS_PUBLIC', ['auto', 'true', 'false'] as const);
   return Object.freeze({
     host,
     tlsCert: tlsCert === null ? null : resolve(tlsCert),
@@ -181,6 +185,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     allowUnauthenticated,
     metrics: oneOf(env, 'VICINITY_METRICS', ['true', 'false'] as const) === 'true',
     metricsPublic: oneOf(env, 'VICINITY_METRICS_PUBLIC', ['true', 'false'] as const) === 'true',
+    docsPublic: docsPublic === 'true' || (docsPublic === 'auto' && LOOPBACK.includes(host)),
     metricsMaxCollections: int(env, 'VICINITY_METRICS_MAX_COLLECTIONS', 1, 100_000),
     recallSampleRate: fraction(env, 'VICINITY_RECALL_SAMPLE_RATE'),
     recallCpu: fraction(env, 'VICINITY_RECALL_CPU'),

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
 import { ServerErrors } from '../errors.ts';
 import { inScope, KeyRing, parseKeys, sha256, type ApiKey } from './keys.ts';
-import { accessOf, allows } from './policy.ts';
+import { accessOf, allows, isDocs } from './policy.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,6 +29,8 @@ export interface Auth {
 export interface AuthOptions {
   /** `GET /metrics` without a key (VICINITY_METRICS_PUBLIC). */
   publicMetrics: boolean;
+  /** `GET /openapi.json` and `/docs` without a key (VICINITY_DOCS_PUBLIC). */
+  publicDocs: boolean;
   /** Told of each refusal, by reason only: keys themselves are never recorded. */
   refused: (reason: 'unauthenticated' | 'forbidden') => void;
 }
@@ -57,7 +59,8 @@ export function installAuth(app: FastifyInstance, initial: KeyRing | null, optio
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const url = request.routeOptions.url;
     if (url === undefined) return; // no such route: a 404 follows
-    const access = options.publicMetrics && url === '/metrics' ? 'open' : (accessOf(request.method, url) ?? 'admin');
+    const opened = (options.publicMetrics && url === '/metrics') || (options.publicDocs && isDocs(url));
+    const access = opened ? 'open' : (accessOf(request.method, url) ?? 'admin');
     if (access === 'open') return;
     const key = presented(request);
     const found = key === null ? null : ring!.find(key);

@@ -13,6 +13,16 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /readyz': 'open',
   // Any key may read the metrics; VICINITY_METRICS_PUBLIC=true opens them (auth.ts).
   'GET /metrics': 'read',
+  // The API's description and its interactive docs (server/openapi/): any key may read them;
+  // VICINITY_DOCS_PUBLIC opens them, by default when the server listens on loopback (auth.ts).
+  'GET /openapi.json': 'read',
+  'GET /docs': 'read',
+  'GET /docs/': 'read',
+  'GET /docs/json': 'read',
+  'GET /docs/yaml': 'read',
+  'GET /docs/static/*': 'read',
+  'GET /docs/static/index.html': 'read',
+  'GET /docs/static/swagger-initializer.js': 'read',
   'GET /v1/collections': 'read',
   'PUT /v1/collections/:name': 'admin',
   'GET /v1/collections/:name': 'read',
@@ -43,6 +53,11 @@ const RANK: Readonly<Record<Access, number>> = { open: 0, read: 1, write: 2, adm
 /** A route's access; HEAD goes with GET. Undefined for a route missing from the table. */
 export function accessOf(method: string, url: string): Access | undefined {
   return ROUTE_ACCESS[`${method === 'HEAD' ? 'GET' : method} ${url}`];
+}
+
+/** The routes VICINITY_DOCS_PUBLIC opens: the OpenAPI document and the docs pages. */
+export function isDocs(url: string): boolean {
+  return url === '/openapi.json' || url === '/docs' || url.startsWith('/docs/');
 }
 
 export function allows(role: Role, access: Access): boolean {
