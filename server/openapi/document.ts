@@ -126,8 +126,11 @@ function complete(document: Json): Json {
 function addBodyExamples(body: Json, operation: Operation): void {
   body.description = MSGPACK_NOTE;
   const content = body.content as Record<string, Json>;
-  if (operation.examples) content['application/json'].examples = { ...operation.examples };
-  delete content['application/json'].example;
+  const json = content['application/json'];
+  delete json.example;
+  if (operation.examples) json.examples = { ...operation.examples };
+  // Its own media object (@fastify/swagger shares one between the types): the examples are JSON's.
+  content['application/msgpack'] = { schema: json.schema };
 }
 
 function importBody(operation: Operation): Json {

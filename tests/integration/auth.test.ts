@@ -28,7 +28,8 @@ async function serverWithKeys(t: Parameters<typeof startServer>[0]): Promise<Tes
     { name: 'app', sha256: sha256(KEYS.reader).toString('hex'), role: 'read' },
     { name: 'elsewhere', sha256: sha256(KEYS.stranger).toString('hex'), role: 'write', collections: ['other'] },
   ]));
-  return startServer(t, { apiKeysFile: file });
+  // The docs' own rule (VICINITY_DOCS_PUBLIC, open on loopback by default) is tested in openapi.test.ts.
+  return startServer(t, { apiKeysFile: file, docsPublic: false });
 }
 
 const as = (key: string) => ({ authorization: `Bearer ${key}` });

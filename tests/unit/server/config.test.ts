@@ -46,3 +46,13 @@ test('docs/configuration.md documents every variable with its default', () => {
     assert.ok(table.includes(`| \`${name}\` | \`${fallback}\` |`), `docs/configuration.md lists ${name} with default ${fallback}`);
   }
 });
+
+test('VICINITY_DOCS_PUBLIC: auto opens the docs on loopback only; true and false say so anywhere', () => {
+  const keys = { VICINITY_API_KEY: 'k'.repeat(32) };
+  assert.equal(loadConfig({}).docsPublic, true);
+  assert.equal(loadConfig({ ...keys, VICINITY_HOST: '::1' }).docsPublic, true);
+  assert.equal(loadConfig({ ...keys, VICINITY_HOST: '0.0.0.0' }).docsPublic, false);
+  assert.equal(loadConfig({ ...keys, VICINITY_HOST: '0.0.0.0', VICINITY_DOCS_PUBLIC: 'true' }).docsPublic, true);
+  assert.equal(loadConfig({ VICINITY_DOCS_PUBLIC: 'false' }).docsPublic, false);
+  assert.throws(() => loadConfig({ VICINITY_DOCS_PUBLIC: 'yes' }), /VICINITY_DOCS_PUBLIC must be one of auto, true, false/);
+});
