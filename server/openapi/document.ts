@@ -155,6 +155,15 @@ export interface OpenApiOptions {
  * added once it is loaded.
  */
 export function installOpenApi(app: FastifyInstance, options: OpenApiOptions = {}): void {
+  // As with the access rules (auth.ts): a route the document would not describe stops the start.
+  const undocumented: string[] = [];
+  app.addHook('onRoute', (route) => {
+    if (route.schema?.hide) return;
+    for (const method of [route.method].flat()) if (method !== 'HEAD' && !OPERATIONS[keyOf(method, route.url)]) undocumented.push(keyOf(method, route.url));
+  });
+  app.addHook('onReady', (done) => {
+    done(undocumented.length > 0 ? new Error(`routes without an entry in server/openapi/operations.ts: ${undocumented.join(', ')}`) : undefined);
+  });
   void app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

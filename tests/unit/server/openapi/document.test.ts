@@ -4,12 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import Fastify from 'fastify';
 import { buildApp } from '../../../../server/app.ts';
 import { ROUTE_ACCESS } from '../../../../server/auth/policy.ts';
 import { loadConfig } from '../../../../server/config.ts';
 import { errorCatalogue } from '../../../../server/errors.ts';
 import { openApiDocument } from '../../../../server/openapi/build.ts';
-import { openApiPath } from '../../../../server/openapi/document.ts';
+import { installOpenApi, openApiPath } from '../../../../server/openapi/document.ts';
 import { EXAMPLE_MESSAGES } from '../../../../server/openapi/errors.ts';
 import { OPERATIONS } from '../../../../server/openapi/operations.ts';
 import { operations, response, schemaChecker } from '../../../helpers/openapi.ts';
@@ -109,4 +110,16 @@ test('a wrong example is caught: the checks can fail', () => {
   const validate = check(search['/v1/collections/{name}/search'].post.requestBody.content['application/json'].schema);
   assert.equal(validate({ vector: [0.1], k: 0 }), false);
   assert.equal(validate({ vector: [0.1], k: 1, nearest: true }), false);
+});
+
+test('a route the document does not describe fails the start', async (t) => {
+  const app = Fastify();
+  t.after(() => app.close());
+  installOpenApi(app);
+  app.after(() => {
+    app.get('/v1/undocumented', () => 'x');
+  });
+  await assert.rejects(async () => {
+    await app.ready();
+  }, /routes without an entry in server\/openapi\/operations\.ts: GET \/v1\/undocumented/);
 });
