@@ -144,17 +144,12 @@ function importBody(operation: Operation): Json {
   return { required: true, description: 'The file, streamed. `?format=` wins over the content type.', content };
 }
 
-export interface OpenApiOptions {
-  /** Where the docs pages are served. */
-  docsPrefix?: string;
-}
-
 /**
  * Registers @fastify/swagger, the `/docs` pages and `GET /openapi.json`. Call it before the routes
  * are added, and add them after the plugins load (`app.after`): @fastify/swagger sees only routes
  * added once it is loaded.
  */
-export function installOpenApi(app: FastifyInstance, options: OpenApiOptions = {}): void {
+export function installOpenApi(app: FastifyInstance): void {
   // As with the access rules (auth.ts): a route the document would not describe stops the start.
   const undocumented: string[] = [];
   app.addHook('onRoute', (route) => {
@@ -179,7 +174,8 @@ export function installOpenApi(app: FastifyInstance, options: OpenApiOptions = {
     transform,
     transformObject: (documents) => complete(('openapiObject' in documents ? documents.openapiObject : documents.swaggerObject) as Json) as never,
   });
-  void app.register(swaggerUi, { routePrefix: options.docsPrefix ?? '/docs', staticCSP: true });
+  // Its routes are in server/auth/policy.ts, under /docs.
+  void app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
   app.after(() => {
     app.get('/openapi.json', () => app.swagger());
   });

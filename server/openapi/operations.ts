@@ -308,7 +308,8 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = {
     summary: 'Follow a job',
     tag: 'import and jobs',
     answers: { 200: { description: 'the job', schema: 'Job', example: jobExample } },
-    errors: { 404: ['VDB_ERR_JOB_NOT_FOUND'] },
+    // A key limited to some collections may not see the jobs of others.
+    errors: { 403: ['VDB_ERR_FORBIDDEN'], 404: ['VDB_ERR_JOB_NOT_FOUND'] },
   },
   'POST /v1/collections/:name/optimize': {
     id: 'optimize',

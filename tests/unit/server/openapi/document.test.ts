@@ -65,7 +65,11 @@ test('every error a route documents is a catalogue code with that status, and ha
         checked++;
       }
     }
-    if ((operation['x-vicinity-role'] as string) !== 'open') assert.ok(statuses.includes(401) && statuses.includes(403), `${method} ${path} needs a key`);
+    const role = operation['x-vicinity-role'] as string;
+    if (role !== 'open') assert.ok(statuses.includes(401), `${method} ${path} needs a key`);
+    // Every key may read: only a higher role, or a key's collections, can forbid.
+    const forbids = role === 'write' || role === 'admin' || path.includes('{name}') || path === '/v1/jobs/{id}';
+    assert.equal(statuses.includes(403), forbids, `${method} ${path} (${role}) and 403`);
   }
   assert.ok(checked > 100, `${checked} codes checked`);
 });
