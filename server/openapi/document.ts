@@ -51,7 +51,7 @@ function operationOf(method: string, url: string): Operation {
 
 /** Per route: what @fastify/swagger should put in the operation besides the request schemas. */
 function transform({ schema, url, route }: { schema: FastifySchema; url: string; route: RouteOptions }): { schema: FastifySchema; url: string } {
-  if ((schema as { hide?: boolean } | undefined)?.hide) return { schema, url };
+  if (schema?.hide) return { schema, url };
   const method = [route.method].flat().find((m) => m !== 'HEAD')!;
   const operation = operationOf(method, url);
   const access = accessOf(method, url) ?? 'admin';
@@ -81,11 +81,10 @@ export function openApiPath(url: string): string {
   return url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 }
 
-const PARAM_EXAMPLES: Readonly<Record<string, string>> = { name: 'docs' };
-
 /** The whole document: answers, errors, request examples and components, over what @fastify/swagger made. */
 function complete(document: Json): Json {
   const paths = document.paths as Record<string, Record<string, Json>>;
+  const requests: Json = {};
   for (const [key, operation] of Object.entries(OPERATIONS)) {
     const [method, url] = key.split(' ');
     const item = paths[openApiPath(url)]?.[method.toLowerCase()];
@@ -103,19 +102,19 @@ function complete(document: Json): Json {
     item.responses = responses;
     item['x-vicinity-role'] = traits.access;
     for (const parameter of (item.parameters as Json[] | undefined) ?? []) {
-      const example = PARAM_EXAMPLES[parameter.name as string];
-      if (parameter.in === 'path' && example !== undefined) parameter.example = example;
+      // The collection and point of the body examples (jobs and backups have made-up ids: none).
+      if (parameter.in === 'path' && parameter.name === 'name') parameter.example = 'docs';
       if (parameter.in === 'path' && parameter.name === 'id' && url.includes('/points/')) parameter.example = '1';
     }
     if (method === 'POST' && url.endsWith('/import')) item.requestBody = importBody(operation);
-    else if (item.requestBody) addBodyExamples(item.requestBody as Json, operation);
+    else if (item.requestBody) requests[requestName(operation)] = addBodyExamples(item.requestBody as Json, operation);
     // No body at all means the defaults (server/routes/collections.ts).
     if (key === 'POST /v1/collections/:name/optimize') (item.requestBody as Json).required = false;
   }
   const components = (document.components ?? {}) as Json;
   document.components = {
     ...components,
-    schemas: { ...(components.schemas as Json | undefined), ...ANSWER_SCHEMAS },
+    schemas: { ...(components.schemas as Json | undefined), ...requests, ...ANSWER_SCHEMAS },
     responses: Object.fromEntries(
       Object.entries(SHARED_ERRORS).map(([name, e]) => [name, { description: e.description, content: { 'application/json': errorMedia(e.status, [e.code]) } }]),
     ),
@@ -123,14 +122,21 @@ function complete(document: Json): Json {
   return document;
 }
 
-function addBodyExamples(body: Json, operation: Operation): void {
+/** `search` → `SearchRequest`: request bodies are named components, so that clients get a type of each. */
+function requestName(operation: Operation): string {
+  return `${operation.id[0].toUpperCase()}${operation.id.slice(1)}Request`;
+}
+
+/** Names the body's schema (returned, for components.schemas) and adds the examples. */
+function addBodyExamples(body: Json, operation: Operation): Json {
   body.description = MSGPACK_NOTE;
   const content = body.content as Record<string, Json>;
-  const json = content['application/json'];
-  delete json.example;
-  if (operation.examples) json.examples = { ...operation.examples };
-  // Its own media object (@fastify/swagger shares one between the types): the examples are JSON's.
-  content['application/msgpack'] = { schema: json.schema };
+  const schema = content['application/json'].schema as Json;
+  const named = { $ref: `#/components/schemas/${requestName(operation)}` };
+  // Media objects of their own (@fastify/swagger shares one between the types): the examples are JSON's.
+  content['application/json'] = { schema: named, ...(operation.examples && { examples: { ...operation.examples } }) };
+  content['application/msgpack'] = { schema: named };
+  return schema;
 }
 
 function importBody(operation: Operation): Json {

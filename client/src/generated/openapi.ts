@@ -499,9 +499,59 @@ export interface components {
         CollectionList: {
             collections: components["schemas"]["Collection"][];
         };
+        CreateCollectionRequest: {
+            build_order?: string;
+            dimension: number;
+            graph?: {
+                knn_k?: number;
+            };
+            hnsw?: {
+                ef_construction?: number;
+                ef_search?: number;
+                m?: number;
+            };
+            /** @enum {unknown} */
+            metric: "cosine" | "l2" | "ip";
+            search_defaults?: {
+                expand?: {
+                    decay?: number;
+                    fanout?: number;
+                    hops?: number;
+                    via: string[];
+                };
+                select?: {
+                    coverage_weight?: number;
+                    lambda?: number;
+                    max_per?: {
+                        count: number;
+                        field: string;
+                    };
+                    /** @enum {unknown} */
+                    mode?: "topk" | "mmr" | "cover";
+                    pool?: number;
+                };
+            };
+            storage?: {
+                /** @enum {unknown} */
+                codec?: "float32" | "float16" | "float8_e4m3" | "float8_e5m2" | "int8";
+                pca_dimension?: number;
+            };
+        };
         Deleted: {
             /** @description points or links deleted (unknown ones are not counted) */
             deleted: number;
+        };
+        DeleteLinksRequest: {
+            ids?: (string | number)[];
+            links?: {
+                from: string | number;
+                to: string | number;
+                type?: string;
+            }[];
+        };
+        DeletePointsRequest: {
+            ids?: (string | number)[];
+            where?: Record<string, unknown>;
         };
         Dropped: {
             /** @description the name of the dropped collection */
@@ -583,6 +633,11 @@ export interface components {
                 id: string;
             }[];
         };
+        OptimizeRequest: {
+            build_order?: string;
+            lid_k?: number;
+            seed?: number;
+        };
         Point: {
             /** @description Point ids are answered as strings (an integer id as its decimal string). */
             id: string;
@@ -595,15 +650,89 @@ export interface components {
             next_cursor: string | null;
             points: components["schemas"]["Point"][];
         };
+        PutLinksRequest: {
+            links: {
+                both?: boolean;
+                from: string | number;
+                to: string | number;
+                type?: string;
+                weight?: number;
+            }[];
+        };
         Quality: {
             coverage: number;
             diversity: number;
             relevance: number;
         };
+        ScrollPointsRequest: {
+            cursor?: string | null;
+            limit?: number;
+            where?: Record<string, unknown>;
+            with_payload?: boolean;
+            with_vector?: boolean;
+        };
         SearchAnswer: {
             quality?: components["schemas"]["Quality"];
             results: components["schemas"]["SearchResult"][];
             took_ms: number;
+        };
+        SearchBatchRequest: {
+            searches: {
+                ef?: number;
+                expand?: {
+                    decay?: number;
+                    fanout?: number;
+                    hops?: number;
+                    via: string[];
+                } | null;
+                explain?: boolean;
+                k: number;
+                oversample?: number;
+                rescore?: boolean;
+                select?: {
+                    coverage_weight?: number;
+                    lambda?: number;
+                    max_per?: {
+                        count: number;
+                        field: string;
+                    };
+                    /** @enum {unknown} */
+                    mode?: "topk" | "mmr" | "cover";
+                    pool?: number;
+                };
+                vector: number[];
+                where?: Record<string, unknown>;
+                with_payload?: boolean;
+                with_vector?: boolean;
+            }[];
+        };
+        SearchRequest: {
+            ef?: number;
+            expand?: {
+                decay?: number;
+                fanout?: number;
+                hops?: number;
+                via: string[];
+            } | null;
+            explain?: boolean;
+            k: number;
+            oversample?: number;
+            rescore?: boolean;
+            select?: {
+                coverage_weight?: number;
+                lambda?: number;
+                max_per?: {
+                    count: number;
+                    field: string;
+                };
+                /** @enum {unknown} */
+                mode?: "topk" | "mmr" | "cover";
+                pool?: number;
+            };
+            vector: number[];
+            where?: Record<string, unknown>;
+            with_payload?: boolean;
+            with_vector?: boolean;
         };
         SearchResult: {
             /** @description squared L2 for l2, 1 − cos for cosine, 1 − dot for ip; lower is closer */
@@ -630,6 +759,13 @@ export interface components {
         Upserted: {
             /** @description points written */
             upserted: number;
+        };
+        UpsertPointsRequest: {
+            points: {
+                id: string | number;
+                payload?: Record<string, unknown> | null;
+                vector: number[];
+            }[];
         };
     };
     responses: {
@@ -1169,82 +1305,8 @@ export interface operations {
         /** @description Also as MessagePack (`Content-Type: application/msgpack`), where a vector may be an array, a Float32Array or raw little-endian float32 bytes. */
         requestBody: {
             content: {
-                "application/json": {
-                    build_order?: string;
-                    dimension: number;
-                    graph?: {
-                        knn_k?: number;
-                    };
-                    hnsw?: {
-                        ef_construction?: number;
-                        ef_search?: number;
-                        m?: number;
-                    };
-                    /** @enum {unknown} */
-                    metric: "cosine" | "l2" | "ip";
-                    search_defaults?: {
-                        expand?: {
-                            decay?: number;
-                            fanout?: number;
-                            hops?: number;
-                            via: string[];
-                        };
-                        select?: {
-                            coverage_weight?: number;
-                            lambda?: number;
-                            max_per?: {
-                                count: number;
-                                field: string;
-                            };
-                            /** @enum {unknown} */
-                            mode?: "topk" | "mmr" | "cover";
-                            pool?: number;
-                        };
-                    };
-                    storage?: {
-                        /** @enum {unknown} */
-                        codec?: "float32" | "float16" | "float8_e4m3" | "float8_e5m2" | "int8";
-                        pca_dimension?: number;
-                    };
-                };
-                "application/msgpack": {
-                    build_order?: string;
-                    dimension: number;
-                    graph?: {
-                        knn_k?: number;
-                    };
-                    hnsw?: {
-                        ef_construction?: number;
-                        ef_search?: number;
-                        m?: number;
-                    };
-                    /** @enum {unknown} */
-                    metric: "cosine" | "l2" | "ip";
-                    search_defaults?: {
-                        expand?: {
-                            decay?: number;
-                            fanout?: number;
-                            hops?: number;
-                            via: string[];
-                        };
-                        select?: {
-                            coverage_weight?: number;
-                            lambda?: number;
-                            max_per?: {
-                                count: number;
-                                field: string;
-                            };
-                            /** @enum {unknown} */
-                            mode?: "topk" | "mmr" | "cover";
-                            pool?: number;
-                        };
-                    };
-                    storage?: {
-                        /** @enum {unknown} */
-                        codec?: "float32" | "float16" | "float8_e4m3" | "float8_e5m2" | "int8";
-                        pca_dimension?: number;
-                    };
-                };
+                "application/json": components["schemas"]["CreateCollectionRequest"];
+                "application/msgpack": components["schemas"]["CreateCollectionRequest"];
             };
         };
         responses: {
@@ -1641,24 +1703,8 @@ export interface operations {
         /** @description Also as MessagePack (`Content-Type: application/msgpack`), where a vector may be an array, a Float32Array or raw little-endian float32 bytes. */
         requestBody: {
             content: {
-                "application/json": {
-                    links: {
-                        both?: boolean;
-                        from: string | number;
-                        to: string | number;
-                        type?: string;
-                        weight?: number;
-                    }[];
-                };
-                "application/msgpack": {
-                    links: {
-                        both?: boolean;
-                        from: string | number;
-                        to: string | number;
-                        type?: string;
-                        weight?: number;
-                    }[];
-                };
+                "application/json": components["schemas"]["PutLinksRequest"];
+                "application/msgpack": components["schemas"]["PutLinksRequest"];
             };
         };
         responses: {
@@ -1754,22 +1800,8 @@ export interface operations {
         /** @description Also as MessagePack (`Content-Type: application/msgpack`), where a vector may be an array, a Float32Array or raw little-endian float32 bytes. */
         requestBody: {
             content: {
-                "application/json": {
-                    ids?: (string | number)[];
-                    links?: {
-                        from: string | number;
-                        to: string | number;
-                        type?: string;
-                    }[];
-                };
-                "application/msgpack": {
-                    ids?: (string | number)[];
-                    links?: {
-                        from: string | number;
-                        to: string | number;
-                        type?: string;
-                    }[];
-                };
+                "application/json": components["schemas"]["DeleteLinksRequest"];
+                "application/msgpack": components["schemas"]["DeleteLinksRequest"];
             };
         };
         responses: {
@@ -1851,16 +1883,8 @@ export interface operations {
         /** @description Also as MessagePack (`Content-Type: application/msgpack`), where a vector may be an array, a Float32Array or raw little-endian float32 bytes. */
         requestBody?: {
             content: {
-                "application/json": {
-                    build_order?: string;
-                    lid_k?: number;
-                    seed?: number;
-                };
-                "application/msgpack": {
-                    build_order?: string;
-                    lid_k?: number;
-                    seed?: number;
-                };
+                "application/json": components["schemas"]["OptimizeRequest"];
+                "application/msgpack": components["schemas"]["OptimizeRequest"];
             };
         };
         responses: {
@@ -1972,20 +1996,8 @@ export interface operations {
         /** @description Also as MessagePack (`Content-Type: application/msgpack`), where a vector may be an array, a Float32Array or raw little-endian float32 bytes. */
         requestBody: {
             content: {
-                "application/json": {
-                    points: {
-                        id: string | number;
-                        payload?: Record<string, unknown> | null;
-                        vector: number[];
-                    }[];
-                };
-                "application/msgpack": {
-                    points: {
-                        id: string | number;
-                        payload?: Record<string, unknown> | null;
-                        vector: number[];
-                    }[];
-                };
+                "application/json": components["schemas"]["UpsertPointsRequest"];
+                "application/msgpack": components["schemas"]["UpsertPointsRequest"];
             };
         };
         responses: {
@@ -2322,14 +2334,8 @@ export interface operations {
         /** @description Also as MessagePack (`Content-Type: application/msgpack`), where a vector may be an array, a Float32Array or raw little-endian float32 bytes. */
         requestBody: {
             content: {
-                "application/json": {
-                    ids?: (string | number)[];
-                    where?: Record<string, unknown>;
-                };
-                "application/msgpack": {
-                    ids?: (string | number)[];
-                    where?: Record<string, unknown>;
-                };
+                "application/json": components["schemas"]["DeletePointsRequest"];
+                "application/msgpack": components["schemas"]["DeletePointsRequest"];
             };
         };
         responses: {
@@ -2411,20 +2417,8 @@ export interface operations {
         /** @description Also as MessagePack (`Content-Type: application/msgpack`), where a vector may be an array, a Float32Array or raw little-endian float32 bytes. */
         requestBody: {
             content: {
-                "application/json": {
-                    cursor?: string | null;
-                    limit?: number;
-                    where?: Record<string, unknown>;
-                    with_payload?: boolean;
-                    with_vector?: boolean;
-                };
-                "application/msgpack": {
-                    cursor?: string | null;
-                    limit?: number;
-                    where?: Record<string, unknown>;
-                    with_payload?: boolean;
-                    with_vector?: boolean;
-                };
+                "application/json": components["schemas"]["ScrollPointsRequest"];
+                "application/msgpack": components["schemas"]["ScrollPointsRequest"];
             };
         };
         responses: {
@@ -2502,62 +2496,8 @@ export interface operations {
         /** @description Also as MessagePack (`Content-Type: application/msgpack`), where a vector may be an array, a Float32Array or raw little-endian float32 bytes. */
         requestBody: {
             content: {
-                "application/json": {
-                    ef?: number;
-                    expand?: {
-                        decay?: number;
-                        fanout?: number;
-                        hops?: number;
-                        via: string[];
-                    } | null;
-                    explain?: boolean;
-                    k: number;
-                    oversample?: number;
-                    rescore?: boolean;
-                    select?: {
-                        coverage_weight?: number;
-                        lambda?: number;
-                        max_per?: {
-                            count: number;
-                            field: string;
-                        };
-                        /** @enum {unknown} */
-                        mode?: "topk" | "mmr" | "cover";
-                        pool?: number;
-                    };
-                    vector: number[];
-                    where?: Record<string, unknown>;
-                    with_payload?: boolean;
-                    with_vector?: boolean;
-                };
-                "application/msgpack": {
-                    ef?: number;
-                    expand?: {
-                        decay?: number;
-                        fanout?: number;
-                        hops?: number;
-                        via: string[];
-                    } | null;
-                    explain?: boolean;
-                    k: number;
-                    oversample?: number;
-                    rescore?: boolean;
-                    select?: {
-                        coverage_weight?: number;
-                        lambda?: number;
-                        max_per?: {
-                            count: number;
-                            field: string;
-                        };
-                        /** @enum {unknown} */
-                        mode?: "topk" | "mmr" | "cover";
-                        pool?: number;
-                    };
-                    vector: number[];
-                    where?: Record<string, unknown>;
-                    with_payload?: boolean;
-                    with_vector?: boolean;
-                };
+                "application/json": components["schemas"]["SearchRequest"];
+                "application/msgpack": components["schemas"]["SearchRequest"];
             };
         };
         responses: {
@@ -2664,66 +2604,8 @@ export interface operations {
         /** @description Also as MessagePack (`Content-Type: application/msgpack`), where a vector may be an array, a Float32Array or raw little-endian float32 bytes. */
         requestBody: {
             content: {
-                "application/json": {
-                    searches: {
-                        ef?: number;
-                        expand?: {
-                            decay?: number;
-                            fanout?: number;
-                            hops?: number;
-                            via: string[];
-                        } | null;
-                        explain?: boolean;
-                        k: number;
-                        oversample?: number;
-                        rescore?: boolean;
-                        select?: {
-                            coverage_weight?: number;
-                            lambda?: number;
-                            max_per?: {
-                                count: number;
-                                field: string;
-                            };
-                            /** @enum {unknown} */
-                            mode?: "topk" | "mmr" | "cover";
-                            pool?: number;
-                        };
-                        vector: number[];
-                        where?: Record<string, unknown>;
-                        with_payload?: boolean;
-                        with_vector?: boolean;
-                    }[];
-                };
-                "application/msgpack": {
-                    searches: {
-                        ef?: number;
-                        expand?: {
-                            decay?: number;
-                            fanout?: number;
-                            hops?: number;
-                            via: string[];
-                        } | null;
-                        explain?: boolean;
-                        k: number;
-                        oversample?: number;
-                        rescore?: boolean;
-                        select?: {
-                            coverage_weight?: number;
-                            lambda?: number;
-                            max_per?: {
-                                count: number;
-                                field: string;
-                            };
-                            /** @enum {unknown} */
-                            mode?: "topk" | "mmr" | "cover";
-                            pool?: number;
-                        };
-                        vector: number[];
-                        where?: Record<string, unknown>;
-                        with_payload?: boolean;
-                        with_vector?: boolean;
-                    }[];
-                };
+                "application/json": components["schemas"]["SearchBatchRequest"];
+                "application/msgpack": components["schemas"]["SearchBatchRequest"];
             };
         };
         responses: {
