@@ -3,7 +3,7 @@
  * Do not make direct changes to the file.
  */
 // Regenerate with `npm run openapi:types` after changing a route's schemas or server/openapi/;
-// tests/unit/server/openapi/types.test.ts fails while this file differs from a fresh generation.
+// tests/unit/scripts/openapi-types.test.ts fails while this file differs from a fresh generation.
 
 export interface paths {
     "/healthz": {

@@ -1,11 +1,11 @@
 /**
  * `npm run openapi` prints the OpenAPI document (or writes it: `-- --out file.json`);
- * `npm run openapi:types` writes the client's types from it (types.ts).
+ * `npm run openapi:types` writes the client's types from it (openapi-types.ts).
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { openApiDocument } from './build.ts';
-import { generateTypes, TYPES_FILE, writeTypes } from './types.ts';
+import { openApiDocument } from '../server/openapi/build.ts';
+import { generateTypes, TYPES_FILE, writeTypes } from './openapi-types.ts';
 
 const { values } = parseArgs({ options: { out: { type: 'string' }, types: { type: 'boolean', default: false } } });
 const document = await openApiDocument();

@@ -1,6 +1,7 @@
 /**
  * TypeScript types of the API's requests and answers, generated from the OpenAPI document with
  * openapi-typescript (a dev dependency, pinned: its output is checked in and compared by a test).
+ * Outside server/: the image installs no dev dependency.
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -8,11 +9,11 @@ import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString, COMMENT_HEADER } from 'openapi-typescript';
 
 /** Where the generated types are checked in. */
-export const TYPES_FILE = fileURLToPath(new URL('../../client/src/generated/openapi.ts', import.meta.url));
+export const TYPES_FILE = fileURLToPath(new URL('../client/src/generated/openapi.ts', import.meta.url));
 
 const HEADER = `${COMMENT_HEADER.trimEnd()}
 // Regenerate with \`npm run openapi:types\` after changing a route's schemas or server/openapi/;
-// tests/unit/server/openapi/types.test.ts fails while this file differs from a fresh generation.
+// tests/unit/scripts/openapi-types.test.ts fails while this file differs from a fresh generation.
 
 `;
 

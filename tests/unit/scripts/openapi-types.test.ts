@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openApiDocument } from '../../../../server/openapi/build.ts';
-import { generateTypes, readTypes, TYPES_FILE } from '../../../../server/openapi/types.ts';
+import { openApiDocument } from '../../../server/openapi/build.ts';
+import { generateTypes, readTypes, TYPES_FILE } from '../../../scripts/openapi-types.ts';
 
 test('the checked-in client types are those the document generates now (npm run openapi:types)', async () => {
   const fresh = await generateTypes(await openApiDocument());
