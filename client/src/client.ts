@@ -242,14 +242,14 @@ export class VicinityClient {
   }
 
   /** Streams a body in `options.format`; resolves with the 202 answer once the server has staged it. */
-  importStream(collection: string, body: Readable | AsyncIterable<Uint8Array>, options: StreamImportOptions): Promise<ImportAccepted> {
+  async importStream(collection: string, body: Readable | AsyncIterable<Uint8Array>, options: StreamImportOptions): Promise<ImportAccepted> {
     const stream = counted(body, options.size ?? null, options.onProgress);
     const upload = { stream, contentType: 'application/octet-stream', length: options.size };
-    return this.#body({ method: 'POST', path: `/v1/collections/${enc(collection)}/import?${importQuery(options)}`, upload, signal: options.signal });
+    return this.#body<ImportAccepted>({ method: 'POST', path: `/v1/collections/${enc(collection)}/import?${importQuery(options)}`, upload, signal: options.signal });
   }
 
   /** `n × dimension` float32 values, sent as an `.npy` body: row r gets the id `idOffset + r`. */
-  importVectors(collection: string, vectors: Float32Array, dimension: number, options: Omit<ImportOptions, 'format'> = {}): Promise<ImportAccepted> {
+  async importVectors(collection: string, vectors: Float32Array, dimension: number, options: Omit<ImportOptions, 'format'> = {}): Promise<ImportAccepted> {
     const { chunks, size } = npyBody(vectors, dimension);
     return this.importStream(collection, Readable.from(chunks, { objectMode: false }), { ...options, format: 'npy', size });
   }
