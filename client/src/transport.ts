@@ -42,6 +42,10 @@ const JSON_TYPE = 'application/json';
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Codes of a connection that dropped before the answer: a repeatable request is sent again. */
 const DROPPED = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** An answer as received: the decoded body, and what a retry or an error needs. */
+type Raw = Answer<unknown> & { retryAfter: string | undefined; text: string };
 
 function positiveInt(value: number | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
@@ -60,6 +64,8 @@ export class Transport {
   readonly #prefix: string;
   readonly #agent: Agent;
   readonly #headers: Record<string, string>;
+  readonly #jsonBody: Record<string, string>;
+  readonly #msgpackBody: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #maxRetryDelayMs: number;
@@ -91,6 +97,8 @@ export class Transport {
       if (typeof key !== 'string' || key === '') throw new TypeError('options.apiKey must be a non-empty string');
       this.#headers.authorization = `Bearer ${key}`;
     }
+    this.#jsonBody = { ...this.#headers, 'content-type': JSON_TYPE };
+    this.#msgpackBody = { ...this.#headers, 'content-type': MSGPACK };
   }
 
   /** Sends a call (again, when it may be retried) and decodes its answer; a 4xx or 5xx becomes a VicinityError. */
@@ -99,7 +107,7 @@ export class Transport {
     const payload = call.body === undefined ? undefined : this.#encode(call.body);
     for (let attempt = 0; ; attempt++) {
       const retry = idempotent && attempt < this.#retries;
-      let res: Answer<unknown> & { retryAfter: string | undefined; text: string };
+      let res: Raw;
       try {
         res = await this.#once(call, payload);
       } catch (err) {
@@ -139,58 +147,84 @@ export class Transport {
     return { bytes: JSON.stringify(wireVectors(body, false)), type: JSON_TYPE };
   }
 
-  async #once(call: Call, payload: { bytes: Uint8Array | string; type: string } | undefined): Promise<Answer<unknown> & { retryAfter: string | undefined; text: string }> {
+  #once(call: Call, payload: { bytes: Uint8Array | string; type: string } | undefined): Promise<Raw> {
     const { signal: user, upload } = call;
     user?.throwIfAborted();
-    const headers: Record<string, string> = { ...this.#headers };
+    let headers = this.#headers;
     let body: Dispatcher.DispatchOptions['body'];
     if (payload) {
-      headers['content-type'] = payload.type;
+      headers = payload.type === MSGPACK ? this.#msgpackBody : this.#jsonBody;
       body = payload.bytes;
     } else if (upload) {
-      headers['content-type'] = upload.contentType;
+      headers = { ...this.#headers, 'content-type': upload.contentType };
       if (upload.length !== undefined) headers['content-length'] = String(upload.length);
       body = upload.stream;
     }
-    if (call.text) headers.accept = 'text/plain';
-    // One controller per request: the caller's signal and the timeout both abort it.
-    const controller = new AbortController();
-    const forward = () => controller.abort(user?.reason);
-    user?.addEventListener('abort', forward, { once: true });
-    let timedOut = false;
-    const timer =
-      upload === undefined && this.#timeoutMs > 0
-        ? setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-          }, this.#timeoutMs)
-        : undefined;
+    if (call.text) headers = { ...headers, accept: 'text/plain' };
+    // undici's own timers bound the wait for the answer's headers and each pause in its body; an
+    // upload keeps undici's defaults (its wait starts again with every chunk written).
+    const timeout = upload === undefined ? this.#timeoutMs : undefined;
+    const options: Dispatcher.DispatchOptions = {
+      origin: this.#origin,
+      path: this.#prefix + call.path,
+      method: call.method,
+      headers,
+      body,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    };
+    return new Promise<Raw>((resolve, reject) => {
+      let controller: Dispatcher.DispatchController | null = null;
+      let status = 0;
+      let type = '';
+      let retryAfter: string | undefined;
+      const chunks: Buffer[] = [];
+      const onAbort = () => controller?.abort(user!.reason as Error);
+      const done = () => user?.removeEventListener('abort', onAbort);
+      user?.addEventListener('abort', onAbort, { once: true });
+      this.#agent.dispatch(options, {
+        onRequestStart: (c) => {
+          controller = c;
+          if (user?.aborted) c.abort(user.reason as Error);
+        },
+        onResponseStart: (_c, statusCode, responseHeaders) => {
+          status = statusCode;
+          type = String(responseHeaders['content-type'] ?? '');
+          retryAfter = responseHeaders['retry-after'] as string | undefined;
+        },
+        onResponseData: (_c, chunk) => {
+          chunks.push(chunk);
+        },
+        onResponseEnd: () => {
+          done();
+          try {
+            resolve(this.#decode(call, status, type, retryAfter, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+        onResponseError: (_c, err) => {
+          done();
+          if (user?.aborted) reject(user.reason as Error);
+          else if (TIMEOUTS.has((err as { code?: string }).code ?? '')) {
+            reject(new VicinityError(0, 'ETIMEDOUT', `no answer from ${this.url} within ${this.#timeoutMs} ms (options.timeoutMs)`, { cause: err }));
+          } else reject(uploadRefused(unreachable(this.url, err), upload !== undefined, this.url));
+        },
+      });
+    });
+  }
+
+  #decode(call: Call, status: number, type: string, retryAfter: string | undefined, bytes: Buffer): Raw {
+    if (type.includes('msgpack')) return { status, body: bytes.length ? this.#decoder.decode(bytes) : undefined, retryAfter, text: '' };
+    const text = bytes.toString('utf8');
+    if (call.text && status < 300) return { status, body: text, retryAfter, text };
+    let parsed: unknown;
     try {
-      const res = await this.#agent.request({ origin: this.#origin, path: this.#prefix + call.path, method: call.method, headers, body, signal: controller.signal });
-      const type = String(res.headers['content-type'] ?? '');
-      const retryAfter = res.headers['retry-after'] as string | undefined;
-      if (type.includes('msgpack')) {
-        const bytes = new Uint8Array(await res.body.arrayBuffer());
-        return { status: res.statusCode, body: bytes.length ? this.#decoder.decode(bytes) : undefined, retryAfter, text: '' };
-      }
-      const text = await res.body.text();
-      if (call.text && res.statusCode < 300) return { status: res.statusCode, body: text, retryAfter, text };
-      let parsed: unknown;
-      try {
-        parsed = text === '' ? undefined : JSON.parse(text);
-      } catch {
-        if (res.statusCode < 300) throw new VicinityError(res.statusCode, 'HTTP_BODY', `the server answered with a body that is not JSON: ${text.slice(0, 200)}`);
-      }
-      return { status: res.statusCode, body: parsed, retryAfter, text };
-    } catch (err) {
-      if (err instanceof VicinityError) throw err;
-      if (timedOut) throw new VicinityError(0, 'ETIMEDOUT', `no answer from ${this.url} within ${this.#timeoutMs} ms (options.timeoutMs)`, { cause: err });
-      if (user?.aborted) throw user.reason;
-      throw uploadRefused(unreachable(this.url, err), upload !== undefined, this.url);
-    } finally {
-      clearTimeout(timer);
-      user?.removeEventListener('abort', forward);
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      if (status < 300) throw new VicinityError(status, 'HTTP_BODY', `the server answered with a body that is not JSON: ${text.slice(0, 200)}`);
     }
+    return { status, body: parsed, retryAfter, text };
   }
 }
 
@@ -251,5 +285,9 @@ export function wireVectors(body: unknown, msgpack: boolean): unknown {
 function wireVector(v: unknown, msgpack: boolean): unknown {
   if (!ArrayBuffer.isView(v)) return v;
   if (msgpack && v instanceof Float32Array && LITTLE_ENDIAN) return v;
-  return Array.from(v as unknown as ArrayLike<number>);
+  // A plain loop: Array.from goes through the iterator protocol.
+  const values = v as unknown as ArrayLike<number>;
+  const out = new Array<number>(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = values[i];
+  return out;
 }
