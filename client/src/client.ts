@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { counted, formatOfPath, importQuery, npyBody, openFile, type ImportOptions, type StreamImportOptions } from './imports.ts';
-import { Transport, type Call, type TransportKind } from './transport.ts';
+import { pause, Transport, type Call, type TransportKind } from './transport.ts';
 import {
   FINISHED_STATES,
   type Backup,
@@ -276,17 +276,7 @@ export class VicinityClient {
       const job = await this.getJob(id, { signal: options.signal });
       options.onProgress?.(job);
       if (FINISHED_STATES.includes(job.state)) return job;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          options.signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, pollMs);
-        const onAbort = () => {
-          clearTimeout(timer);
-          reject(options.signal!.reason as Error);
-        };
-        options.signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      await pause(pollMs, options.signal);
     }
   }
 

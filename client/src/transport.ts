@@ -239,7 +239,8 @@ function uploadRefused(err: VicinityError, upload: boolean, url: string): Vicini
   );
 }
 
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+/** Waits `ms`, or rejects with the signal's reason once it aborts. */
+export function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   signal?.throwIfAborted();
   return new Promise((resolve, reject) => {
     const onAbort = () => {
