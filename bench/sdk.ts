@@ -2,9 +2,9 @@
  * The SDK's search throughput against wrk's: one server loaded with random vectors (imported as a
  * Float32Array through the SDK, the k-NN overlay off so nothing runs in the background), then the
  * same search bodies sent by wrk at c = 8 and by 8 concurrent loops on one `VicinityClient`, over
- * JSON and over MessagePack, and by 8 loops of plain `fetch` for reference. The SDK's ratio to wrk
- * is its overhead: the target is ≥ 0.9×. Every client shares the machine with the server, so each
- * run reports the CPU the client and the server used.
+ * JSON and over MessagePack, and for reference by 8 loops of undici's `request()` and of `fetch`.
+ * The SDK's ratio to wrk is its overhead: the target is ≥ 0.9×. Every client shares the machine with
+ * the server, so each run reports the CPU the client, the server and everything else used.
  *
  *   npm run bench:sdk                        20,000 × 128 random vectors, 10 s runs (about 2 min)
  *   node --import tsx bench/sdk.ts --smoke   2,000 × 32, 1 s runs (< 30 s)
@@ -186,19 +186,28 @@ async function measure(o: Options, wrk: Wrk, workDir: string, dataset: Dataset, 
     }
   }
 
-  // For reference: fetch (undici's, on its own keep-alive Agent) in the same loops over the JSON bodies.
+  // For reference, in the same loops over the pre-encoded JSON bodies: undici's request() on a
+  // keep-alive Agent (what the SDK would cost with nothing of its own), and fetch (undici's).
   const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
   const bodies = sets.json.bodies;
+  const origin = new URL(url).origin;
+  const requestOne = async (i: number): Promise<void> => {
+    const res = await dispatcher.request({ origin, path: SEARCH_PATH, method: 'POST', headers: { 'content-type': JSON_TYPE }, body: bodies[i % bodies.length] });
+    JSON.parse(await res.body.text());
+    if (res.statusCode !== 200) throw new Error(`HTTP ${res.statusCode}`);
+  };
   const fetchOne = async (i: number): Promise<void> => {
     const res = await undiciFetch(url + SEARCH_PATH, { method: 'POST', headers: { 'content-type': JSON_TYPE }, body: bodies[i % bodies.length], dispatcher });
     await res.json();
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
   };
   try {
-    await quiet();
-    const r = await loops(o.concurrency, o.seconds, target.serverPid, fetchOne);
-    runs.push({ client: `fetch (${o.concurrency} loops)`, transport: 'json', ...r, ratio: r.qps / runs[0].qps });
-    log(`fetch json: ${int(r.qps)} QPS`);
+    for (const [name, send] of [['undici request()', requestOne], ['fetch', fetchOne]] as const) {
+      await quiet();
+      const r = await loops(o.concurrency, o.seconds, target.serverPid, send);
+      runs.push({ client: `${name} (${o.concurrency} loops)`, transport: 'json', ...r, ratio: r.qps / runs[0].qps });
+      log(`${name} json: ${int(r.qps)} QPS`);
+    }
   } finally {
     await dispatcher.close();
   }
@@ -272,7 +281,7 @@ async function main(o: Options): Promise<number> {
   report.failure = run.failure;
   const sdk = report.runs.filter((x) => x.client.startsWith('VicinityClient'));
   report.checks = [
-    { name: 'the bench ran', ok: run.failure === null && report.runs.length === 5, detail: run.failure ?? `${report.runs.length} runs` },
+    { name: 'the bench ran', ok: run.failure === null && report.runs.length === 6, detail: run.failure ?? `${report.runs.length} runs` },
     { name: 'every request answered 2xx', ok: report.runs.every((x) => x.errors === 0 && x.requests > 0), detail: report.runs.map((x) => `${x.client} ${x.transport}: ${x.errors} errors of ${x.requests}`).join('; ') },
   ];
   report.targets = sdk.map((x) => ({
