@@ -195,3 +195,22 @@ test('options are checked in the constructor with what to change', () => {
   assert.throws(() => new VicinityClient(undefined, { apiKey: '' }), /options\.apiKey must be a non-empty string/);
   assert.equal(new VicinityClient().url, 'http://127.0.0.1:7373');
 });
+
+test('ready() is false on the 503 of a loading server, at once; metrics() is the text as it came', async (t) => {
+  let readyCalls = 0;
+  const { url } = await fakeServer(t, (req, res) => {
+    if (req.url === '/readyz') {
+      readyCalls++;
+      sendJson(res, 503, { statusCode: 503, code: 'VDB_ERR_NOT_READY', error: 'Service Unavailable', message: 'indexes are loading' }, { 'retry-after': '1' });
+    } else {
+      assert.equal(req.headers.accept, 'text/plain');
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end('# HELP x y\nx 1\n');
+    }
+  });
+  const c = client(t, url);
+  const started = performance.now();
+  assert.equal(await c.ready(), false);
+  assert.equal(readyCalls, 1, 'not retried');
+  assert.ok(performance.now() - started < 900, 'did not wait for Retry-After');
+  assert.equal(await c.metrics(), '# HELP x y\nx 1\n');
+});
