@@ -7,6 +7,9 @@ FROM node:20-bookworm AS build
 WORKDIR /app
 # The lock file and the postinstall script first, so the dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json ./
+# The client SDK is a workspace of the repository: npm ci needs its package.json (its dependencies
+# are pure JavaScript; it has no install script).
+COPY client/package.json client/
 COPY index/native/build-fast.mjs index/native/
 # Dev dependencies (typescript, eslint) are not needed at run time: tsx is a dependency.
 # VICINITY_HNSW_BUILD is left unset (auto): the AVX2 build is compiled when the build machine has
@@ -16,8 +19,10 @@ COPY tsconfig.json ./
 COPY server server
 COPY index index
 COPY storage storage
-# The CLI (node bin/vicinity.mjs …), e.g. `docker compose exec vicinity node bin/vicinity.mjs keys create`.
-COPY client client
+# The CLI (node bin/vicinity.mjs …), e.g. `docker compose exec vicinity node bin/vicinity.mjs keys create`,
+# and the client SDK's source, which it imports.
+COPY cli cli
+COPY client/src client/src
 COPY bin bin
 
 FROM node:20-bookworm-slim

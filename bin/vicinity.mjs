@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// The `vicinity` command: loads TypeScript through tsx, then runs client/cli.ts.
+// The `vicinity` command: loads TypeScript through tsx, then runs cli/cli.ts.
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../client/cli.ts');
+const { main } = await import('../cli/cli.ts');
 process.exitCode = await main(process.argv);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { main } from '../../client/cli.ts';
+import { main } from '../../cli/cli.ts';
 import { capture } from '../helpers/capture.ts';
 import { call, startServer, type TestServer } from '../helpers/server.ts';
 

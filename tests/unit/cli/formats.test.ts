@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { inferFormat, sniffDimension } from '../../../client/formats.ts';
-import { UsageError } from '../../../client/options.ts';
+import { inferFormat, sniffDimension } from '../../../cli/formats.ts';
+import { UsageError } from '../../../cli/options.ts';
 
 /** An .npy file as numpy writes it: magic, version, header length, dict padded to 64 bytes, data. */
 function npyBytes(shape: number[], version = 1, dict?: string): Buffer {

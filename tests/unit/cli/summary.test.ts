@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bytes, eta, importSummaryJson, importSummaryText, jobText, searchTable, seconds, type ImportFacts } from '../../../client/summary.ts';
-import type { Job } from '../../../client/types.ts';
+import { bytes, eta, importSummaryJson, importSummaryText, jobText, searchTable, seconds, type ImportFacts } from '../../../cli/summary.ts';
+import type { Job } from '../../../client/src/types.ts';
 
 const job: Job = {
   id: 'j-7',
@@ -107,7 +107,7 @@ test('search results print as an aligned table', () => {
     ['#  id       distance', '1  17       0.00000', '2  long-id  0.123457', '2 results in 0.42 ms', ''].join('\n'),
   );
   assert.equal(searchTable(answer, true).split('\n')[2], '2  long-id  0.123457  {"lang":"en"}');
-  assert.equal(searchTable({ results: [] }, false), 'no results\n');
+  assert.equal(searchTable({ results: [], took_ms: 0.1 }, false), 'no results\n');
 });
 
 test('bytes, seconds and eta read well at every scale', () => {

@@ -1,8 +1,8 @@
-import { VicinityClient } from '../http.ts';
+import { VicinityClient } from '../../client/src/index.ts';
 import { EXIT, type Io } from '../io.ts';
 import { UsageError } from '../options.ts';
 import { searchTable } from '../summary.ts';
-import type { SearchRequest } from '../types.ts';
+import type { SearchRequest } from '../../client/src/index.ts';
 
 export interface SearchOptions {
   collection: string;

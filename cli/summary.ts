@@ -1,4 +1,4 @@
-import { FINISHED_STATES, type ImportFormat, type Job, type SearchAnswer, type SearchHit } from './types.ts';
+import { FINISHED_STATES, type ImportFormat, type Job, type SearchAnswer, type SearchHit } from '../client/src/index.ts';
 
 const MiB = 1024 * 1024;
 const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
@@ -24,11 +24,11 @@ export function importSummaryJson(f: ImportFacts): Record<string, unknown> {
     format: f.format,
     job_id: f.job.id,
     state: f.job.state,
-    records: f.job.records,
+    records: f.job.records ?? 0,
     file_bytes: f.fileBytes,
     upload_seconds: round(f.uploadSeconds, 3),
     total_seconds: round(f.totalSeconds, 3),
-    vectors_per_second: f.job.state === 'done' ? round(perSecond(f.job.records, f.totalSeconds), 1) : null,
+    vectors_per_second: f.job.state === 'done' ? round(perSecond(f.job.records ?? 0, f.totalSeconds), 1) : null,
     job: f.job,
   };
 }
@@ -37,7 +37,7 @@ export function importSummaryJson(f: ImportFacts): Record<string, unknown> {
 export function importSummaryText(f: ImportFacts): string {
   const { job } = f;
   const done = job.state === 'done';
-  const records = `${count.format(job.records)} records into '${f.collection}' (job ${job.id})`;
+  const records = `${count.format(job.records ?? 0)} records into '${f.collection}' (job ${job.id})`;
   const buildTime = job.seconds === undefined ? 'time not reported' : seconds(job.seconds);
   const lines = [
     done ? `imported ${records}` : `${job.state}: did not import ${records}`,
@@ -45,7 +45,7 @@ export function importSummaryText(f: ImportFacts): string {
     `  upload  ${seconds(f.uploadSeconds)} at ${mibPerSecond(f.fileBytes, f.uploadSeconds)}`,
     `  job     ${buildTime} on the server, ${count.format(job.rate)} records/s, build order ${job.build_order}`,
     done
-      ? `  total   ${seconds(f.totalSeconds)} from start to done: ${count.format(perSecond(job.records, f.totalSeconds))} vectors/s`
+      ? `  total   ${seconds(f.totalSeconds)} from start to done: ${count.format(perSecond(job.records ?? 0, f.totalSeconds))} vectors/s`
       : `  total   ${seconds(f.totalSeconds)} from start to ${job.state}`,
   ];
   return lines.join('\n') + '\n';
@@ -58,7 +58,7 @@ export function jobText(job: Job): string {
     ['job', `${job.id} (${job.kind} into '${job.collection}')`],
     ['state', job.phase ? `${job.state}, ${job.phase}` : job.state],
     ['progress', `${progress} at ${count.format(job.rate)} records/s${job.eta_s === null || FINISHED_STATES.includes(job.state) ? '' : `, eta ${eta(job.eta_s)}`}`],
-    ['records', `${count.format(job.records)} (${bytes(job.bytes)}), build order ${job.build_order}`],
+    ['records', `${count.format(job.records ?? 0)} (${bytes(job.bytes ?? 0)}), build order ${job.build_order ?? '-'}`],
     ['created', job.created_at],
     ['finished', job.finished_at ?? '-'],
   ];

@@ -1,6 +1,6 @@
 import { Presets, SingleBar } from 'cli-progress';
 import { bytes, eta, mibPerSecond, seconds } from './summary.ts';
-import { FINISHED_STATES, type Job } from './types.ts';
+import { FINISHED_STATES, type Job } from '../client/src/index.ts';
 
 /** Reports an import's two phases: the upload (bytes read for sending) and the build (the job). */
 export interface Progress {

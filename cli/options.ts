@@ -1,6 +1,6 @@
 import { InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_URL } from './http.ts';
-import type { BuildOrder } from './types.ts';
+import { DEFAULT_URL } from '../client/src/index.ts';
+import type { BuildOrder } from '../client/src/index.ts';
 
 /** A command line that cannot work as given: printed as `error: …`, exit code 2. */
 export class UsageError extends Error {

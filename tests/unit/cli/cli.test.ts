@@ -5,8 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { main } from '../../../client/cli.ts';
-import type { Io } from '../../../client/io.ts';
+import { main } from '../../../cli/cli.ts';
+import type { Io } from '../../../cli/io.ts';
 import { capture } from '../../helpers/capture.ts';
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {

@@ -2,12 +2,12 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { inferFormat, sniffDimension } from '../formats.ts';
-import { VicinityClient, VicinityError } from '../http.ts';
+import { VicinityClient, VicinityError } from '../../client/src/index.ts';
 import { EXIT, reportError, type Io } from '../io.ts';
 import { UsageError } from '../options.ts';
 import { createProgress, type Progress } from '../progress.ts';
 import { importSummaryJson, importSummaryText } from '../summary.ts';
-import { FINISHED_STATES, type BuildOrder, type ImportFormat, type Job, type Metric } from '../types.ts';
+import { FINISHED_STATES, type BuildOrder, type ImportFormat, type Job, type Metric } from '../../client/src/index.ts';
 
 export interface ImportOptions {
   collection: string;
@@ -49,10 +49,16 @@ export async function runImport(file: string, options: ImportOptions, io: Io): P
   const uploadStarted = performance.now();
   const progress = createProgress({ bars: options.progress && io.errIsTTY, stream: io.err, fileBytes, intervalMs: 3000 });
   try {
-    let sent = 0;
-    const query = { format, idOffset: options.idOffset, buildOrder: options.buildOrder, seed: options.seed };
     const accepted = await client
-      .importFile(options.collection, createReadStream(file), query, (n) => progress.upload((sent += n)), { size: fileBytes, signal: interrupt.signal })
+      .importStream(options.collection, createReadStream(file), {
+        format,
+        idOffset: options.idOffset,
+        buildOrder: options.buildOrder,
+        seed: options.seed,
+        size: fileBytes,
+        onProgress: (sent) => progress.upload(sent),
+        signal: interrupt.signal,
+      })
       .catch((err: unknown) => {
         if (!interrupt.signal.aborted) throw err;
         return null;

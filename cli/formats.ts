@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { UsageError } from './options.ts';
-import type { ImportFormat } from './types.ts';
+import type { ImportFormat } from '../client/src/index.ts';
 
 export const FORMATS: readonly ImportFormat[] = ['npy', 'fvecs', 'ndjson', 'msgpack'];
 

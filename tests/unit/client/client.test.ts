@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { VicinityClient, VicinityError } from '../../../client/http.ts';
+import { VicinityClient, VicinityError } from '../../../client/src/index.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Buffer) => void;
 
@@ -24,7 +24,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 }
 
-test('importFile streams the body with Content-Length and the query, counting bytes as they go', async (t) => {
+test('importStream streams the body with Content-Length and the query, counting bytes as they go', async (t) => {
   let seen: { url?: string; length?: string; type?: string; body?: Buffer } = {};
   const url = await fakeServer(t, (req, res, body) => {
     seen = { url: req.url, length: req.headers['content-length'], type: req.headers['content-type'], body };
@@ -33,8 +33,16 @@ test('importFile streams the body with Content-Length and the query, counting by
   const data = Buffer.alloc(200_000, 7);
   let counted = 0;
   const stream = Readable.from([data.subarray(0, 70_000), data.subarray(70_000)]);
-  const accepted = await new VicinityClient(url).importFile('c', stream, { format: 'npy', idOffset: 5, buildOrder: 'random', seed: 9 }, (n) => (counted += n), {
+  const accepted = await new VicinityClient(url).importStream('c', stream, {
+    format: 'npy',
+    idOffset: 5,
+    buildOrder: 'random',
+    seed: 9,
     size: data.length,
+    onProgress: (sent, total) => {
+      assert.equal(total, data.length);
+      counted = sent;
+    },
   });
   assert.deepEqual(accepted, { job_id: 'j1', records: 3, bytes: 200_000 });
   assert.equal(counted, 200_000);
@@ -57,7 +65,7 @@ test('an error answered before the body is all sent still surfaces as the server
     for (let i = 0; i < 64; i++) yield Buffer.alloc(256 * 1024);
   })());
   await assert.rejects(
-    new VicinityClient(url).importFile('c', big, { format: 'npy' }, () => {}, { size: 64 * 256 * 1024 }),
+    new VicinityClient(url).importStream('c', big, { format: 'npy', size: 64 * 256 * 1024 }),
     (err: unknown) => err instanceof VicinityError && err.status === 400 && err.code === 'VDB_ERR_IMPORT_FORMAT' && /not a \.npy/.test(err.message),
   );
 });
@@ -70,11 +78,11 @@ test('a connection closed during the upload says so, rather than that the server
   const big = Readable.from((function* () {
     for (let i = 0; i < 64; i++) yield Buffer.alloc(256 * 1024);
   })());
-  await assert.rejects(new VicinityClient(url).importFile('c', big, { format: 'npy' }, () => {}, { size: 64 * 256 * 1024 }), (err: unknown) => {
+  await assert.rejects(new VicinityClient(url).importStream('c', big, { format: 'npy', size: 64 * 256 * 1024 }), (err: unknown) => {
     assert.ok(err instanceof VicinityError);
     assert.equal(err.status, 0);
     assert.ok(['EPIPE', 'ECONNRESET'].includes(err.code), err.code);
-    assert.match(err.message, /^the server at http:\/\/127\.0\.0\.1:\d+ closed the connection during the upload \((EPIPE|ECONNRESET)\): it probably refused the file early/);
+    assert.match(err.message, /^the server at http:\/\/127\.0\.0\.1:\d+ closed the connection during the upload \((EPIPE|ECONNRESET)\): it probably refused the body early/);
     return true;
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createProgress } from '../../../client/progress.ts';
-import type { Job } from '../../../client/types.ts';
+import { createProgress } from '../../../cli/progress.ts';
+import type { Job } from '../../../client/src/types.ts';
 import { capture } from '../../helpers/capture.ts';
 
 const job = (processed: number, total: number | null, phase: string | null, eta: number | null): Job => ({

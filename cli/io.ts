@@ -1,5 +1,5 @@
 import { UsageError } from './options.ts';
-import { VicinityError } from './http.ts';
+import { VicinityError } from '../client/src/index.ts';
 
 /** Where a command writes: stdout for results, stderr for progress and errors. */
 export interface Io {

@@ -1,4 +1,4 @@
-import { VicinityClient } from '../http.ts';
+import { VicinityClient } from '../../client/src/index.ts';
 import { EXIT, type Io } from '../io.ts';
 import { jobText } from '../summary.ts';
 
