@@ -186,11 +186,13 @@ export interface Backup {
   state: 'running' | 'done' | 'failed';
   path: string;
   created_at: string;
-  finished_at?: string | null;
-  seq?: number;
-  bytes?: number;
-  collections?: { name: string; points: number }[];
-  progress?: Record<string, unknown>;
+  finished_at: string | null;
+  /** The sequence the backup holds, its size and its collections: null until it is done. */
+  seq: number | null;
+  bytes: number | null;
+  collections: { name: string; points: number }[] | null;
+  /** Bytes copied so far while it runs. */
+  progress?: { copied: number; total: number } | null;
   error?: { code: string; message: string };
   [detail: string]: unknown;
 }

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -19,7 +19,9 @@ const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 const SCRIPT = `
+import { Embeddings } from '@langchain/core/embeddings';
 import { VicinityClient, VicinityError } from 'vicinity-client';
+import { VicinityVectorStore } from 'vicinity-client/langchain';
 
 const out = {};
 for (const transport of ['json', 'msgpack']) {
@@ -42,11 +44,30 @@ for (const transport of ['json', 'msgpack']) {
   out[transport] = { hit: answer.results[0], ids, error };
   await client.close();
 }
+
+/** A text's embedding: its length, then 1, 0. */
+class Lengths extends Embeddings {
+  constructor() { super({}); }
+  async embedDocuments(texts) { return texts.map((t) => [t.length, 1, 0]); }
+  async embedQuery(text) { return [text.length, 1, 0]; }
+}
+const store = await VicinityVectorStore.fromTexts(['a', 'bbb'], [{ n: 1 }, { n: 3 }], new Lengths(), { url: process.env.VICINITY_URL, collection: 'pkg-lc' });
+const [doc] = await store.maxMarginalRelevanceSearch('bb', { k: 1, fetchK: 2 });
+out.langchain = { text: doc.pageContent, metadata: doc.metadata };
+await store.client.close();
 console.log(JSON.stringify(out));
 `;
 
 const TYPED = `
+import type { EmbeddingsInterface } from '@langchain/core/embeddings';
 import { VicinityClient, VicinityError, type SearchAnswer, type StoredPoint } from 'vicinity-client';
+import { VicinityVectorStore } from 'vicinity-client/langchain';
+
+export async function context(embeddings: EmbeddingsInterface): Promise<string[]> {
+  const store = await VicinityVectorStore.fromExistingCollection(embeddings, { url: 'http://127.0.0.1:7373', collection: 'docs', textKey: 'body' });
+  const docs = await store.asRetriever({ k: 2, searchType: 'mmr', filter: { lang: 'en' } }).invoke('question');
+  return docs.map((d) => d.pageContent);
+}
 
 export async function nearest(url: string): Promise<string | undefined> {
   const client = new VicinityClient(url, { transport: 'msgpack', timeoutMs: 5000, retries: 1 });
@@ -82,16 +103,19 @@ test('the packed package installs into a fresh project and works from plain ESM 
   assert.ok(tarball, 'npm pack made a tarball');
 
   const listing = (await run('tar', ['-tzf', join(packed, tarball)])).stdout.split('\n').filter(Boolean);
-  assert.ok(listing.includes('package/dist/index.js') && listing.includes('package/dist/index.d.ts'), listing.join(', '));
+  for (const file of ['index.js', 'index.d.ts', 'langchain.js', 'langchain.d.ts']) assert.ok(listing.includes(`package/dist/${file}`), listing.join(', '));
   assert.ok(listing.every((f) => f === 'package/package.json' || (f.startsWith('package/dist/') && /\.(js|d\.ts)$/.test(f))), `only dist/ and package.json: ${listing.join(', ')}`);
 
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-vicinity', private: true, type: 'module' }));
-  await run(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', join(packed, tarball), '@types/node@^20'], { cwd: project });
+  // LangChain is the application's to install (an optional peer): the version the repository tests with.
+  const langchain = (JSON.parse(readFileSync(join(ROOT, 'node_modules', '@langchain', 'core', 'package.json'), 'utf8')) as { version: string }).version;
+  await run(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', join(packed, tarball), '@types/node@^20', `@langchain/core@${langchain}`], { cwd: project });
 
   const server = await startServer(t);
   writeFileSync(join(project, 'app.mjs'), SCRIPT);
   const { stdout } = await run(process.execPath, ['app.mjs'], { cwd: project, env: { ...process.env, VICINITY_URL: server.url } });
-  const out = JSON.parse(stdout) as Record<string, { hit: { id: string; payload: unknown }; ids: string[]; error: unknown }>;
+  const { langchain: found, ...out } = JSON.parse(stdout) as Record<string, { hit: { id: string; payload: unknown }; ids: string[]; error: unknown }> & { langchain: unknown };
+  assert.deepEqual(found, { text: 'bbb', metadata: { n: 3 } });
   for (const transport of ['json', 'msgpack']) {
     assert.deepEqual(out[transport].hit.id, '2');
     assert.deepEqual(out[transport].hit.payload, { tag: 'b' });
