@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test, type TestContext } from 'node:test';
 import { Packr } from 'msgpackr';
 import { sha256 } from '../../server/auth/keys.ts';
@@ -9,9 +10,11 @@ import { loadConfig } from '../../server/config.ts';
 import { openApiDocument } from '../../server/openapi/build.ts';
 import { openApiPath } from '../../server/openapi/document.ts';
 import { OPERATIONS } from '../../server/openapi/operations.ts';
-import { response, schemaChecker } from '../helpers/openapi.ts';
+import { curlCalls, markdownFiles } from '../helpers/curl.ts';
+import { operationFor, response, schemaChecker } from '../helpers/openapi.ts';
 import { call, finished, startServer, type Answer, type TestServer } from '../helpers/server.ts';
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const doc = await openApiDocument();
 const check = schemaChecker(doc);
 const packr = new Packr({ useRecords: false });
@@ -70,6 +73,19 @@ test('the request examples of the document succeed, in order, on a real server, 
     if (key.endsWith('/import')) assert.equal((await finished(server, ids.job)).state, 'done');
   }
   assert.ok(sent >= 15, `${sent} examples sent`);
+});
+
+test('the curl examples of README.md and docs/ succeed, in the order written, on a real server, and their answers match the document', async (t) => {
+  const server = await startServer(t);
+  const calls = markdownFiles().flatMap((file) => curlCalls(readFileSync(file, 'utf8'), relative(ROOT, file)));
+  assert.ok(calls.length >= 3);
+  for (const example of calls) {
+    const found = operationFor(doc, example.method, example.path);
+    assert.ok(found, `${example.where}: ${example.method} ${example.path}`);
+    const answer = await call(server, example.method, example.path, example.body === null ? undefined : JSON.parse(example.body));
+    assert.ok(answer.status >= 200 && answer.status < 300, `${example.where}: ${example.method} ${example.path} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+    conforms(`${example.method} ${found.path}`, found.operation, answer);
+  }
 });
 
 test('answers match the document when they are errors too', async (t) => {
