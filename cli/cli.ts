@@ -117,7 +117,7 @@ export function buildProgram(io: Io, done: (code: number) => void): Command {
 
   program
     .command('serve')
-    .description('run the server in the foreground (configured by VICINITY_* environment variables: see README)')
+    .description('run the server in the foreground (configured by VICINITY_* environment variables: see docs/configuration.md)')
     .action(async () => {
       const { runServe } = await import('./commands/serve.ts');
       done(await runServe());

@@ -91,7 +91,7 @@ async function judge(server: SoakServer, t: Tally, x: string, put: Answer | null
     return;
   }
   if (put === null || put.status >= 300 || got.status !== 404) return;
-  t.count(`PUT ${put.status} then GET 404 (the brief's raw criterion)`);
+  t.count(`PUT ${put.status} then GET 404 (a racing drop removed the new collection)`);
   // Linearizable only if the second drop came after the create; then the name is free again.
   const again = await call(c, t, 'PUT (probe)', 'PUT', path, SMALL, { expect: [201, 200, 404, 409] });
   if (again === null) return;

@@ -91,6 +91,6 @@ export function installErrors(app: FastifyInstance, bodyLimitBytes: number): voi
   });
 
   app.setNotFoundHandler((request: FastifyRequest, reply: FastifyReply) =>
-    send(reply, 404, 'VDB_ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}: see the REST API in README.md`),
+    send(reply, 404, 'VDB_ERR_ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}: see docs/api.md, or GET /docs on this server`),
   );
 }
