@@ -20,7 +20,8 @@ for (const tid of readdirSync('/proc/self/task', { withFileTypes: false })) {
   }
 }
 
-const send = (message: FromBuild) => process.send?.(message);
+// A send that fails finds the server gone (EPIPE before 'disconnect' arrives): leave as on 'disconnect'.
+const send = (message: FromBuild) => process.connected && process.send?.(message, (err: Error | null) => err && process.exit(0));
 let state: BuildState | null = null;
 
 // Every write borrows the server's write lock: asked for by id, given back with the same id.
