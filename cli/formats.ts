@@ -2,25 +2,17 @@ import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { UsageError } from './options.ts';
 import type { ImportFormat } from '../client/src/index.ts';
+import { IMPORT_EXTENSIONS } from '../client/src/imports.ts';
 
 export const FORMATS: readonly ImportFormat[] = ['npy', 'fvecs', 'ndjson', 'msgpack'];
-
-const EXTENSIONS: Record<string, ImportFormat> = {
-  '.npy': 'npy',
-  '.fvecs': 'fvecs',
-  '.ndjson': 'ndjson',
-  '.jsonl': 'ndjson',
-  '.msgpack': 'msgpack',
-  '.mpk': 'msgpack',
-};
 
 /** The import format: `--format` when given, else the file's extension. */
 export function inferFormat(file: string, format?: ImportFormat): ImportFormat {
   if (format !== undefined) return format;
   const ext = extname(file).toLowerCase();
-  const inferred = EXTENSIONS[ext];
+  const inferred = IMPORT_EXTENSIONS[ext];
   if (inferred) return inferred;
-  const known = Object.keys(EXTENSIONS).join(', ');
+  const known = Object.keys(IMPORT_EXTENSIONS).join(', ');
   throw new UsageError(
     `cannot tell the format of '${file}' from its extension${ext ? ` '${ext}'` : ''} (known: ${known}): pass --format ${FORMATS.join('|')}`,
   );

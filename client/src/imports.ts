@@ -22,7 +22,8 @@ export interface StreamImportOptions extends ImportOptions {
   size?: number;
 }
 
-const BY_EXTENSION: Record<string, ImportFormat> = {
+/** The import format a file's extension (lower-cased) names. */
+export const IMPORT_EXTENSIONS: Readonly<Record<string, ImportFormat>> = {
   '.npy': 'npy',
   '.fvecs': 'fvecs',
   '.ndjson': 'ndjson',
@@ -42,9 +43,9 @@ export function importQuery(options: ImportOptions & { format: ImportFormat }): 
 
 export function formatOfPath(path: string, given: ImportFormat | undefined): ImportFormat {
   if (given !== undefined) return given;
-  const format = BY_EXTENSION[extname(path).toLowerCase()];
+  const format = IMPORT_EXTENSIONS[extname(path).toLowerCase()];
   if (format === undefined) {
-    throw new TypeError(`cannot tell the format of '${path}' from its extension: give options.format (${Object.values(BY_EXTENSION).filter((f, i, a) => a.indexOf(f) === i).join(', ')})`);
+    throw new TypeError(`cannot tell the format of '${path}' from its extension: give options.format (${Object.values(IMPORT_EXTENSIONS).filter((f, i, a) => a.indexOf(f) === i).join(', ')})`);
   }
   return format;
 }
