@@ -238,7 +238,12 @@ export class VicinityClient {
   async importFile(collection: string, path: string, options: ImportOptions = {}): Promise<ImportAccepted> {
     const format = formatOfPath(path, options.format);
     const { stream, size } = await openFile(path);
-    return this.importStream(collection, stream, { ...options, format, size });
+    try {
+      return await this.importStream(collection, stream, { ...options, format, size });
+    } finally {
+      // Read to its end after an upload; otherwise (aborted, refused, unreachable) its file is closed here.
+      stream.destroy();
+    }
   }
 
   /** Streams a body in `options.format`; resolves with the 202 answer once the server has staged it. */

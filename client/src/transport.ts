@@ -111,7 +111,9 @@ export class Transport {
       try {
         res = await this.#once(call, payload);
       } catch (err) {
-        if (retry && err instanceof VicinityError && DROPPED.has(err.code)) continue;
+        // A connection dropped before the answer may have carried out the request: sent again, a
+        // DELETE would answer that its target is gone (404) or its job already finished (409).
+        if (retry && call.method !== 'DELETE' && err instanceof VicinityError && DROPPED.has(err.code)) continue;
         throw err;
       }
       if (res.status >= 200 && res.status < 300) return res as Answer<T>;
@@ -179,7 +181,8 @@ export class Transport {
       let type = '';
       let retryAfter: string | undefined;
       const chunks: Buffer[] = [];
-      const onAbort = () => controller?.abort(user!.reason as Error);
+      // Aborted while waiting for a connection: settled now; undici is told once it starts the request.
+      const onAbort = () => (controller ? controller.abort(user!.reason as Error) : reject(user!.reason as Error));
       const done = () => user?.removeEventListener('abort', onAbort);
       user?.addEventListener('abort', onAbort, { once: true });
       this.#agent.dispatch(options, {
@@ -215,7 +218,13 @@ export class Transport {
   }
 
   #decode(call: Call, status: number, type: string, retryAfter: string | undefined, bytes: Buffer): Raw {
-    if (type.includes('msgpack')) return { status, body: bytes.length ? this.#decoder.decode(bytes) : undefined, retryAfter, text: '' };
+    if (type.includes('msgpack')) {
+      try {
+        return { status, body: bytes.length ? this.#decoder.decode(bytes) : undefined, retryAfter, text: '' };
+      } catch (err) {
+        throw new VicinityError(status, 'HTTP_BODY', `the server answered with a body that is not MessagePack (${(err as Error).message})`, { cause: err });
+      }
+    }
     const text = bytes.toString('utf8');
     if (call.text && status < 300) return { status, body: text, retryAfter, text };
     let parsed: unknown;

@@ -115,10 +115,14 @@ export class Overlay {
     return host.writer.write(() => {
       if (!host.current(state) || host.jobActive(id)) return false;
       const rows: KnnRow[] = [];
+      const moved = new Set<number>();
       for (let i = 0; i < stale.length; i++) {
         const c = stale[i];
         // Changed again (or deleted) since it was read: a later round has it.
-        if (host.points.seqOf(id, c.label) !== c.seq) continue;
+        if (host.points.seqOf(id, c.label) !== c.seq) {
+          moved.add(c.label);
+          continue;
+        }
         const row = reply.found.subarray(i * k, (i + 1) * k);
         const n = row.indexOf(NO_NEIGHBOUR);
         // None found for a live point among others: the replica did not hold it yet. Try again later.
@@ -126,8 +130,9 @@ export class Overlay {
         rows.push({ label: c.label, lid: null, neighbours: row.slice(0, n < 0 ? k : n), seq: c.seq });
       }
       host.knn.put(id, rows);
-      // Entries that changed since the replica read them (an optimize's pass, a purge) keep their new version.
-      for (const r of reply.refreshed) host.knn.refresh(id, r);
+      // Entries that changed since the replica read them (an optimize's pass, a purge) keep their new version,
+      // and none takes in a point that has moved or gone since.
+      for (const r of reply.refreshed) if (!r.neighbours.some((l) => moved.has(l))) host.knn.refresh(id, r);
       host.knn.setMark(id, next);
       return true;
     });

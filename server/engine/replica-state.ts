@@ -312,7 +312,7 @@ export class ReplicaState {
       const near = arrivals.get(entry.label)!;
       const query = store.get(entry.label);
       // Most arrivals are farther than a full entry's k-th: two distances each settle that.
-      if (entry.neighbours.length === k) {
+      if (entry.neighbours.length === k && isLive(target, entry.neighbours[k - 1])) {
         const last = entry.neighbours[k - 1];
         const ranked = store.topK(query, [last, ...near], near.length + 1);
         if (ranked[0].label === last) continue;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { VicinityClient, VicinityError } from '../../../client/src/index.ts';
@@ -132,4 +135,20 @@ test('an unreachable server gives a message naming the URL and the cause', async
 test('the URL must be http or https', () => {
   assert.throws(() => new VicinityClient('ftp://x'), /url must be an http:\/\/ or https:\/\/ URL, got 'ftp:\/\/x'/);
   assert.throws(() => new VicinityClient('localhost:7373'), /url must be/);
+});
+
+test('importFile closes its file when the upload never happens (aborted, or no server)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vicinity-fd-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'v.ndjson');
+  writeFileSync(file, '{"id":1,"vector":[1,2]}\n');
+  const open = () => readdirSync('/proc/self/fd').length;
+  const c = new VicinityClient('http://127.0.0.1:1');
+  t.after(() => c.close());
+  const before = open();
+  for (let i = 0; i < 20; i++) {
+    await assert.rejects(c.importFile('c', file, { signal: AbortSignal.abort() }));
+    await assert.rejects(c.importFile('c', file), (err: unknown) => err instanceof VicinityError && err.status === 0);
+  }
+  assert.ok(open() - before < 5, `${open() - before} more open files after 40 failed imports`);
 });

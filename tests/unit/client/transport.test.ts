@@ -179,11 +179,7 @@ test('MessagePack: Float32Array vectors travel as float32 bytes, undefined field
   assert.ok(sent.vector instanceof Uint8Array, 'a bin, which the server reads as little-endian float32');
   const bytes = sent.vector;
   assert.deepEqual(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), vector);
-  await c.upsert('c', [{ id: 'a', vector: [0.5, 1] }]).catch((err: unknown) => {
-    assert.ok(err instanceof VicinityError);
-    assert.equal(err.status, 409);
-    assert.equal(err.code, 'VDB_ERR_X');
-  });
+  await assert.rejects(c.upsert('c', [{ id: 'a', vector: [0.5, 1] }]), (err: unknown) => err instanceof VicinityError && err.status === 409 && err.code === 'VDB_ERR_X');
   assert.deepEqual(seen[1], { points: [{ id: 'a', vector: [0.5, 1] }] }, 'plain arrays stay arrays');
 });
 
@@ -213,4 +209,35 @@ test('ready() is false on the 503 of a loading server, at once; metrics() is the
   assert.equal(readyCalls, 1, 'not retried');
   assert.ok(performance.now() - started < 900, 'did not wait for Retry-After');
   assert.equal(await c.metrics(), '# HELP x y\nx 1\n');
+});
+
+test('an abort settles a call still waiting for a connection, at once', async (t) => {
+  const { url } = await fakeServer(t, (_req, res) => void setTimeout(() => sendJson(res, 200, JOB), 1000));
+  const c = client(t, url, { connections: 1 });
+  const ahead = c.getJob('j');
+  const controller = new AbortController();
+  const queued = c.getJob('j', { signal: controller.signal });
+  const started = performance.now();
+  setTimeout(() => controller.abort(new Error('given up')), 100);
+  await assert.rejects(queued, /given up/);
+  assert.ok(performance.now() - started < 600, `settled after ${Math.round(performance.now() - started)} ms`);
+  assert.equal((await ahead).id, 'j');
+});
+
+test('a DELETE whose connection dropped before the answer is not sent again (it may have been carried out)', async (t) => {
+  let deletes = 0;
+  const { url } = await fakeServer(t, (req, res) => {
+    if (req.method === 'DELETE') {
+      deletes++;
+      res.socket?.destroy();
+    } else sendJson(res, 200, JOB);
+  });
+  const c = client(t, url, { retries: 3 });
+  await assert.rejects(c.dropCollection('c'), (err: unknown) => err instanceof VicinityError && err.status === 0);
+  assert.equal(deletes, 1);
+});
+
+test('an answer labelled MessagePack that does not decode is a VicinityError', async (t) => {
+  const { url } = await fakeServer(t, (_req, res) => void res.writeHead(200, { 'content-type': 'application/msgpack' }).end(Buffer.from([0xc1])));
+  await assert.rejects(client(t, url, { transport: 'msgpack' }).getJob('j'), (err: unknown) => err instanceof VicinityError && err.code === 'HTTP_BODY' && err.status === 200);
 });
