@@ -1,7 +1,7 @@
 /**
  * A failed request. `status` is the HTTP status, or 0 when no answer came: then `code` is the
  * system's (`ECONNREFUSED`, `ENOTFOUND`, `ECONNRESET`, …) or `ETIMEDOUT` for the client's own
- * `timeoutMs`. Otherwise `code` is the server's `VDB_ERR_…` code (README.md: Errors), or `HTTP_<status>`
+ * `timeoutMs`. Otherwise `code` is the server's `VDB_ERR_…` code (docs/api.md: Errors), or `HTTP_<status>`
  * for an answer without one.
  */
 export class VicinityError extends Error {

@@ -1,5 +1,5 @@
 /**
- * Shapes of the Vicinity REST API as the client sees them (README.md: REST API; docs/sdk.md).
+ * Shapes of the Vicinity REST API as the client sees them (docs/api.md; docs/sdk.md).
  * Request and answer documents keep the server's field names (`with_payload`, `job_id`); the
  * options objects of the client's own methods are camelCase (`withVector`, `batchSize`).
  */
@@ -14,7 +14,7 @@ export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 export type PointId = string | number;
 /** A vector: plain numbers, or a Float32Array (sent as raw float32 bytes over MessagePack). */
 export type Vector = number[] | Float32Array;
-/** A JSON object; `where` filters and payloads are such objects (README.md: Filters). */
+/** A JSON object; `where` filters and payloads are such objects (docs/search.md: Filters). */
 export type Payload = Record<string, unknown>;
 export type Where = Record<string, unknown>;
 

@@ -93,7 +93,7 @@ export const ANSWER_SCHEMAS: Readonly<Record<string, Schema>> = {
   Error: {
     ...obj({
       statusCode: { type: 'integer', minimum: 400, maximum: 599 },
-      code: { type: 'string', pattern: '^VDB_ERR_[A-Z0-9_]+$', description: 'the error code (README: Errors)' },
+      code: { type: 'string', pattern: '^VDB_ERR_[A-Z0-9_]+$', description: 'the error code (docs/api.md: Errors)' },
       error: { type: 'string', description: 'the HTTP reason phrase' },
       message: { type: 'string', description: 'what went wrong and what to change' },
     }),

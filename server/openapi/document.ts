@@ -30,15 +30,17 @@ const IMPORT_TYPES: Readonly<Record<string, string>> = {
   'application/octet-stream': 'any of the above, named by ?format=',
 };
 
-const DESCRIPTION = `Vector search over HNSW indexes, persisted to SQLite (README.md: REST API).
+const DESCRIPTION = `Vector search over HNSW indexes, persisted to SQLite (docs/api.md in the repository).
 
 Bodies are JSON, or MessagePack with \`Content-Type: application/msgpack\`; answers are JSON, or MessagePack
 with \`Accept: application/msgpack\`. Every error answers \`{statusCode, code, error, message}\` with a
-\`VDB_ERR_*\` code (README.md: Errors).
+\`VDB_ERR_*\` code (docs/api.md: Errors).
 
 Keys: a server without keys listens on loopback only and asks for none. With VICINITY_API_KEY or
-VICINITY_API_KEYS_FILE every call but /healthz and /readyz needs a key (\`Authorization: Bearer <key>\` or
-\`api-key: <key>\`) whose role allows it: each operation's \`x-vicinity-role\` says which.`;
+VICINITY_API_KEYS_FILE every call needs a key (\`Authorization: Bearer <key>\` or \`api-key: <key>\`) whose
+role allows it (each operation's \`x-vicinity-role\` says which), except /healthz and /readyz, /metrics when
+VICINITY_METRICS_PUBLIC is true, and this document and /docs when VICINITY_DOCS_PUBLIC opens them (by
+default, on a loopback address).`;
 
 /** The route's key in OPERATIONS and policy.ts. */
 const keyOf = (method: string, url: string) => `${method} ${url}`;

@@ -559,7 +559,7 @@ export interface components {
         };
         /** @description Every error answers this shape; 5xx messages never carry internal details. */
         Error: {
-            /** @description the error code (README: Errors) */
+            /** @description the error code (docs/api.md: Errors) */
             code: string;
             /** @description the HTTP reason phrase */
             error: string;
