@@ -23,8 +23,14 @@ export interface OverlayHost {
   ready(): boolean;
 }
 
-/** Point changes one round reads: one replica task of ~10–40 ms on 784-d data. */
+/** Point changes one round reads at most. */
 export const OVERLAY_BATCH = 64;
+/**
+ * The replica time one round aims at: a search that reaches the replica behind a round waits for
+ * all of it. Rounds of 64 points at 784 dimensions took 30–80 ms and set the search p99 for as long
+ * as the filler ran (bench:import --sections latency).
+ */
+const ROUND_MS = 5;
 /** Share of one replica's time the filler may take: it waits 1/share − 1 times as long as each round ran. */
 const SHARE = 0.25;
 
@@ -39,6 +45,8 @@ const SHARE = 0.25;
 export class Overlay {
   readonly #host: OverlayHost;
   readonly #running = new Set<CollectionState>();
+  /** Replica milliseconds per point looked up, by collection: the last round's. */
+  readonly #msPerPoint = new WeakMap<CollectionState, number>();
 
   constructor(host: OverlayHost) {
     this.#host = host;
@@ -93,13 +101,19 @@ export class Overlay {
     }
   }
 
+  /** Points the next round looks up: as many as fit in ROUND_MS at the last round's pace. */
+  #batch(state: CollectionState): number {
+    const ms = this.#msPerPoint.get(state);
+    return ms === undefined ? 1 : Math.max(1, Math.min(OVERLAY_BATCH, Math.floor(ROUND_MS / ms)));
+  }
+
   /** One batch: false when there was nothing left to do. */
   async #round(state: CollectionState): Promise<boolean> {
     const host = this.#host;
     const id = state.record.id;
     const k = state.record.config.graph.knn_k;
     const mark = host.knn.mark(id);
-    const changes = host.points.changedAfter(id, mark.seq, mark.label, OVERLAY_BATCH);
+    const changes = host.points.changedAfter(id, mark.seq, mark.label, this.#batch(state));
     if (changes.length === 0) return false;
     const last = changes[changes.length - 1];
     const next: OverlayMark = { seq: last.seq, label: last.label };
@@ -108,9 +122,11 @@ export class Overlay {
     const stale = changes.filter((c) => !c.deleted && (current.get(c.label) ?? -2) < c.seq);
     let reply: NeighboursReply = { found: new Uint32Array(0), refreshed: [] };
     if (stale.length > 0) {
+      const started = performance.now();
       reply = await host.replicas.read<NeighboursReply>({
         op: 'neighbours', collectionId: id, labels: Uint32Array.from(stale, (c) => c.label), k, store: state.storeSpec,
       });
+      this.#msPerPoint.set(state, (performance.now() - started) / stale.length);
     }
     return host.writer.write(() => {
       if (!host.current(state) || host.jobActive(id)) return false;
