@@ -104,7 +104,11 @@ test('the packed package installs into a fresh project and works from plain ESM 
 
   const listing = (await run('tar', ['-tzf', join(packed, tarball)])).stdout.split('\n').filter(Boolean);
   for (const file of ['index.js', 'index.d.ts', 'langchain.js', 'langchain.d.ts']) assert.ok(listing.includes(`package/dist/${file}`), listing.join(', '));
-  assert.ok(listing.every((f) => f === 'package/package.json' || (f.startsWith('package/dist/') && /\.(js|d\.ts)$/.test(f))), `only dist/ and package.json: ${listing.join(', ')}`);
+  assert.ok(listing.includes('package/README.md'), 'the package has its README');
+  assert.ok(
+    listing.every((f) => f === 'package/package.json' || f === 'package/README.md' || (f.startsWith('package/dist/') && /\.(js|d\.ts)$/.test(f))),
+    `only dist/, package.json and README.md: ${listing.join(', ')}`,
+  );
 
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-vicinity', private: true, type: 'module' }));
   // LangChain is the application's to install (an optional peer): the version the repository tests with.
