@@ -27,8 +27,8 @@ export interface OverlayHost {
 export const OVERLAY_BATCH = 64;
 /**
  * The replica time one round aims at: a search that reaches the replica behind a round waits for
- * all of it. Rounds of 64 points at 784 dimensions took 30–80 ms and set the search p99 for as long
- * as the filler ran (bench:import --sections latency).
+ * all of it. With rounds of 64 points at 784 dimensions the search p99 stayed at 25–53 ms for as long
+ * as the filler ran, 4–10 ms after (bench:import --sections latency; round times not measured apart).
  */
 const ROUND_MS = 5;
 /** Share of one replica's time the filler may take: it waits 1/share − 1 times as long as each round ran. */
