@@ -21,7 +21,7 @@ import type { Logger } from './logger.ts';
 import type { ReplicaData } from './protocol.ts';
 import { RebuildPolicy } from './rebuild-policy.ts';
 import type { ReplicaSet } from './replicas.ts';
-import { stageUpload, type ImportRequest } from './upload.ts';
+import { UploadThread, type ImportRequest } from './upload.ts';
 import type { Writer } from './writer.ts';
 
 const PURGE_CHUNK = 500;
@@ -70,6 +70,7 @@ export class Jobs {
   readonly #host: JobHost;
   readonly #repo: JobsRepo;
   readonly #staging: StagingRepo;
+  readonly #uploads: UploadThread;
   readonly #live = new Map<string, Job>();
   /** Jobs not yet built, oldest first. */
   readonly #queue: Job[] = [];
@@ -84,6 +85,7 @@ export class Jobs {
     this.#host = host;
     this.#repo = new JobsRepo(host.db);
     this.#staging = new StagingRepo(host.db, { maxLabel: host.config.maxLabel });
+    this.#uploads = new UploadThread({ dbPath: host.data.dbPath, maxLabel: host.config.maxLabel }, host.writer, host.log);
     this.#rebuilds = new RebuildPolicy(host.config.rebuildMinDeleted, host.config.rebuildDeletedPercent);
     void host.writer
       .write(() => ({ ...this.#repo.settleInterrupted(), pruned: this.#repo.prune(Date.now() - KEEP_JOBS_MS, KEEP_JOBS) }))
@@ -112,8 +114,8 @@ export class Jobs {
     const job = await this.#create(state, 'import', detail, order === 'given');
     this.#kick(); // with nothing else ready, a build in body order starts now and follows the upload
     try {
-      const { records, bytes } = await stageUpload(job, state, request, body, {
-        config: this.#host.config, writer: this.#host.writer, staging: this.#staging,
+      const { records, bytes } = await this.#uploads.stage(job, state, request, body, {
+        config: this.#host.config,
         saturated: (s, n) => this.#host.saturated(s, n),
         expected: (j, expected) => this.#control(j, { expected }),
       });
@@ -422,6 +424,7 @@ export class Jobs {
     for (const job of jobs) if (!job.committed) void this.#end(job, new ServerErrors.JobInterrupted('the server shut down'));
     await Promise.all(jobs.map((job) => job.settled()));
     await this.#running?.builder.destroy();
+    await this.#uploads.close();
   }
 }
 

@@ -1,19 +1,23 @@
 import type { Readable } from 'node:stream';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { Piscina } from 'piscina';
 import type { BuildOrderSetting } from '../../index/build-order.ts';
-import { vectorToBlob } from '../../index/vectors.ts';
-import type { StagingRepo } from '../../storage/staging.ts';
+import type { CollectionConfig } from '../../storage/collections.ts';
 import type { Config } from '../config.ts';
+import { ServerErrors } from '../errors.ts';
 import { uploadChunks } from '../import/body.ts';
-import { parseImport, type ImportSummary } from '../import/parse.ts';
-import type { ImportFormat } from '../import/records.ts';
+import type { ImportSummary } from '../import/parse.ts';
+import type { ImportFormat, ImportOptionsInput } from '../import/records.ts';
 import type { CollectionState } from './collection-state.ts';
 import type { Job } from './job.ts';
+import type { Logger } from './logger.ts';
 import type { Writer } from './writer.ts';
 
-/** About 256 KiB of vectors per staging transaction keeps each one to a few milliseconds. */
-const STAGE_BYTES = 256 * 1024;
-const SLICE_MS = 4;
+const WORKER = new URL('./upload-worker.ts', import.meta.url).href;
+/** Body bytes passed to the upload thread and not yet parsed before the body is read no further. */
+const IN_FLIGHT_BYTES = 4 << 20;
+/** The thread ends once no upload has used it for this long (an empty worker holds tens of MiB). */
+const LINGER_MS = 5000;
 
 export interface ImportRequest {
   format: ImportFormat;
@@ -25,56 +29,197 @@ export interface ImportRequest {
 
 export interface UploadDeps {
   config: Config;
-  writer: Writer;
-  staging: StagingRepo;
   /** Counts and logs values a codec clamped. */
   saturated(state: CollectionState, count: number): void;
   /** The body's record count became known: tell a build that follows the upload. */
   expected(job: Job, records: number): void;
 }
 
+export interface UploadWorkerData {
+  dbPath: string;
+  maxLabel: number;
+}
+
+export interface UploadStart {
+  jobId: string;
+  collectionId: number;
+  config: CollectionConfig;
+  dedupe: boolean;
+  options: Omit<ImportOptionsInput, 'dimension' | 'metric'>;
+}
+
+export type ToUpload =
+  | { type: 'start'; start: UploadStart }
+  | { type: 'chunk'; jobId: string; bytes: Uint8Array }
+  /** The body is complete, or (`stop`) the upload ended early on this side. */
+  | { type: 'end'; jobId: string; stop: boolean }
+  | { type: 'locked'; id: number; granted: boolean };
+
+export type FromUpload =
+  | { type: 'consumed'; jobId: string; bytes: number }
+  | { type: 'staged'; jobId: string; records: number; totalRecords: number | null; saturated: number }
+  | { type: 'lock'; id: number; jobId: string }
+  | { type: 'unlock'; id: number }
+  | { type: 'done'; jobId: string; summary: ImportSummary }
+  | { type: 'failed'; jobId: string; error: { code: string; message: string; statusCode: number } };
+
+interface Thread {
+  pool: Piscina;
+  port: MessagePort;
+}
+
+interface Upload {
+  job: Job;
+  state: CollectionState;
+  deps: UploadDeps;
+  inFlight: number;
+  drained: (() => void) | null;
+  settle: (outcome: { summary: ImportSummary } | { error: Error }) => void;
+}
+
 /**
- * Streams an import body into staging, a batch per write, each encoded as the collection stores
- * vectors (float32 while its codec awaits the fit the build makes). Stops at once when the job ends
- * (a cancel, a drop) or the client goes quiet. Resolves with the body's size once all of it is staged.
+ * The server's side of the upload thread (upload-worker.ts), which parses and stages import
+ * bodies: chunks out (a few MiB ahead of the parser at most, so a fast client cannot fill memory),
+ * progress back, and the write lock lent for each staging transaction — refused once the job has
+ * ended, so nothing is staged after its rows are purged.
  */
-export async function stageUpload(job: Job, state: CollectionState, request: ImportRequest, body: Readable, deps: UploadDeps): Promise<ImportSummary> {
-  const { config, writer, staging } = deps;
-  const { dimension, metric } = state.record.config;
-  const dedupe = request.format === 'ndjson' || request.format === 'msgpack';
-  const batches = parseImport(uploadChunks(body, { signal: job.signal, idleMs: config.importIdleTimeoutMs }), {
-    format: request.format, dimension, metric, idOffset: request.idOffset, contentLength: request.contentLength,
-    batchSize: Math.max(16, Math.min(1024, Math.floor(STAGE_BYTES / (dimension * 4)))),
-    maxBytes: config.importMaxBytes, maxRecords: config.importMaxRecords, maxRecordBytes: config.importMaxRecordBytes, maxPayloadBytes: config.maxPayloadBytes, maxPayloadDepth: config.maxPayloadDepth,
-  });
-  let sliceStart = performance.now();
-  for (;;) {
-    const next = await batches.next();
-    if (next.done) return next.value;
-    const batch = next.value;
-    const { model } = state;
-    let saturated = 0;
-    const writes = batch.ids.map((id, i) => {
-      const vector = batch.vectors.subarray(i * dimension, (i + 1) * dimension);
-      const links = batch.links[i];
-      if (model.pending.codec) return { row: batch.firstRecord + i, id, payload: batch.payloads[i], links, vector: vectorToBlob(vector) };
-      const encoded = model.encode(vector);
-      saturated += encoded.saturated;
-      return { row: batch.firstRecord + i, id, payload: batch.payloads[i], links, vector: encoded.bytes };
+export class UploadThread {
+  readonly #data: UploadWorkerData;
+  readonly #writer: Writer;
+  readonly #log: Logger;
+  #thread: Thread | null = null;
+  readonly #uploads = new Map<string, Upload>();
+  readonly #leases = new Map<number, () => void>();
+  #linger: NodeJS.Timeout | null = null;
+
+  constructor(data: UploadWorkerData, writer: Writer, log: Logger) {
+    this.#data = data;
+    this.#writer = writer;
+    this.#log = log;
+  }
+
+  /**
+   * Streams an import body into staging, a batch per write, each encoded as the collection stores
+   * vectors (float32 while its codec awaits the fit the build makes). Stops at once when the job ends
+   * (a cancel, a drop) or the client goes quiet. Resolves with the body's size once all of it is staged.
+   */
+  async stage(job: Job, state: CollectionState, request: ImportRequest, body: Readable, deps: UploadDeps): Promise<ImportSummary> {
+    const { config } = deps;
+    const port = this.#start();
+    let settle!: Upload['settle'];
+    const settled = new Promise<{ summary: ImportSummary } | { error: Error }>((resolve) => (settle = resolve));
+    const upload: Upload = { job, state, deps, inFlight: 0, drained: null, settle };
+    this.#uploads.set(job.id, upload);
+    let outcome: { summary: ImportSummary } | { error: Error } | null = null;
+    void settled.then((o) => {
+      outcome = o;
+      upload.drained?.();
     });
-    if (saturated > 0) deps.saturated(state, saturated);
-    await writer.write(() => {
-      job.signal.throwIfAborted(); // a drop or cancel may have ended the job while this write waited
-      staging.stage(job.id, state.record.id, writes, dedupe);
-    });
-    job.staged += writes.length;
-    job.lastStagedAt = Date.now();
-    job.total = batch.totalRecords;
-    if (batch.totalRecords !== null) deps.expected(job, batch.totalRecords);
-    // A fast upload arrives already buffered, so this loop would run on microtasks alone: let searches in between.
-    if (performance.now() - sliceStart > SLICE_MS) {
-      await yieldToLoop();
-      sliceStart = performance.now();
+    port.postMessage({
+      type: 'start',
+      start: {
+        jobId: job.id, collectionId: state.record.id, config: state.record.config, dedupe: request.format === 'ndjson' || request.format === 'msgpack',
+        options: {
+          format: request.format, idOffset: request.idOffset, contentLength: request.contentLength,
+          maxBytes: config.importMaxBytes, maxRecords: config.importMaxRecords, maxRecordBytes: config.importMaxRecordBytes,
+          maxPayloadBytes: config.maxPayloadBytes, maxPayloadDepth: config.maxPayloadDepth,
+        },
+      },
+    } satisfies ToUpload);
+    try {
+      try {
+        for await (const chunk of uploadChunks(body, { signal: job.signal, idleMs: config.importIdleTimeoutMs })) {
+          while (upload.inFlight >= IN_FLIGHT_BYTES && outcome === null) await new Promise<void>((resolve) => (upload.drained = resolve));
+          if (outcome !== null) break; // the thread stopped (a malformed body): the rest is not read
+          upload.inFlight += chunk.byteLength;
+          port.postMessage({ type: 'chunk', jobId: job.id, bytes: chunk } satisfies ToUpload);
+        }
+      } catch (err) {
+        // This side ended the upload (a cancel, a quiet client): the thread stops, and nothing it
+        // staged is kept. Its last write ends before this job's rows can be purged.
+        port.postMessage({ type: 'end', jobId: job.id, stop: true } satisfies ToUpload);
+        await settled;
+        throw err;
+      }
+      port.postMessage({ type: 'end', jobId: job.id, stop: false } satisfies ToUpload);
+      const result = await settled;
+      if ('error' in result) throw result.error;
+      return result.summary;
+    } finally {
+      this.#uploads.delete(job.id);
+      if (this.#uploads.size === 0) this.#linger = setTimeout(() => void this.close(), LINGER_MS).unref();
+    }
+  }
+
+  /** Ends the thread (uploads still running fail). */
+  async close(): Promise<void> {
+    const thread = this.#thread;
+    this.#thread = null;
+    if (!thread) return;
+    thread.port.close();
+    await thread.pool.destroy();
+  }
+
+  #start(): MessagePort {
+    if (this.#linger) clearTimeout(this.#linger);
+    this.#linger = null;
+    if (this.#thread) return this.#thread.port;
+    // A pool of one thread, for the way piscina loads the worker's TypeScript; one task serves every upload.
+    const pool = new Piscina({ filename: WORKER, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled' });
+    const { port1, port2 } = new MessageChannel();
+    const thread = { pool, port: port1 };
+    port1.on('message', (message: FromUpload) => this.#receive(thread, message));
+    const ended = (err: unknown) => {
+      if (this.#thread === thread) {
+        this.#thread = null;
+        this.#log.error({ err }, 'the upload thread stopped');
+        void pool.destroy();
+      }
+      // A thread gone inside a transaction never committed it; SQLite dropped its lock with it.
+      for (const release of this.#leases.values()) release();
+      this.#leases.clear();
+      for (const upload of this.#uploads.values()) upload.settle({ error: new ServerErrors.Internal('the upload thread stopped; the import was not kept') });
+    };
+    pool.run({ port: port2, ...this.#data }, { transferList: [port2] }).then(() => ended(null), ended);
+    this.#thread = thread;
+    return port1;
+  }
+
+  #receive(thread: Thread, message: FromUpload): void {
+    const upload = 'jobId' in message ? this.#uploads.get(message.jobId) : undefined;
+    switch (message.type) {
+      case 'consumed':
+        if (!upload) return;
+        upload.inFlight -= message.bytes;
+        if (upload.inFlight < IN_FLIGHT_BYTES) upload.drained?.();
+        return;
+      case 'staged': {
+        if (!upload) return;
+        const { job, state, deps } = upload;
+        job.staged += message.records;
+        job.lastStagedAt = Date.now();
+        job.total = message.totalRecords;
+        if (message.totalRecords !== null) deps.expected(job, message.totalRecords);
+        if (message.saturated > 0) deps.saturated(state, message.saturated);
+        return;
+      }
+      case 'lock':
+        void this.#writer.lease().then((release) => {
+          const granted = upload !== undefined && !upload.job.signal.aborted && this.#thread === thread;
+          if (granted) this.#leases.set(message.id, release);
+          else release();
+          thread.port.postMessage({ type: 'locked', id: message.id, granted } satisfies ToUpload);
+        });
+        return;
+      case 'unlock':
+        this.#leases.get(message.id)?.();
+        this.#leases.delete(message.id);
+        return;
+      case 'done':
+        upload?.settle({ summary: message.summary });
+        return;
+      case 'failed':
+        upload?.settle({ error: Object.assign(new Error(message.error.message), { code: message.error.code, statusCode: message.error.statusCode }) });
     }
   }
 }
