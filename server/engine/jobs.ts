@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { BuildOrder, BuildOrderSetting } from '../../index/build-order.ts';
 import type { CollectionsRepo } from '../../storage/collections.ts';
-import { truncateWal, vacuumStep, type Db } from '../../storage/db.ts';
+import type { Db } from '../../storage/db.ts';
 import { StorageErrors } from '../../storage/errors.ts';
 import { JobsRepo, type JobRecord } from '../../storage/jobs.ts';
 import type { PointsRepo } from '../../storage/points.ts';
@@ -24,14 +23,11 @@ import type { ReplicaSet } from './replicas.ts';
 import { UploadThread, type ImportRequest } from './upload.ts';
 import type { Writer } from './writer.ts';
 
-const PURGE_CHUNK = 500;
 /** A build that follows an upload gives way to a job that is ready once the upload has been quiet this long. */
 export const YIELD_IDLE_MS = 1000;
 /** Finished jobs are kept for a week, and at most this many. */
 const KEEP_JOBS_MS = 7 * 24 * 3600 * 1000;
 const KEEP_JOBS = 1000;
-/** Free pages one write gives back (16 MiB of a new database's 16 KiB pages). */
-const VACUUM_PAGES = 1024;
 
 /** What the engine lends the jobs. */
 export interface JobHost {
@@ -400,19 +396,11 @@ export class Jobs {
   }
 
   async #purge(id: string): Promise<void> {
+    if (this.#closed) return;
     try {
-      while (!this.#closed && !(await this.#host.writer.write(() => this.#staging.purge(id, PURGE_CHUNK)))) await yieldToLoop();
-      // The staged rows' pages go back to the file system, a few megabytes per write.
-      while (!this.#closed && !(await this.#host.writer.write(() => vacuumStep(this.#host.db, VACUUM_PAGES)))) await yieldToLoop();
-      // And the WAL, which the commit and the vacuum grew to its limit, goes back to nothing.
-      const release = await this.#host.writer.lease();
-      try {
-        if (!this.#closed) truncateWal(this.#host.db);
-      } finally {
-        release();
-      }
+      await this.#uploads.purge(id);
     } catch (err) {
-      this.#host.log.error({ err, job: id }, 'removing staged rows failed; retried at the next start');
+      if (!this.#closed) this.#host.log.error({ err, job: id }, 'removing staged rows failed; retried at the next start');
     }
   }
 

@@ -2,7 +2,7 @@ import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { MessagePort } from 'node:worker_threads';
 import { vectorToBlob } from '../../index/vectors.ts';
-import { openDatabase, type Db } from '../../storage/db.ts';
+import { openDatabase, truncateWal, vacuumStep, type Db } from '../../storage/db.ts';
 import { StagingRepo } from '../../storage/staging.ts';
 import { parseImport, type ImportSummary } from '../import/parse.ts';
 import { loadModel } from './load-index.ts';
@@ -14,11 +14,16 @@ import { Writer } from './writer.ts';
 const UPLOAD_NICE = 19;
 /** About 256 KiB of vectors per staging transaction keeps each one to a few milliseconds. */
 const STAGE_BYTES = 256 * 1024;
+/** Staged rows deleted per transaction, once their job has ended. */
+const PURGE_CHUNK = 500;
+/** Free pages given back to the file system per transaction (16 MiB of 16 KiB pages). */
+const VACUUM_PAGES = 1024;
 
 /**
  * The upload thread: parses import bodies, encodes their vectors as the collection stores them and
- * stages them through its own connection, borrowing the server's write lock for each transaction.
- * The server's event loop only passes the body's chunks on, so searches do not wait behind it.
+ * stages them through its own connection, borrowing the server's write lock for each transaction;
+ * and once a job has ended, deletes its staged rows and gives their pages and the WAL back. The
+ * server's event loop only passes the body's chunks on, so searches do not wait behind either.
  */
 export default function serve({ port, dbPath, maxLabel }: UploadWorkerData & { port: MessagePort }): Promise<void> {
   try {
@@ -117,28 +122,51 @@ class Uploads {
       case 'end':
         this.#bodies.get(message.jobId)?.end(message.stop ? new Error('the upload stopped') : null);
         return;
+      case 'purge':
+        this.#purge(message.jobId).then(
+          () => this.send({ type: 'purged', jobId: message.jobId, error: null }),
+          (err: unknown) => this.send({ type: 'purged', jobId: message.jobId, error: String((err as Error).message ?? err) }),
+        );
+        return;
       case 'locked':
         this.#grants.get(message.id)?.(message.granted);
         this.#grants.delete(message.id);
     }
   }
 
-  /** Each staging transaction borrows the server's lock, which it refuses once the job has ended. */
-  #writer(jobId: string): Writer {
-    return new Writer(this.db, () =>
-      new Promise<() => void>((resolve, reject) => {
-        const id = this.#nextLock++;
-        this.#grants.set(id, (granted) => (granted ? resolve(() => this.send({ type: 'unlock', id })) : reject(new Error('the job ended'))));
-        this.send({ type: 'lock', id, jobId });
-      }),
-    );
+  /** Removes an ended job's staged rows in short writes, then gives the space back. */
+  async #purge(jobId: string): Promise<void> {
+    const writer = this.#writer(jobId, 'purge');
+    while (!(await writer.write(() => this.staging.purge(jobId, PURGE_CHUNK))));
+    // The staged rows' pages go back to the file system, a few megabytes per write.
+    while (!(await writer.write(() => vacuumStep(this.db, VACUUM_PAGES))));
+    // And the WAL, which the commit and the vacuum grew to its limit, goes back to nothing.
+    const release = await this.#lock(jobId, 'purge');
+    try {
+      truncateWal(this.db);
+    } finally {
+      release();
+    }
+  }
+
+  /** Each transaction borrows the server's lock, which it refuses to staging once the job has ended. */
+  #writer(jobId: string, purpose: 'stage' | 'purge'): Writer {
+    return new Writer(this.db, () => this.#lock(jobId, purpose));
+  }
+
+  #lock(jobId: string, purpose: 'stage' | 'purge'): Promise<() => void> {
+    return new Promise<() => void>((resolve, reject) => {
+      const id = this.#nextLock++;
+      this.#grants.set(id, (granted) => (granted ? resolve(() => this.send({ type: 'unlock', id })) : reject(new Error('the job ended'))));
+      this.send({ type: 'lock', id, jobId, purpose });
+    });
   }
 
   async #stage(start: UploadStart, chunks: Chunks): Promise<ImportSummary> {
     const { jobId, collectionId, config, dedupe } = start;
     const { dimension } = config;
     const batchSize = Math.max(16, Math.min(1024, Math.floor(STAGE_BYTES / (dimension * 4))));
-    const writer = this.#writer(jobId);
+    const writer = this.#writer(jobId, 'stage');
     const batches = parseImport(chunks, { ...start.options, dimension, metric: config.metric, batchSize });
     let model: CollectionModel | null = null;
     for (;;) {

@@ -53,12 +53,14 @@ export type ToUpload =
   | { type: 'chunk'; jobId: string; bytes: Uint8Array }
   /** The body is complete, or (`stop`) the upload ended early on this side. */
   | { type: 'end'; jobId: string; stop: boolean }
+  | { type: 'purge'; jobId: string }
   | { type: 'locked'; id: number; granted: boolean };
 
 export type FromUpload =
   | { type: 'consumed'; jobId: string; bytes: number }
   | { type: 'staged'; jobId: string; records: number; totalRecords: number | null; saturated: number }
-  | { type: 'lock'; id: number; jobId: string }
+  | { type: 'lock'; id: number; jobId: string; purpose: 'stage' | 'purge' }
+  | { type: 'purged'; jobId: string; error: string | null }
   | { type: 'unlock'; id: number }
   | { type: 'done'; jobId: string; summary: ImportSummary }
   | { type: 'failed'; jobId: string; error: { code: string; message: string; statusCode: number } };
@@ -90,6 +92,7 @@ export class UploadThread {
   #thread: Thread | null = null;
   readonly #uploads = new Map<string, Upload>();
   readonly #leases = new Map<number, () => void>();
+  readonly #purges = new Map<string, (error: string | null) => void>();
   #linger: NodeJS.Timeout | null = null;
 
   constructor(data: UploadWorkerData, writer: Writer, log: Logger) {
@@ -147,8 +150,27 @@ export class UploadThread {
       return result.summary;
     } finally {
       this.#uploads.delete(job.id);
-      if (this.#uploads.size === 0) this.#linger = setTimeout(() => void this.close(), LINGER_MS).unref();
+      this.#idle();
     }
+  }
+
+  /**
+   * Deletes an ended job's staged rows in the thread, then gives their pages and the WAL back.
+   * Rejects when the thread stops first; what is left is removed at the next start.
+   */
+  async purge(jobId: string): Promise<void> {
+    const port = this.#start();
+    const error = await new Promise<string | null>((resolve) => {
+      this.#purges.set(jobId, resolve);
+      port.postMessage({ type: 'purge', jobId } satisfies ToUpload);
+    });
+    this.#purges.delete(jobId);
+    this.#idle();
+    if (error !== null) throw new Error(error);
+  }
+
+  #idle(): void {
+    if (this.#uploads.size === 0 && this.#purges.size === 0) this.#linger = setTimeout(() => void this.close(), LINGER_MS).unref();
   }
 
   /** Ends the thread (uploads still running fail). */
@@ -179,6 +201,7 @@ export class UploadThread {
       for (const release of this.#leases.values()) release();
       this.#leases.clear();
       for (const upload of this.#uploads.values()) upload.settle({ error: new ServerErrors.Internal('the upload thread stopped; the import was not kept') });
+      for (const purged of this.#purges.values()) purged('the upload thread stopped');
     };
     pool.run({ port: port2, ...this.#data }, { transferList: [port2] }).then(() => ended(null), ended);
     this.#thread = thread;
@@ -205,7 +228,8 @@ export class UploadThread {
       }
       case 'lock':
         void this.#writer.lease().then((release) => {
-          const granted = upload !== undefined && !upload.job.signal.aborted && this.#thread === thread;
+          const staging = upload !== undefined && !upload.job.signal.aborted;
+          const granted = this.#thread === thread && (message.purpose === 'purge' ? this.#purges.has(message.jobId) : staging);
           if (granted) this.#leases.set(message.id, release);
           else release();
           thread.port.postMessage({ type: 'locked', id: message.id, granted } satisfies ToUpload);
@@ -217,6 +241,9 @@ export class UploadThread {
         return;
       case 'done':
         upload?.settle({ summary: message.summary });
+        return;
+      case 'purged':
+        this.#purges.get(message.jobId)?.(message.error);
         return;
       case 'failed':
         upload?.settle({ error: Object.assign(new Error(message.error.message), { code: message.error.code, statusCode: message.error.statusCode }) });
