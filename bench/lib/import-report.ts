@@ -77,15 +77,16 @@ export interface ImportReport {
 }
 
 /** The targets in docs/benchmarks.md (Targets the benchmarks print); printed met or missed, they never fail the run. */
-export const GOALS = { rateVsRawStock: 0.9, rssSlackMiB: 300, p99Ratio: 3 } as const;
+export const GOALS = { rateVsRawStock: 1.2, rssSlackMiB: 300, p99Ratio: 3 } as const;
 
 const MiB = (bytes: number | null | undefined): string => (bytes === null || bytes === undefined ? '—' : fixed(bytes / 2 ** 20, 1));
 const orDash = (x: number | null | undefined, digits: number): string => (x === null || x === undefined ? '—' : fixed(x, digits));
 
 /** (replicas + 1) × index bytes + 300 MiB: every replica's index, the build's own copy, and slack. */
 export function rssBound(m: ImportMeasure): number | null {
-  const { replicas, perReplicaBytes } = m.after;
-  return replicas === null || perReplicaBytes === null ? null : (replicas + 1) * perReplicaBytes + GOALS.rssSlackMiB * 2 ** 20;
+  const { replicas, perReplicaBytes, sharedVectorsBytes } = m.after;
+  if (replicas === null || perReplicaBytes === null || sharedVectorsBytes === null) return null;
+  return (replicas + 1) * perReplicaBytes + sharedVectorsBytes + GOALS.rssSlackMiB * 2 ** 20;
 }
 
 /** Peak server RSS less (replicas + 1) × index bytes: what the RSS target's bound leaves to its 300 MiB. */
@@ -208,7 +209,7 @@ export function formatImportReport(r: ImportReport): string {
   }
   if (r.scale.length > 0) {
     out.push('');
-    out.push(`## 3. Synthetic ${r.scale[0].file.dim}-d .npy over HTTP: time and memory as the file grows (target: peak RSS ≤ (replicas + 1) × index + ${GOALS.rssSlackMiB} MiB)`);
+    out.push(`## 3. Synthetic ${r.scale[0].file.dim}-d .npy over HTTP: time and memory as the file grows (target: peak RSS ≤ (replicas + 1) × index + shared vector store + ${GOALS.rssSlackMiB} MiB)`);
     out.push('');
     out.push(scaleTable(r));
     out.push('');
