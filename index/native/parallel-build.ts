@@ -96,11 +96,13 @@ export class ParallelBuilder {
     if (input.vectors.length !== n * input.dimension) {
       throw new IndexErrors.Options(`vectors must hold ${n} × ${input.dimension} values, got ${input.vectors.length}`);
     }
-    if (new Set(input.labels).size !== n) throw new IndexErrors.Options('labels must be distinct');
+    // Two threads inserting one label at once would race inside hnswlib (it updates the point the other is linking).
+    const sorted = Uint32Array.from(input.labels).sort();
+    for (let i = 1; i < n; i++) if (sorted[i] === sorted[i - 1]) throw new IndexErrors.Options(`labels must be distinct; ${sorted[i]} repeats`);
     const order = input.order ?? Uint32Array.from({ length: n }, (_, i) => i);
-    if (order.length !== n || new Set(order).size !== n || order.some((p) => p >= n)) {
-      throw new IndexErrors.Options(`order must hold each row from 0 to ${n - 1} once`);
-    }
+    const seen = new Uint8Array(n);
+    const once = (p: number): boolean => p < n && seen[p] === 0 && (seen[p] = 1) === 1;
+    if (order.length !== n || !order.every(once)) throw new IndexErrors.Options(`order must hold each row from 0 to ${n - 1} once`);
     return new ParallelBuild(this.#addon.build({
       metric: input.metric, dim: input.dimension, m: input.m, efConstruction: input.efConstruction, seed: input.seed,
       threads: input.threads, path: input.path, vectors: input.vectors, labels: input.labels, order,
