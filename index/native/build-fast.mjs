@@ -200,8 +200,8 @@ function buildParallel(name, pkgDir, cacheDir) {
     install(what, built, outDir, 'parallel-build.node', true);
     log(`${what} installed at ${join(outDir, 'parallel-build.node')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } catch (err) {
-    if (!(err instanceof Skip)) throw err;
-    log(`${err.message}: imports build on one thread`);
+    // Whatever went wrong (parallel-build.cc missing, say), the build installed above stays.
+    log(`${err instanceof Skip ? err.message : `${what} skipped (${err instanceof Error ? err.message : String(err)})`}: imports build on one thread`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

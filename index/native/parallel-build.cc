@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <string>
@@ -150,6 +151,16 @@ class BuildWorker : public Napi::AsyncWorker {
     index.mult_ = mult;
     maxLevel_ = index.maxlevel_;
     index.saveIndex(job_.path);
+    // saveIndex reports no failed write (a full disk, a missing directory): check the size it must have.
+    uintmax_t expected = 96 + index.cur_element_count * index.size_data_per_element_;
+    for (size_t i = 0; i < index.cur_element_count; i++) {
+      expected += 4 + (index.element_levels_[i] > 0 ? index.size_links_per_element_ * index.element_levels_[i] : 0);
+    }
+    std::error_code ec;
+    const uintmax_t written = std::filesystem::file_size(job_.path, ec);
+    if (ec || written != expected) {
+      throw std::runtime_error("writing " + job_.path + " failed: " + (ec ? ec.message() : std::to_string(written) + " bytes of " + std::to_string(expected)));
+    }
   }
 
   Job job_;

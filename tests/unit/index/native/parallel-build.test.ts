@@ -195,3 +195,10 @@ test('bad input is refused before any thread starts; a vector that is not finite
   await assert.rejects(builder.build({ ...input(10, 4, path), vectors }).done, { ...code, message: /position 5 .*not finite/ });
   assert.equal(existsSync(path), false);
 });
+
+test('a file that cannot be written fails the build', async (t) => {
+  const builder = need(t);
+  if (!builder) return;
+  const path = join(tempDir(t), 'no-such-directory', 'index.bin');
+  await assert.rejects(builder.build(input(100, 4, path)).done, { code: 'VDB_ERR_INDEX_OPTIONS', message: /writing .*index\.bin failed/ });
+});
