@@ -306,19 +306,20 @@ export class BuildState {
     const vectors = new Float32Array(keys.length * dim);
     const labels = new Uint32Array(keys.length);
     const payloads: (string | null)[] = [];
+    let n = 0;
     for (let after = -1; ; ) {
       const rows = staging.rowsAfter(task.jobId, after, PAGE);
       for (const row of rows) {
-        labels[payloads.length] = row.label;
-        vectors.set(model.toIndex(model.storedValue(row.vector)), payloads.length * dim);
-        payloads.push(row.payload);
+        labels[n] = row.label;
+        vectors.set(model.toIndex(model.storedValue(row.vector)), n++ * dim);
+        if (shuffle === null) payloads.push(row.payload);
       }
       if (rows.length < PAGE) break;
       after = rows[rows.length - 1].row;
     }
     const plan = shuffle !== null
-      ? { positions: buildOrder(payloads.length, shuffle, task.seed), pass: null }
-      : await planOrder(task.order, task.seed, { n: payloads.length, dim, vectors, payloads }, this.#data.engine, breather);
+      ? { positions: buildOrder(n, shuffle, task.seed), pass: null }
+      : await planOrder(task.order, task.seed, { n, dim, vectors, payloads }, this.#data.engine, breather);
     if (plan.pass) await putKnn(this.#write, new KnnRepo(this.#conn), task.collectionId, knnRows(plan.pass, labels), breather, true);
     const hooks = { progress: (inserted: number) => (progress.processed = inserted), pause: breather };
     const built = await insertRows(index, indexOptions(model, this.#data.engine), { labels, vectors, order: plan.positions }, this.#settings, hooks);
