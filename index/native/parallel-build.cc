@@ -7,7 +7,9 @@
 // with the same generator, seed and formula as hnswlib (one thread then builds exactly the graph
 // hnswlib-node's addPoint loop builds), and passed to addPoint(data, label, level). That overload
 // still draws a level itself and uses it when the given one is 0: mult_ is 0 during the build so
-// that draw is always 0, and restored before the file is written.
+// that draw is always 0, and restored before the file is written. (The draw itself still steps the
+// shared generator from several threads, as hnswlib's Python add_items does; its result is 0 whatever
+// state it reads.)
 #include <atomic>
 #include <cmath>
 #include <cstdint>
