@@ -8,8 +8,8 @@
 // hnswlib-node's addPoint loop builds), and passed to addPoint(data, label, level). That overload
 // still draws a level itself and uses it when the given one is 0: mult_ is 0 during the build so
 // that draw is always 0, and restored before the file is written. (The draw itself still steps the
-// shared generator from several threads, as hnswlib's Python add_items does; its result is 0 whatever
-// state it reads.)
+// shared generator from several threads, as hnswlib's Python add_items does; times 0 its result is 0
+// for any draw but exactly 0.0, which would take minstd's minimum twice in a row, a pair it never yields.)
 #include <atomic>
 #include <cmath>
 #include <cstdint>
