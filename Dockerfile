@@ -2,15 +2,17 @@
 # tests/deploy/docker.test.ts checks this file against the code and replays it without Docker.
 
 # Build stage: the full image has the python3, make and g++ that node-gyp needs for better-sqlite3,
-# hnswlib-node and the AVX2+FMA copy of hnswlib-node that the postinstall script compiles.
+# hnswlib-node and the AVX2+FMA copy of hnswlib-node (and the parallel builder beside it) that the
+# postinstall script compiles.
 FROM node:20-bookworm AS build
 WORKDIR /app
-# The lock file and the postinstall script first, so the dependency layer is rebuilt only when they change.
+# The lock file and the postinstall script (with the addon source it compiles) first, so the dependency
+# layer is rebuilt only when they change.
 COPY package.json package-lock.json ./
 # The client SDK is a workspace of the repository: npm ci needs its package.json (its dependencies
 # are pure JavaScript; it has no install script).
 COPY client/package.json client/
-COPY index/native/build-fast.mjs index/native/
+COPY index/native/build-fast.mjs index/native/parallel-build.cc index/native/
 # Dev dependencies (typescript, eslint) are not needed at run time: tsx is a dependency.
 # VICINITY_HNSW_BUILD is left unset (auto): the AVX2 build is compiled when the build machine has
 # AVX2+FMA, and picked at start-up only on a CPU that has them; never native (-march=native).

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { PAYLOAD_DEPTH_CEILING } from './payload.ts';
 
@@ -44,6 +45,8 @@ export interface Config {
   maxIndexBacklog: number;
   /** hnswlib-node build: auto picks the AVX2+FMA build when it was built and this CPU has both. */
   hnswBuild: 'auto' | 'stock' | 'avx2' | 'native';
+  /** Threads that build a fresh index (an import into an empty collection, an optimize); 0 = one per core, 1 = hnswlib-node's addPoint loop. */
+  buildThreads: number;
   /** Caps of one import body: bytes, records, and bytes of one NDJSON line or MessagePack record. */
   importMaxBytes: number;
   importMaxRecords: number;
@@ -112,6 +115,7 @@ export const ENV_VARS = {
   VICINITY_REBUILD_MIN_DELETED: ['1000', '…and at least this many points are deleted (0: never rebuild by itself)'],
   VICINITY_MAX_INDEX_BACKLOG: ['2000', "points a replica's index may lag behind acknowledged writes before a write waits for it (searches never wait: they score pending writes exactly)"],
   VICINITY_HNSW_BUILD: ['auto', 'hnswlib build: auto, stock, avx2 or native (native only if installed with VICINITY_HNSW_BUILD=native)'],
+  VICINITY_BUILD_THREADS: ['0', 'threads that build a fresh index (an import into an empty collection, an optimize); 0 = one per core; 1 = one thread through hnswlib-node (also what the stock build does)'],
   VICINITY_IMPORT_MAX_BYTES: [String(64 * 1024 * MiB), 'largest import body, in bytes'],
   VICINITY_IMPORT_MAX_RECORDS: ['100000000', 'most records in one import'],
   VICINITY_IMPORT_MAX_RECORD_BYTES: [String(16 * MiB), 'largest NDJSON line or MessagePack record in an import'],
@@ -211,6 +215,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     rebuildDeletedPercent: int(env, 'VICINITY_REBUILD_DELETED_PERCENT', 1, 100),
     rebuildMinDeleted: int(env, 'VICINITY_REBUILD_MIN_DELETED', 0, 1e12),
     hnswBuild: oneOf(env, 'VICINITY_HNSW_BUILD', ['auto', 'stock', 'avx2', 'native'] as const),
+    buildThreads: int(env, 'VICINITY_BUILD_THREADS', 0, 256) || availableParallelism(),
     logLevel: oneOf(env, 'VICINITY_LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     importMaxBytes: int(env, 'VICINITY_IMPORT_MAX_BYTES', 1024, Number.MAX_SAFE_INTEGER),
     importMaxRecords: int(env, 'VICINITY_IMPORT_MAX_RECORDS', 1, 4294967295),

@@ -7,11 +7,16 @@
  *   VICINITY_HNSW_BUILD=native                 build avx2/ and native/ (safe only on this CPU)
  *   VICINITY_HNSW_BUILD=stock                  build nothing
  *
- * It never fails the install: every problem prints one line and exits 0, and the stock addon is used.
+ * Beside each build goes parallel-build.node, our own addon (index/native/parallel-build.cc) compiled
+ * with the same flags against hnswlib-node's copy of hnswlib: it builds an index with several threads.
+ *
+ * It never fails the install: every problem prints one line and exits 0, and the stock addon is used
+ * (without parallel-build.node, imports build on one thread through hnswlib-node).
  * A candidate is installed only after a self-test in a child process (a SIGILL kills the child, not us).
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,16 +75,20 @@ function findNodeGyp() {
 }
 
 /** hnswlib-node's binding.gyp for Linux, with absolute include paths and the extra flags. */
-function bindingGyp(pkgDir, cflags) {
+function bindingGyp(pkgDir, cflags, parallel) {
   const original = readFileSync(join(pkgDir, 'binding.gyp'), 'utf8');
   if (!original.includes('"target_name": "addon"') || !original.includes('src/addon.cc')) {
     throw new Skip(`unexpected ${join(pkgDir, 'binding.gyp')} (hnswlib-node changed layout?)`);
   }
+  if (parallel && !existsSync(join(pkgDir, 'src', 'hnswlib', 'hnswalg.h'))) {
+    throw new Skip(`no ${join(pkgDir, 'src', 'hnswlib', 'hnswalg.h')} (hnswlib-node changed layout?)`);
+  }
   const addonApi = dirname(createRequire(join(pkgDir, 'package.json')).resolve('node-addon-api/package.json'));
   const target = {
     target_name: 'addon',
-    sources: ['src/addon.cc'],
-    include_dirs: [addonApi],
+    // Our addon includes "hnswlib/hnswlib.h" from hnswlib-node's src/, the headers its addon.cc uses.
+    sources: [parallel ? 'parallel-build.cc' : 'src/addon.cc'],
+    include_dirs: parallel ? [addonApi, join(pkgDir, 'src')] : [addonApi],
     defines: ['NAPI_DISABLE_CPP_EXCEPTIONS'],
     'cflags!': ['-fno-exceptions'],
     'cflags_cc!': ['-fno-exceptions'],
@@ -111,19 +120,51 @@ function firstError(text) {
 }
 
 /** Loads the candidate and the stock addon in a child and compares k-NN answers; returns null or why not. */
-function selfTest(candidate) {
-  const r = spawnSync(process.execPath, [SELF, '--self-test', candidate], { encoding: 'utf8', timeout: 60_000 });
+function selfTest(candidate, parallel) {
+  const r = spawnSync(process.execPath, [SELF, parallel ? '--self-test-parallel' : '--self-test', candidate], { encoding: 'utf8', timeout: 60_000 });
   if (r.error) return `self-test could not run: ${r.error.message}`;
   if (r.signal) return `self-test killed by ${r.signal}${r.signal === 'SIGILL' ? ' (CPU lacks an instruction the build uses)' : ''}`;
   if (r.status !== 0) return `self-test failed: ${lastLines(r.stderr || r.stdout, 1)}`;
   return null;
 }
 
-function build(name, pkgDir, cacheDir, nodeGyp) {
+/** Runs node-gyp in `work` on `gyp`; returns the addon built, or throws Skip with the reason. */
+function compile(what, work, gyp, logFile) {
+  writeFileSync(join(work, 'binding.gyp'), gyp);
+  // V=1 puts the compile command line in the log, so the flags can be checked.
+  const r = spawnSync(process.execPath, [findNodeGyp(), ...nodeGypArgs()], {
+    cwd: work,
+    encoding: 'utf8',
+    env: { ...process.env, V: '1' },
+    timeout: 600_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  writeFileSync(logFile, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ? r.error.message : ''}\n`);
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : `node-gyp exited ${r.status ?? r.signal}: ${firstError(`${r.stdout ?? ''}\n${r.stderr ?? ''}`)}`;
+    throw new Skip(`${what} failed (${why}; log: ${logFile})`);
+  }
+  const built = join(work, 'build', 'Release', 'addon.node');
+  if (!existsSync(built)) throw new Skip(`${what} produced no addon.node (log: ${logFile})`);
+  return built;
+}
+
+/** Copies `built` beside the installed addons as `name` once it passes its self-test in a child. */
+function install(what, built, outDir, name, parallel) {
+  const candidate = join(outDir, name.replace(/\.node$/, '.candidate.node'));
+  cpSync(built, candidate);
+  const failure = selfTest(candidate, parallel);
+  if (failure !== null) {
+    rmSync(candidate, { force: true });
+    throw new Skip(`${what} discarded: ${failure}`);
+  }
+  renameSync(candidate, join(outDir, name));
+}
+
+function build(name, pkgDir, cacheDir) {
   const { cflags } = VARIANTS[name];
   const work = join(cacheDir, `work-${name}`);
   const outDir = join(cacheDir, name);
-  const logFile = join(cacheDir, `${name}-build.log`);
   // A failed rebuild must not leave an older binary (another hnswlib-node version, say) selectable.
   rmSync(outDir, { recursive: true, force: true });
   rmSync(work, { recursive: true, force: true });
@@ -131,37 +172,38 @@ function build(name, pkgDir, cacheDir, nodeGyp) {
   mkdirSync(outDir, { recursive: true });
   try {
     cpSync(join(pkgDir, 'src'), join(work, 'src'), { recursive: true });
-    writeFileSync(join(work, 'binding.gyp'), bindingGyp(pkgDir, cflags));
     const started = Date.now();
-    // V=1 puts the compile command line in the log, so the flags can be checked.
-    const r = spawnSync(process.execPath, [nodeGyp, ...nodeGypArgs()], {
-      cwd: work,
-      encoding: 'utf8',
-      env: { ...process.env, V: '1' },
-      timeout: 600_000,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    writeFileSync(logFile, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ? r.error.message : ''}\n`);
-    if (r.error || r.status !== 0) {
-      const why = r.error ? r.error.message : `node-gyp exited ${r.status ?? r.signal}: ${firstError(`${r.stdout ?? ''}\n${r.stderr ?? ''}`)}`;
-      throw new Skip(`${name} build failed (${why}; log: ${logFile})`);
-    }
-    const built = join(work, 'build', 'Release', 'addon.node');
-    if (!existsSync(built)) throw new Skip(`${name} build produced no addon.node (log: ${logFile})`);
-    const candidate = join(outDir, 'addon.candidate.node');
-    cpSync(built, candidate);
-    const failure = selfTest(candidate);
-    if (failure !== null) {
-      rmSync(candidate, { force: true });
-      throw new Skip(`${name} build discarded: ${failure}`);
-    }
+    const built = compile(`${name} build`, work, bindingGyp(pkgDir, cflags, false), join(cacheDir, `${name}-build.log`));
+    install(`${name} build`, built, outDir, 'addon.node', false);
     // engine.ts refuses a native build on a CPU that lacks any flag of the CPU that built it.
     writeFileSync(join(outDir, 'build.json'), `${JSON.stringify({ cflags, cpuFlags: cpuFlags() ?? [], builtAt: new Date().toISOString() })}\n`);
-    renameSync(candidate, join(outDir, 'addon.node'));
     log(`${name} build (${cflags.join(' ')}) installed at ${join(outDir, 'addon.node')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   } finally {
     rmSync(work, { recursive: true, force: true });
     if (!existsSync(join(outDir, 'addon.node'))) rmSync(outDir, { recursive: true, force: true });
+  }
+  buildParallel(name, pkgDir, cacheDir);
+}
+
+/** parallel-build.node beside a build that installed; a failure only costs the parallel builds. */
+function buildParallel(name, pkgDir, cacheDir) {
+  const { cflags } = VARIANTS[name];
+  const work = join(cacheDir, `work-${name}-parallel`);
+  const outDir = join(cacheDir, name);
+  const what = `${name} parallel builder`;
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  try {
+    const started = Date.now();
+    cpSync(join(dirname(SELF), 'parallel-build.cc'), join(work, 'parallel-build.cc'));
+    const built = compile(what, work, bindingGyp(pkgDir, cflags, true), join(cacheDir, `${name}-parallel-build.log`));
+    install(what, built, outDir, 'parallel-build.node', true);
+    log(`${what} installed at ${join(outDir, 'parallel-build.node')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    // Whatever went wrong (parallel-build.cc missing, say), the build installed above stays.
+    log(`${err instanceof Skip ? err.message : `${what} skipped (${err instanceof Error ? err.message : String(err)})`}: imports build on one thread`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
 }
 
@@ -176,7 +218,7 @@ function main() {
   }
   const { pkgDir, cacheDir } = locate();
   const flags = cpuFlags();
-  const nodeGyp = findNodeGyp();
+  findNodeGyp();
   const wanted = mode === 'native' ? ['avx2', 'native'] : ['avx2'];
   for (const name of wanted) {
     const missing = VARIANTS[name].needs.filter((f) => flags === null || !flags.includes(f));
@@ -185,7 +227,7 @@ function main() {
       continue;
     }
     try {
-      build(name, pkgDir, cacheDir, nodeGyp);
+      build(name, pkgDir, cacheDir);
     } catch (err) {
       if (!(err instanceof Skip)) throw err;
       log(`${err.message}: using the stock build`);
@@ -227,13 +269,62 @@ function runSelfTest(candidatePath) {
   }
 }
 
+/**
+ * Child side of the parallel builder's self-test: seeded points built with two threads, in a given
+ * order and with labels other than their positions, written to a file that stock hnswlib-node must
+ * read; exact searches (ef ≥ n) on it must return the brute-force neighbours.
+ */
+async function runParallelSelfTest(candidatePath) {
+  const stock = requireFromRoot('hnswlib-node');
+  const parallel = createRequire(SELF)(candidatePath);
+  let seed = 54321;
+  const rand = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 4294967296;
+  };
+  const dim = 24;
+  const n = 400;
+  const vectors = Float32Array.from({ length: n * dim }, rand);
+  const labels = Uint32Array.from({ length: n }, (_, i) => 3 * i + 7);
+  const order = Uint32Array.from({ length: n }, (_, i) => n - 1 - i);
+  const dir = mkdtempSync(join(tmpdir(), 'vicinity-parallel-test-'));
+  try {
+    const path = join(dir, 'index.bin');
+    const handle = parallel.build({ metric: 'l2', dim, m: 8, efConstruction: 100, seed: 100, threads: 2, path, vectors, labels, order });
+    const result = await handle.promise;
+    if (result.inserted !== n || handle.progress() !== n) throw new Error(`inserted ${result.inserted}, progress ${handle.progress()}, expected ${n}`);
+    const index = new stock.HierarchicalNSW('l2', dim);
+    await index.readIndex(path);
+    if (index.getCurrentCount() !== n) throw new Error(`the file holds ${index.getCurrentCount()} points, expected ${n}`);
+    index.setEf(n);
+    for (let q = 0; q < 20; q++) {
+      const query = Array.from({ length: dim }, rand);
+      const exact = Array.from({ length: n }, (_, p) => {
+        let d = 0;
+        for (let j = 0; j < dim; j++) d += (vectors[p * dim + j] - query[j]) ** 2;
+        return { label: labels[p], d };
+      }).sort((a, b) => a.d - b.d);
+      const want = exact.slice(0, 10).map((x) => x.label).sort((a, b) => a - b).join();
+      const got = [...index.searchKnn(query, 10).neighbors].sort((a, b) => a - b).join();
+      if (got !== want) throw new Error(`query ${q}: labels ${got} != brute force ${want}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const fail = (err) => {
+  console.error(err instanceof Error ? err.message : String(err));
+  process.exit(1);
+};
 if (process.argv[2] === '--self-test') {
   try {
     runSelfTest(process.argv[3]);
   } catch (err) {
-    console.error(err instanceof Error ? err.message : String(err));
-    process.exit(1);
+    fail(err);
   }
+} else if (process.argv[2] === '--self-test-parallel') {
+  runParallelSelfTest(process.argv[3]).catch(fail);
 } else {
   try {
     main();

@@ -1,7 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { BuildControl, BuildReply, BuildTask, FromBuild, ToBuild } from './build-state.ts';
-import type { ReplicaData } from './protocol.ts';
+import type { BuildControl, BuildData, BuildReply, BuildTask, FromBuild, ToBuild } from './build-state.ts';
 import type { Writer } from './writer.ts';
 
 const CHILD = fileURLToPath(new URL('./build-child.ts', import.meta.url));
@@ -22,7 +21,7 @@ export class BuildProcess {
   #gone = false;
   #next = 0;
 
-  constructor(data: ReplicaData, writer: Writer, onProgress: (jobId: string, processed: number, total: number | null) => void) {
+  constructor(data: BuildData, writer: Writer, onProgress: (jobId: string, processed: number, total: number | null) => void) {
     this.#child = fork(CHILD, [], { execArgv: ['--import', TSX], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#child.on('message', (message: FromBuild) => {
       switch (message.type) {

@@ -10,6 +10,7 @@ import { currentSeq, nextSeq, openDatabase, type Db } from '../../storage/db.ts'
 import { ModelsRepo, updatedModel, type ModelUpdate } from '../../storage/models.ts';
 import { PointsRepo } from '../../storage/points.ts';
 import { StagingRepo, type ImportCommit } from '../../storage/staging.ts';
+import { insertRows, parallelBuilder, type BulkBuildSettings } from './bulk-build.ts';
 import { catchUp, indexOptions, loadIndex, snapshotName, type LoadedIndex } from './load-index.ts';
 import { knnRows, planOrder } from './insertion-order.ts';
 import { putKnn, rebuildIndex } from './rebuild.ts';
@@ -28,6 +29,11 @@ async function breather(): Promise<void> {
   if (performance.now() - lastBreath < BREATHE_MS) return;
   await new Promise((resolve) => setImmediate(resolve));
   lastBreath = performance.now();
+}
+
+/** What the build process is started with: the replicas' data and VICINITY_BUILD_THREADS, resolved. */
+export interface BuildData extends ReplicaData {
+  buildThreads: number;
 }
 
 /** What the server tells a build that follows an upload: the record count once known, "body all staged". */
@@ -86,7 +92,7 @@ interface Built extends LoadedIndex {
  * server's write lock for each transaction. A cancelled job's process is killed.
  */
 export class BuildState {
-  readonly #data: ReplicaData;
+  readonly #data: BuildData;
   readonly #acquire: AcquireLock;
   readonly #built = new Map<string, Built>();
   /** Progress of the builds running, by job: the server's control messages land here. */
@@ -94,7 +100,7 @@ export class BuildState {
   #db: Db | null = null;
   #writer: Writer | null = null;
 
-  constructor(data: ReplicaData, acquire: AcquireLock) {
+  constructor(data: BuildData, acquire: AcquireLock) {
     this.#data = data;
     this.#acquire = acquire;
   }
@@ -102,6 +108,10 @@ export class BuildState {
   get #conn(): Db {
     this.#db ??= openDatabase({ path: this.#data.dbPath, synchronous: 'NORMAL' });
     return this.#db;
+  }
+
+  get #settings(): BulkBuildSettings {
+    return { engine: this.#data.engine, threads: this.#data.buildThreads, dir: this.#data.snapshotDir };
   }
 
   get #write(): Writer {
@@ -151,13 +161,15 @@ export class BuildState {
       while (!progress.received) await sleep(FOLLOW_WAIT_MS);
       const built = await this.#fit(task, loaded.model);
       if (built) {
-        const passRan = await this.#ordered(task, built, progress);
-        this.#built.set(task.jobId, { ...built, rebuild: false, passRan });
+        const { index, passRan } = await this.#ordered(task, built, progress);
+        this.#built.set(task.jobId, { ...built, index, rebuild: false, passRan });
         return;
       }
     }
-    const passRan = task.order === 'given' ? (await this.#follow(task.jobId, loaded, progress), false) : await this.#ordered(task, loaded, progress);
-    this.#built.set(task.jobId, { ...loaded, update: null, before: loaded.model, rebuild: false, passRan });
+    const { index, passRan } = task.order === 'given' && !progress.received
+      ? (await this.#follow(task.jobId, loaded, progress), { index: loaded.index, passRan: false })
+      : await this.#ordered(task, loaded, progress);
+    this.#built.set(task.jobId, { ...loaded, index, update: null, before: loaded.model, rebuild: false, passRan });
   }
 
   async #rebuild(task: Extract<BuildTask, { op: 'rebuild' }>, progress: BuildProgress): Promise<void> {
@@ -165,7 +177,7 @@ export class BuildState {
       progress.processed = inserted;
       progress.total = total;
     };
-    const built = await rebuildIndex(this.#conn, this.#write, this.#data.engine, task, report, breather);
+    const built = await rebuildIndex(this.#conn, this.#write, this.#settings, task, report, breather);
     this.#built.set(task.jobId, { ...built, rebuild: true });
   }
 
@@ -270,49 +282,48 @@ export class BuildState {
 
   /**
    * Any other order: every row is staged already. A shuffle reads them page by page in its
-   * permutation; the LID and payload orders read them all first (a k-NN pass, or the payloads).
+   * permutation; the LID and payload orders read them all first (a k-NN pass, or the payloads), and
+   * so does a shuffle into an empty index that the parallel builder builds (see `insertRows`).
    */
-  async #ordered(task: Extract<BuildTask, { op: 'build' }>, { index, model }: LoadedIndex, progress: BuildProgress): Promise<boolean> {
+  async #ordered(task: Extract<BuildTask, { op: 'build' }>, { index, model }: LoadedIndex, progress: BuildProgress): Promise<{ index: HnswIndex; passRan: boolean }> {
     const staging = new StagingRepo(this.#conn);
     const keys = staging.rowKeys(task.jobId);
-    index.reserve(keys.length);
     progress.total = keys.length;
-    if (task.order === 'given' || task.order === 'random') {
-      const order = buildOrder(keys.length, task.order, task.seed);
+    const shuffle = task.order === 'given' || task.order === 'random' ? task.order : null;
+    // Without the parallel builder a shuffle streams the rows; with it, they are all read first, as for the other orders.
+    if (shuffle !== null && parallelBuilder(index, this.#settings) === null) {
+      index.reserve(keys.length);
+      const order = buildOrder(keys.length, shuffle, task.seed);
       for (let at = 0; at < order.length; at += PAGE) {
         const page = Array.from(order.subarray(at, at + PAGE), (i) => keys[i]);
         for (const row of staging.rowsByKeys(task.jobId, page)) index.upsert(row.label, model.toIndex(model.storedValue(row.vector)));
         progress.processed = Math.min(at + PAGE, order.length);
         await breather();
       }
-      return false;
+      return { index, passRan: false };
     }
     const dim = model.index.dimension;
     const vectors = new Float32Array(keys.length * dim);
     const labels = new Uint32Array(keys.length);
     const payloads: (string | null)[] = [];
+    let n = 0;
     for (let after = -1; ; ) {
       const rows = staging.rowsAfter(task.jobId, after, PAGE);
       for (const row of rows) {
-        labels[payloads.length] = row.label;
-        vectors.set(model.toIndex(model.storedValue(row.vector)), payloads.length * dim);
-        payloads.push(row.payload);
+        labels[n] = row.label;
+        vectors.set(model.toIndex(model.storedValue(row.vector)), n++ * dim);
+        if (shuffle === null) payloads.push(row.payload);
       }
       if (rows.length < PAGE) break;
       after = rows[rows.length - 1].row;
     }
-    const plan = await planOrder(task.order, task.seed, { n: payloads.length, dim, vectors, payloads }, this.#data.engine, breather);
+    const plan = shuffle !== null
+      ? { positions: buildOrder(n, shuffle, task.seed), pass: null }
+      : await planOrder(task.order, task.seed, { n, dim, vectors, payloads }, this.#data.engine, breather);
     if (plan.pass) await putKnn(this.#write, new KnnRepo(this.#conn), task.collectionId, knnRows(plan.pass, labels), breather, true);
-    for (let i = 0; i < plan.positions.length; i++) {
-      const p = plan.positions[i];
-      index.upsert(labels[p], vectors.subarray(p * dim, (p + 1) * dim));
-      if (i % PAGE === 0) {
-        progress.processed = i;
-        await breather();
-      }
-    }
-    progress.processed = plan.positions.length;
-    return plan.pass !== null;
+    const hooks = { progress: (inserted: number) => (progress.processed = inserted), pause: breather };
+    const built = await insertRows(index, indexOptions(model, this.#data.engine), { labels, vectors, order: plan.positions }, this.#settings, hooks);
+    return { index: built, passRan: plan.pass !== null };
   }
 
   /** Folds in what happened around the commit, writes the snapshot, frees the index. */
@@ -362,7 +373,7 @@ export class BuildState {
 
 /** Messages from the server to the build process. */
 export type ToBuild =
-  | { type: 'init'; data: ReplicaData }
+  | { type: 'init'; data: BuildData }
   | { type: 'task'; id: number; task: BuildTask }
   | { type: 'control'; jobId: string; control: BuildControl }
   /** The server's write lock is this process's until it sends `unlock` with the same id. */

@@ -205,7 +205,8 @@ export class Jobs {
     const job = this.#queue.find((j) => j.received) ?? this.#queue.find((j) => j.followable);
     if (!job) return;
     this.#queue.splice(this.#queue.indexOf(job), 1);
-    const builder = new BuildProcess(this.#host.data, this.#host.writer, (jobId, processed, total) => {
+    const data = { ...this.#host.data, buildThreads: this.#host.config.buildThreads };
+    const builder = new BuildProcess(data, this.#host.writer, (jobId, processed, total) => {
       const live = this.#live.get(jobId);
       if (!live) return;
       live.built = processed;

@@ -1,11 +1,11 @@
 import { payloadKey, type BuildOrder } from '../../index/build-order.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
-import type { ResolvedBuild } from '../../index/native/engine.ts';
 import type { CollectionConfig } from '../../storage/collections.ts';
 import { currentSeq, type Db } from '../../storage/db.ts';
 import { KNN_CHUNK, KnnRepo, type KnnRow } from '../../storage/knn.ts';
 import { ModelsRepo, updatedModel, type ModelUpdate } from '../../storage/models.ts';
 import { PointsRepo } from '../../storage/points.ts';
+import { insertRows, type BulkBuildSettings } from './bulk-build.ts';
 import { indexOptions, loadModel } from './load-index.ts';
 import { CollectionModel, fitModel, fitRows } from './model.ts';
 import { knnRows, planOrder } from './insertion-order.ts';
@@ -45,11 +45,13 @@ export interface RebuildTask {
  * A new index of every live point, as optimize builds it (arXiv 2405.17813, arXiv 2505.00105): the rows read at one
  * moment, PCA refitted when the collection has it, the points ordered (a k-NN pass for the LID
  * orders, whose findings are kept, written through `writer`), then inserted. Tombstones are left
- * out. `progress` gets the points inserted; `pause` lets the process breathe.
+ * out (by several threads when `settings` allow, see `insertRows`). `progress` gets the points
+ * inserted; `pause` lets the process breathe.
  */
 export async function rebuildIndex(
-  db: Db, writer: Writer, engine: ResolvedBuild, task: RebuildTask, progress: (inserted: number, total: number) => void, pause: () => Promise<void>,
+  db: Db, writer: Writer, settings: BulkBuildSettings, task: RebuildTask, progress: (inserted: number, total: number) => void, pause: () => Promise<void>,
 ): Promise<Rebuilt> {
+  const { engine } = settings;
   const points = new PointsRepo(db);
   const before = loadModel(db, task.collectionId, task.config);
   let model = before;
@@ -80,16 +82,9 @@ export async function rebuildIndex(
       else if (mark.seq > caughtUp) knn.setMark(task.collectionId, { seq: caughtUp, label: 2 ** 32 });
     });
   }
-  const index = new HnswIndex({ ...indexOptions(model, engine), initialCapacity: Math.max(1024, n) });
-  for (let i = 0; i < n; i++) {
-    const p = plan.positions[i];
-    index.upsert(rows.labels[p], rows.vectors.subarray(p * rows.dim, (p + 1) * rows.dim));
-    if (i % PAGE === 0) {
-      progress(i, n);
-      await pause();
-    }
-  }
-  progress(n, n);
+  const options = { ...indexOptions(model, engine), initialCapacity: Math.max(1024, n) };
+  const hooks = { progress: (inserted: number) => progress(inserted, n), pause };
+  const index = await insertRows(new HnswIndex(options), options, { labels: rows.labels, vectors: rows.vectors, order: plan.positions }, settings, hooks);
   return { index, model, before, update, caughtUp, passRan: plan.pass !== null };
 }
 

@@ -483,8 +483,7 @@ test(
           const r = await run('/bin/sh', ['-c', args], { cwd: join(root, workdir), env: { ...host, ...env, npm_config_prefer_offline: 'true' } }, 480_000);
           t.diagnostic(`line ${line}: RUN ${args}: ${((Date.now() - begun) / 1000).toFixed(1)} s`);
           assert.equal(r.status, 0, `RUN ${args}\n${r.stdout}\n${r.stderr}`);
-          const hnsw = /vicinity hnsw: .*/.exec(r.stdout)?.[0];
-          if (hnsw !== undefined) t.diagnostic(hnsw);
+          for (const hnsw of r.stdout.match(/vicinity hnsw: .*/g) ?? []) t.diagnostic(hnsw);
         } else if (keyword === 'RUN') {
           // The image stage's RUN only makes the volume directory for USER (checked above); done
           // here under the stage's directory instead of at the host's root.

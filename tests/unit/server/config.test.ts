@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { ENV_VARS, loadConfig } from '../../../server/config.ts';
@@ -38,6 +39,15 @@ test('bad values are refused with a message naming the variable', () => {
   assert.throws(() => loadConfig({ VICINITY_SYNCHRONOUS: 'OFF' }), /VICINITY_SYNCHRONOUS must be one of NORMAL, FULL/);
   assert.throws(() => loadConfig({ VICINITY_MAX_K: '0' }), /VICINITY_MAX_K/);
   assert.throws(() => loadConfig({ VICINITY_PROT: '1' }), /unknown setting VICINITY_PROT/);
+});
+
+test('VICINITY_BUILD_THREADS: 0 (the default) is one per core, 1 keeps the addPoint loop', () => {
+  assert.equal(loadConfig({}).buildThreads, availableParallelism());
+  assert.equal(loadConfig({ VICINITY_BUILD_THREADS: '0' }).buildThreads, availableParallelism());
+  assert.equal(loadConfig({ VICINITY_BUILD_THREADS: '1' }).buildThreads, 1);
+  assert.equal(loadConfig({ VICINITY_BUILD_THREADS: '8' }).buildThreads, 8);
+  assert.throws(() => loadConfig({ VICINITY_BUILD_THREADS: 'all' }), /VICINITY_BUILD_THREADS must be an integer from 0 to 256, got 'all'/);
+  assert.throws(() => loadConfig({ VICINITY_BUILD_THREADS: '257' }), /VICINITY_BUILD_THREADS/);
 });
 
 test('docs/configuration.md documents every variable with its default', () => {

@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadHnswlib } from '../../index/native/load.ts';
+import { loadParallelBuilder } from '../../index/native/parallel-build.ts';
+import { call, finished, startServer, type TestServer } from '../helpers/server.ts';
+import { npyBuffer } from '../helpers/import-files.ts';
+import { l2, randomVectors } from '../helpers/random.ts';
+
+const DIM = 16;
+const N = 3000;
+const builder = loadParallelBuilder(loadHnswlib('auto').build);
+
+/** Waits for the job an import (`job_id`) or an optimize (`id`) answered with. */
+async function job(server: TestServer, res: { status: number; body: { job_id?: string; id?: string } }): Promise<Record<string, unknown>> {
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const done = await finished(server, (res.body.job_id ?? res.body.id)!, 120_000);
+  assert.equal(done.state, 'done', JSON.stringify(done));
+  return done;
+}
+
+/** Searches at ef = n must return the brute-force neighbours, in order. */
+async function assertOracle(server: TestServer, name: string, vectors: number[][]): Promise<void> {
+  for (const query of randomVectors(25, DIM, 31)) {
+    const want = vectors.map((v, i) => ({ id: String(i), d: l2(v, query) })).sort((a, b) => a.d - b.d).slice(0, 10).map((x) => x.id);
+    const res = await call(server, 'POST', `/v1/collections/${name}/search`, { vector: query, k: 10, ef: vectors.length });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.deepEqual((res.body.results as { id: string }[]).map((r) => r.id), want);
+  }
+}
+
+const tempFiles = (server: TestServer): string[] => readdirSync(join(server.dataDir, 'indexes')).filter((f) => f.startsWith('.build-'));
+
+for (const buildThreads of [2, 1]) {
+  const how = buildThreads === 1 || builder.builder === null ? 'the addPoint loop' : 'the parallel builder';
+  test(`VICINITY_BUILD_THREADS=${buildThreads}: an import into an empty collection and an optimize (${how}) search as brute force`, async (t) => {
+    t.diagnostic(builder.reason);
+    const server = await startServer(t, { buildThreads });
+    assert.equal((await call(server, 'PUT', '/v1/collections/c', { dimension: DIM, metric: 'l2' })).status, 201);
+    const vectors = randomVectors(N, DIM, 30);
+    const imported = await job(server, await call(server, 'POST', '/v1/collections/c/import?format=npy', npyBuffer(vectors), { 'content-type': 'application/octet-stream' }));
+    assert.equal(imported.build_order, 'random');
+    assert.equal(imported.processed, N);
+    await assertOracle(server, 'c', vectors);
+    await job(server, await call(server, 'POST', '/v1/collections/c/optimize', { build_order: 'random' }));
+    await assertOracle(server, 'c', vectors);
+    // A second import goes into an index that holds points: the loop, in either case.
+    const more = randomVectors(200, DIM, 32);
+    await job(server, await call(server, 'POST', '/v1/collections/c/import?format=npy&id_offset=3000', npyBuffer(more), { 'content-type': 'application/octet-stream' }));
+    await assertOracle(server, 'c', [...vectors, ...more]);
+    assert.deepEqual(tempFiles(server), []);
+    // And it all comes back after a restart, from the snapshot.
+    await assertOracle(await server.restart(), 'c', [...vectors, ...more]);
+  });
+}
+
+test('an import cancelled while its index builds leaves nothing, and the next import builds normally', async (t) => {
+  const server = await startServer(t, { buildThreads: 2 });
+  assert.equal((await call(server, 'PUT', '/v1/collections/c', { dimension: DIM, metric: 'l2', hnsw: { m: 32, ef_construction: 400 } })).status, 201);
+  const accepted = await call(server, 'POST', '/v1/collections/c/import?format=npy', npyBuffer(randomVectors(30_000, DIM, 33)), { 'content-type': 'application/octet-stream' });
+  assert.equal(accepted.status, 202);
+  const jobId = accepted.body.job_id as string;
+  for (;;) {
+    const view = (await call(server, 'GET', `/v1/jobs/${jobId}`)).body as { phase: string | null; processed: number; state: string };
+    assert.equal(view.state, 'running', 'the build must still run when the test cancels it');
+    if (view.phase === 'building' && view.processed > 0) break;
+    await sleep(10);
+  }
+  const cancelled = await call(server, 'DELETE', `/v1/jobs/${jobId}`);
+  assert.equal(cancelled.status, 200, JSON.stringify(cancelled.body));
+  assert.equal(cancelled.body.state, 'cancelled');
+  assert.ok((cancelled.body.processed as number) < 30_000);
+  assert.equal((await call(server, 'GET', '/v1/collections/c')).body.count, 0);
+  const vectors = randomVectors(N, DIM, 34);
+  await job(server, await call(server, 'POST', '/v1/collections/c/import?format=npy', npyBuffer(vectors), { 'content-type': 'application/octet-stream' }));
+  assert.equal((await call(server, 'GET', '/v1/collections/c')).body.count, N);
+  await assertOracle(server, 'c', vectors);
+  assert.deepEqual(tempFiles(server), []);
+});
