@@ -1,7 +1,7 @@
 import { TopK } from './brute-force.ts';
 import type { VectorCodec } from './codec.ts';
 import { dotAt, normalized, squaredL2At } from './distance.ts';
-import { simdKernel } from './simd.ts';
+import { CODE_BYTES, simdKernel, type CodeFormatName } from './simd.ts';
 import type { Metric, SearchHit } from './vector-index.ts';
 
 /** Labels per segment: one SharedArrayBuffer of SEGMENT × dimension float32 values. */
@@ -9,6 +9,33 @@ export const SEGMENT = 16_384;
 /** Rows from which exact scoring uses the SIMD kernel, and rows it scores per call. */
 const SIMD_FROM = 64;
 const SIMD_BLOCK = 256;
+/** Stored rows from which a compressed store scores with the coded SIMD kernels (bench/compression.ts: from a handful of candidates they win). */
+const CODED_SIMD_FROM = 4;
+const CODE_FORMAT: Partial<Record<string, CodeFormatName>> = { float8_e4m3: 'e4m3', float8_e5m2: 'e5m2', float16: 'f16', int8: 'i8' };
+
+/** What the coded kernels need of a codec: its format, the padded dimension, and shift and scale padded with zeros. */
+interface CodedLayout {
+  format: CodeFormatName;
+  dim: number;
+  shift: Float32Array;
+  scale: Float32Array;
+}
+
+function codedLayout(codec: VectorCodec): CodedLayout | null {
+  const format = CODE_FORMAT[codec.name];
+  if (!format) return null;
+  const step = 16 / CODE_BYTES[format];
+  const dim = Math.ceil(codec.dimension / step) * step;
+  const shift = new Float32Array(dim);
+  const scale = new Float32Array(dim);
+  if (codec.params) {
+    shift.set(codec.params.shift);
+    scale.set(codec.params.scale);
+  } else {
+    scale.fill(1, 0, codec.dimension);
+  }
+  return { format, dim, shift, scale };
+}
 
 /**
  * Vectors by label in SharedArrayBuffer segments: written by one thread, read by every worker
@@ -26,6 +53,7 @@ export class VectorStore {
   readonly #segments: SharedArrayBuffer[];
   readonly #views: Float32Array[];
   readonly #bytes: Uint8Array[];
+  readonly #coded: CodedLayout | null;
 
   constructor(dimension: number, metric: Metric, segments: SharedArrayBuffer[] = [], codec: VectorCodec | null = null) {
     if (!Number.isInteger(dimension) || dimension < 1 || dimension > 4096) {
@@ -39,6 +67,7 @@ export class VectorStore {
     this.#segments = [...segments];
     this.#views = this.codec ? [] : segments.map((s) => new Float32Array(s));
     this.#bytes = this.codec ? segments.map((s) => new Uint8Array(s)) : [];
+    this.#coded = this.codec ? codedLayout(this.codec) : null;
   }
 
   /** The segments, to hand to another thread (`new VectorStore(dimension, segments)` there). */
@@ -100,13 +129,22 @@ export class VectorStore {
    * squared L2, 1 − dot, or 1 − cos. Scores each vector in place in its segment: no views, no copies.
    */
   topK(query: Float32Array, labels: ArrayLike<number>, k: number): SearchHit[] {
+    return this.#topK(query, labels, k, true);
+  }
+
+  /** topK with the JavaScript loops only: the reference the SIMD kernels are tested against. */
+  topKScalar(query: Float32Array, labels: ArrayLike<number>, k: number): SearchHit[] {
+    return this.#topK(query, labels, k, false);
+  }
+
+  #topK(query: Float32Array, labels: ArrayLike<number>, k: number, simd: boolean): SearchHit[] {
     const top = new TopK(k);
     if (k < 1) return [];
     const dim = this.dimension;
     const q = this.metric === 'cosine' ? normalized(query) : query;
     const l2 = this.metric === 'l2';
-    if (this.codec) return this.#topKDecoded(top, q, labels);
-    if (labels.length >= SIMD_FROM) return this.#topKSimd(top, q, labels);
+    if (this.codec) return simd && this.#coded && labels.length >= CODED_SIMD_FROM ? this.#topKCoded(top, q, labels, this.#coded) : this.#topKDecoded(top, q, labels);
+    if (simd && labels.length >= SIMD_FROM) return this.#topKSimd(top, q, labels);
     for (let i = 0; i < labels.length; i++) {
       const label = labels[i];
       const view = this.#views[Math.floor(label / SEGMENT)];
@@ -144,6 +182,52 @@ export class VectorStore {
       if (l2) kernel.l2s(0, rowsAt, n, dim, outAt);
       else kernel.dots(0, rowsAt, n, dim, outAt);
       for (let i = 0; i < n; i++) top.push(block[i], l2 ? mem[outAt + i] : 1 - mem[outAt + i]);
+    }
+    return top.result();
+  }
+
+  /**
+   * topK over stored codes with the coded SIMD kernels: a block of rows at a time is copied into
+   * its memory and scored without decoding (the rescoring of a PCA search: bench/compression.ts).
+   */
+  #topKCoded(top: TopK, q: Float32Array, labels: ArrayLike<number>, layout: CodedLayout): SearchHit[] {
+    const { format, dim, shift, scale } = layout;
+    const slot = this.#slot;
+    const stride = dim * CODE_BYTES[format];
+    const kernel = simdKernel();
+    // Float32 positions: q, shift, scale, then the rows (bytes), then out (two per row).
+    const rowsAt = 3 * dim;
+    const outAt = rowsAt + (SIMD_BLOCK * stride) / 4;
+    const mem = kernel.reserve(outAt + 2 * SIMD_BLOCK);
+    const bytes = kernel.bytes;
+    mem.fill(0, 0, dim);
+    mem.set(q, 0);
+    mem.set(shift, dim);
+    mem.set(scale, 2 * dim);
+    const l2 = this.metric === 'l2';
+    const cosine = this.metric === 'cosine';
+    const block = new Int32Array(SIMD_BLOCK);
+    for (let at = 0; at < labels.length; ) {
+      let n = 0;
+      for (; at < labels.length && n < SIMD_BLOCK; at++) {
+        const label = labels[at];
+        const segment = this.#bytes[Math.floor(label / SEGMENT)];
+        if (!segment) continue;
+        const offset = (label % SEGMENT) * slot;
+        const row = rowsAt * 4 + n * stride;
+        bytes.set(segment.subarray(offset, offset + slot), row);
+        if (stride > slot) bytes.fill(0, row + slot, row + stride); // padding: code 0 stands for 0
+        block[n++] = label;
+      }
+      kernel.coded(format, l2, 0, dim, 2 * dim, rowsAt * 4, n, dim, outAt);
+      for (let i = 0; i < n; i++) {
+        if (l2) top.push(block[i], mem[outAt + i]);
+        else {
+          const dot = mem[outAt + 2 * i];
+          const norm = mem[outAt + 2 * i + 1];
+          top.push(block[i], cosine ? (norm > 0 ? 1 - dot / Math.sqrt(norm) : 1) : 1 - dot);
+        }
+      }
     }
     return top.result();
   }

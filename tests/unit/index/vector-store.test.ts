@@ -90,3 +90,28 @@ test('a store of encoded vectors scores them decoded, as a brute force over the 
     }
   }
 });
+
+test('a compressed store scores with the coded SIMD kernels as its JavaScript loops do, over blocks, padding and label order, in every metric', () => {
+  const random = prng(23);
+  for (const d of [20, 33, 784]) {
+    const rows = Array.from({ length: 600 }, () => Float32Array.from({ length: d }, () => random() * 6 - 2));
+    const flat = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => flat.set(r, i * d));
+    for (const name of ['float16', 'float8_e4m3', 'float8_e5m2', 'int8'] as const) {
+      const codec = new VectorCodec(name, d, name === 'float16' ? null : fitCodecParams(name, flat, rows.length, d));
+      for (const metric of ['l2', 'ip', 'cosine'] as const) {
+        const store = new VectorStore(d, metric, [], codec);
+        rows.forEach((r, label) => store.setStored(label, codec.encode(r).bytes, (b) => codec.decode(b)));
+        const q = Float32Array.from({ length: d }, () => random() * 6 - 2);
+        // Over one block (256 rows), backwards, with a label the store never allocated.
+        const labels = [...Array.from({ length: rows.length }, (_, i) => rows.length - 1 - i), 3 * SEGMENT];
+        for (const [subset, k] of [[labels, 40], [labels.slice(0, 5), 3]] as const) {
+          const got = store.topK(q, subset, k);
+          const want = store.topKScalar(q, subset, k);
+          assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), `${name} ${metric} d ${d}`);
+          got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) <= 1e-5 * Math.max(1, Math.abs(want[i].distance)), `${name} ${metric} d ${d}: ${h.distance} vs ${want[i].distance}`));
+        }
+      }
+    }
+  }
+});
