@@ -11,6 +11,8 @@ const SIMD_FROM = 64;
 const SIMD_BLOCK = 256;
 /** Stored rows from which a compressed store scores with the coded SIMD kernels (bench/compression.ts: from a handful of candidates they win). */
 const CODED_SIMD_FROM = 4;
+/** Rows scored per kernel call when bounds may stop the scoring early (topKBounded). */
+const BOUNDED_BLOCK = 8;
 const CODE_FORMAT: Partial<Record<string, CodeFormatName>> = { float8_e4m3: 'e4m3', float8_e5m2: 'e5m2', float16: 'f16', int8: 'i8' };
 
 /** What the coded kernels need of a codec: its format, the padded dimension, and shift and scale padded with zeros. */
@@ -129,23 +131,45 @@ export class VectorStore {
    * squared L2, 1 − dot, or 1 − cos. Scores each vector in place in its segment: no views, no copies.
    */
   topK(query: Float32Array, labels: ArrayLike<number>, k: number): SearchHit[] {
-    return this.#topK(query, labels, k, true);
+    return this.#topK(query, labels, k, true, null);
+  }
+
+  /**
+   * topK of `labels` given lower bounds of their distances in ascending order (`bounds[i]` ≤ the
+   * distance of labels[i]): scores a few at a time and stops once the next bound exceeds the k-th
+   * best distance found, as no later label can enter the top k then. The same hits as topK. Bounds
+   * out of order are ignored (everything is scored).
+   */
+  topKBounded(query: Float32Array, labels: ArrayLike<number>, bounds: ArrayLike<number>, k: number): SearchHit[] {
+    if (bounds.length !== labels.length) throw new RangeError(`${bounds.length} bounds for ${labels.length} labels`);
+    for (let i = 1; i < bounds.length; i++) if (!(bounds[i - 1] <= bounds[i])) return this.topK(query, labels, k);
+    return this.#topK(query, labels, k, true, bounds);
   }
 
   /** topK with the JavaScript loops only: the reference the SIMD kernels are tested against. */
   topKScalar(query: Float32Array, labels: ArrayLike<number>, k: number): SearchHit[] {
-    return this.#topK(query, labels, k, false);
+    return this.#topK(query, labels, k, false, null);
   }
 
-  #topK(query: Float32Array, labels: ArrayLike<number>, k: number, simd: boolean): SearchHit[] {
+  #topK(query: Float32Array, labels: ArrayLike<number>, k: number, simd: boolean, bounds: ArrayLike<number> | null): SearchHit[] {
     const top = new TopK(k);
     if (k < 1) return [];
     const dim = this.dimension;
     const q = this.metric === 'cosine' ? normalized(query) : query;
     const l2 = this.metric === 'l2';
-    if (this.codec) return simd && this.#coded && labels.length >= CODED_SIMD_FROM ? this.#topKCoded(top, q, labels, this.#coded) : this.#topKDecoded(top, q, labels);
-    if (simd && labels.length >= SIMD_FROM) return this.#topKSimd(top, q, labels);
+    // Scoring stops before position `at` once its bound shows no label from there on can be kept.
+    const done = bounds ? (at: number) => bounds[at] > top.worst : null;
+    if (this.codec) {
+      if (simd && this.#coded && labels.length >= CODED_SIMD_FROM) this.#topKCoded(top, q, labels, this.#coded, done);
+      else this.#topKDecoded(top, q, labels, done);
+      return top.result();
+    }
+    if (simd && labels.length >= SIMD_FROM) {
+      this.#topKSimd(top, q, labels, done);
+      return top.result();
+    }
     for (let i = 0; i < labels.length; i++) {
+      if (done?.(i)) break;
       const label = labels[i];
       const view = this.#views[Math.floor(label / SEGMENT)];
       if (!view) continue;
@@ -160,7 +184,7 @@ export class VectorStore {
    * its memory and scored at once (≈3× a JavaScript loop at 784 dimensions for 600 rows with the
    * copies, hand-measured: the exact path of a filtered search).
    */
-  #topKSimd(top: TopK, q: Float32Array, labels: ArrayLike<number>): SearchHit[] {
+  #topKSimd(top: TopK, q: Float32Array, labels: ArrayLike<number>, done: ((at: number) => boolean) | null): void {
     const dim = this.dimension;
     const l2 = this.metric === 'l2';
     const kernel = simdKernel();
@@ -169,9 +193,10 @@ export class VectorStore {
     const mem = kernel.reserve(outAt + SIMD_BLOCK);
     mem.set(q, 0);
     const block = new Int32Array(SIMD_BLOCK);
-    for (let at = 0; at < labels.length; ) {
+    const rows = done ? BOUNDED_BLOCK : SIMD_BLOCK;
+    for (let at = 0; at < labels.length && !done?.(at); ) {
       let n = 0;
-      for (; at < labels.length && n < SIMD_BLOCK; at++) {
+      for (; at < labels.length && n < rows; at++) {
         const label = labels[at];
         const view = this.#views[Math.floor(label / SEGMENT)];
         if (!view) continue;
@@ -183,14 +208,13 @@ export class VectorStore {
       else kernel.dots(0, rowsAt, n, dim, outAt);
       for (let i = 0; i < n; i++) top.push(block[i], l2 ? mem[outAt + i] : 1 - mem[outAt + i]);
     }
-    return top.result();
   }
 
   /**
    * topK over stored codes with the coded SIMD kernels: a block of rows at a time is copied into
    * its memory and scored without decoding (the rescoring of a PCA search: bench/compression.ts).
    */
-  #topKCoded(top: TopK, q: Float32Array, labels: ArrayLike<number>, layout: CodedLayout): SearchHit[] {
+  #topKCoded(top: TopK, q: Float32Array, labels: ArrayLike<number>, layout: CodedLayout, done: ((at: number) => boolean) | null): void {
     const { format, dim, shift, scale } = layout;
     const slot = this.#slot;
     const stride = dim * CODE_BYTES[format];
@@ -207,9 +231,10 @@ export class VectorStore {
     const l2 = this.metric === 'l2';
     const cosine = this.metric === 'cosine';
     const block = new Int32Array(SIMD_BLOCK);
-    for (let at = 0; at < labels.length; ) {
+    const rows = done ? BOUNDED_BLOCK : SIMD_BLOCK;
+    for (let at = 0; at < labels.length && !done?.(at); ) {
       let n = 0;
-      for (; at < labels.length && n < SIMD_BLOCK; at++) {
+      for (; at < labels.length && n < rows; at++) {
         const label = labels[at];
         const segment = this.#bytes[Math.floor(label / SEGMENT)];
         if (!segment) continue;
@@ -229,18 +254,18 @@ export class VectorStore {
         }
       }
     }
-    return top.result();
   }
 
   /** topK over stored bytes, each scored as it is decoded; under cosine, normalised as hnswlib does. */
-  #topKDecoded(top: TopK, q: Float32Array, labels: ArrayLike<number>): SearchHit[] {
+  #topKDecoded(top: TopK, q: Float32Array, labels: ArrayLike<number>, done: ((at: number) => boolean) | null): void {
     const codec = this.codec!;
     const slot = this.#slot;
     for (let i = 0; i < labels.length; i++) {
+      if (done?.(i)) break;
       const label = labels[i];
       const bytes = this.#bytes[Math.floor(label / SEGMENT)];
       if (bytes) top.push(label, codec.distance(q, bytes, (label % SEGMENT) * slot, this.metric));
     }
-    return top.result();
   }
+
 }
