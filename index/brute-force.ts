@@ -58,6 +58,11 @@ export class TopK {
     }
   }
 
+  /** The k-th best distance kept so far; Infinity until k hits are kept. */
+  get worst(): number {
+    return this.#dist.length < this.#k ? Infinity : this.#dist[0];
+  }
+
   /** Closest first; ties by label. */
   result(): SearchHit[] {
     const hits = this.#dist.map((d, i) => ({ label: this.#label[i], distance: d }));

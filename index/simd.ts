@@ -1,4 +1,4 @@
-import { simdModule } from './simd-module.ts';
+import { CODE_FORMATS, simdModule } from './simd-module.ts';
 
 /**
  * Dot products and squared L2 distances of one float32 vector against a block of rows, four lanes
@@ -18,6 +18,12 @@ interface WasmMemory {
   grow(pages: number): number;
 }
 type Kernel = (a: number, base: number, n: number, dim: number, out: number) => void;
+type CodedKernel = (q: number, shift: number, scale: number, base: number, n: number, dim: number, out: number) => void;
+
+/** Stored-code formats the coded kernels read: float8 E4M3 and E5M2, float16, int8. */
+export type CodeFormatName = 'e4m3' | 'e5m2' | 'f16' | 'i8';
+/** Bytes per code of each format. */
+export const CODE_BYTES: Record<CodeFormatName, number> = { e4m3: 1, e5m2: 1, f16: 2, i8: 1 };
 
 const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
 const MODULE = new wasm.Module(simdModule());
@@ -27,14 +33,18 @@ export class SimdKernel {
   readonly #memory: WasmMemory;
   readonly #dots: Kernel;
   readonly #l2s: Kernel;
+  readonly #coded: Map<string, CodedKernel>;
   #view: Float32Array;
+  #bytes: Uint8Array;
 
   constructor() {
     const { exports } = new wasm.Instance(MODULE, {});
     this.#memory = exports.memory as WasmMemory;
     this.#dots = exports.dots as Kernel;
     this.#l2s = exports.l2s as Kernel;
+    this.#coded = new Map(CODE_FORMATS.flatMap((f) => [`l2s_${f.name}`, `dotnorms_${f.name}`].map((k) => [k, exports[k] as CodedKernel])));
     this.#view = new Float32Array(this.#memory.buffer);
+    this.#bytes = new Uint8Array(this.#memory.buffer);
   }
 
   /** The scratch memory as float32 values, at least `floats` long (growing it leaves earlier views stale). */
@@ -43,8 +53,14 @@ export class SimdKernel {
     if (bytes > this.#memory.buffer.byteLength) {
       this.#memory.grow(Math.ceil((bytes - this.#memory.buffer.byteLength) / PAGE));
       this.#view = new Float32Array(this.#memory.buffer);
+      this.#bytes = new Uint8Array(this.#memory.buffer);
     }
     return this.#view;
+  }
+
+  /** The same scratch memory as bytes (after `reserve`, which may replace it). */
+  get bytes(): Uint8Array {
+    return this.#bytes;
   }
 
   /** out[i] = a · row_i for the `n` rows of `dim` values from `base`; positions count float32 values. */
@@ -55,6 +71,18 @@ export class SimdKernel {
   /** out[i] = ‖a − row_i‖², likewise. */
   l2s(a: number, base: number, n: number, dim: number, out: number): void {
     this.#l2s(a * 4, base * 4, n, dim, out * 4);
+  }
+
+  /**
+   * Scores float32 `q` against `n` rows of `dim` stored codes of `format` from byte `base`, each code
+   * c standing for shift[j] + scale[j] · value(c): l2 puts Σ (q − x)² at out[i], otherwise Σ q·x and
+   * Σ x² at out[2i] and out[2i + 1]. `q`, `shift`, `scale` and `out` are positions in float32
+   * values; `dim` must be a multiple of 16 / CODE_BYTES[format], the vectors padded with zeros
+   * (simd-module.ts).
+   */
+  coded(format: CodeFormatName, l2: boolean, q: number, shift: number, scale: number, base: number, n: number, dim: number, out: number): void {
+    if (dim % (16 / CODE_BYTES[format]) !== 0) throw new RangeError(`dim ${dim} is not a whole number of 16-byte steps of ${format} codes`);
+    this.#coded.get(`${l2 ? 'l2s' : 'dotnorms'}_${format}`)!(q * 4, shift * 4, scale * 4, base, n, dim, out * 4);
   }
 }
 

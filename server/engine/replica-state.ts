@@ -4,7 +4,7 @@ import type { Edge } from '../../index/expand.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
 import { VectorStore } from '../../index/vector-store.ts';
-import type { LabelFilter, SearchHit } from '../../index/vector-index.ts';
+import type { LabelFilter, Metric, SearchHit } from '../../index/vector-index.ts';
 import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
 import { openDatabase, type Db } from '../../storage/db.ts';
 import { LabelBitmap } from '../../storage/label-bitmap.ts';
@@ -372,12 +372,32 @@ export function searchCollection(held: SearchTarget, search: SearchItem): Search
   const { filter, query, k } = search;
   if (filter && 'labels' in filter) return needStore(store).topK(query, filter.labels, k);
   const rescore = search.rescore && model.pca !== null;
-  const { hits, exact } = indexSearch(held, model.toIndex(query), rescore ? Math.max(k, search.candidates) : k, search);
+  const projected = model.toIndex(query);
+  const slack = rescore ? 1e-4 * squaredNorm(projected) : 0;
+  const { hits, exact } = indexSearch(held, projected, rescore ? Math.max(k, search.candidates) : k, search);
   if (exact) return hits;
-  if (rescore) return needStore(store).topK(query, hits.map((h) => h.label), k);
+  if (rescore) return needStore(store).topKBounded(query, hits.map((h) => h.label), pcaBounds(hits, slack, held.config.metric), k);
   // Without rescoring, PCA distances are squared l2 between projections; for unit vectors half of it approximates 1 − cos.
   if (model.pca && held.config.metric === 'cosine') for (const h of hits) h.distance /= 2;
   return hits;
+}
+
+/**
+ * Lower bounds of the rescored distances from the index's: PCA's components are orthonormal, so the
+ * squared l2 between projections is at most the squared l2 between the vectors (under cosine, unit
+ * vectors: 2 · (1 − cos)). Lowered by `slack` (10⁻⁴ of the projected query's squared norm) and
+ * 0.1 %, far more than float32 rounding moves either distance, so the bound holds.
+ */
+function pcaBounds(hits: SearchHit[], slack: number, metric: Metric): Float64Array {
+  const bounds = new Float64Array(hits.length);
+  for (let i = 0; i < hits.length; i++) bounds[i] = ((metric === 'cosine' ? hits[i].distance / 2 : hits[i].distance) - slack) * (1 - 1e-3);
+  return bounds;
+}
+
+function squaredNorm(v: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i] * v[i];
+  return sum;
 }
 
 function needStore(store: VectorStore | null): VectorStore {

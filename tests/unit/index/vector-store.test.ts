@@ -90,3 +90,62 @@ test('a store of encoded vectors scores them decoded, as a brute force over the 
     }
   }
 });
+
+test('a compressed store scores with the coded SIMD kernels as its JavaScript loops do, over blocks, padding and label order, in every metric', () => {
+  const random = prng(23);
+  for (const d of [20, 33, 784]) {
+    const rows = Array.from({ length: 600 }, () => Float32Array.from({ length: d }, () => random() * 6 - 2));
+    const flat = new Float32Array(rows.length * d);
+    rows.forEach((r, i) => flat.set(r, i * d));
+    for (const name of ['float16', 'float8_e4m3', 'float8_e5m2', 'int8'] as const) {
+      const codec = new VectorCodec(name, d, name === 'float16' ? null : fitCodecParams(name, flat, rows.length, d));
+      for (const metric of ['l2', 'ip', 'cosine'] as const) {
+        const store = new VectorStore(d, metric, [], codec);
+        rows.forEach((r, label) => store.setStored(label, codec.encode(r).bytes, (b) => codec.decode(b)));
+        const q = Float32Array.from({ length: d }, () => random() * 6 - 2);
+        // Over one block (256 rows), backwards, with a label the store never allocated.
+        const labels = [...Array.from({ length: rows.length }, (_, i) => rows.length - 1 - i), 3 * SEGMENT];
+        for (const [subset, k] of [[labels, 40], [labels.slice(0, 5), 3]] as const) {
+          const got = store.topK(q, subset, k);
+          const want = store.topKScalar(q, subset, k);
+          assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), `${name} ${metric} d ${d}`);
+          got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) <= 1e-5 * Math.max(1, Math.abs(want[i].distance)), `${name} ${metric} d ${d}: ${h.distance} vs ${want[i].distance}`));
+        }
+      }
+    }
+  }
+});
+
+test('topKBounded returns what topK does when the bounds are lower bounds, and stops scoring once a bound passes the k-th best', () => {
+  const random = prng(31);
+  const d = 40;
+  const rows = Array.from({ length: 200 }, () => Float32Array.from({ length: d }, () => random() * 4 - 2));
+  const flat = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => flat.set(r, i * d));
+  for (const name of ['float32', 'float8_e4m3', 'int8'] as const) {
+    const codec = new VectorCodec(name, d, name === 'float32' ? null : fitCodecParams(name, flat, rows.length, d));
+    for (const metric of ['l2', 'cosine'] as const) {
+      const store = new VectorStore(d, metric, [], codec);
+      rows.forEach((r, label) => store.setStored(label, codec.encode(r).bytes, (b) => codec.decode(b)));
+      const q = Float32Array.from({ length: d }, () => random() * 4 - 2);
+      const all = Array.from({ length: rows.length }, (_, i) => i);
+      const exact = new Map(store.topKScalar(q, all, rows.length).map((h) => [h.label, h.distance]));
+      // Bounds anywhere from half the distance up to it, labels in bound order.
+      const bounded = all.map((label) => ({ label, bound: exact.get(label)! * (0.5 + 0.5 * random()) })).sort((a, b) => a.bound - b.bound);
+      const labels = bounded.map((b) => b.label);
+      const bounds = bounded.map((b) => b.bound);
+      for (const k of [1, 10, 60]) {
+        assert.deepEqual(store.topKBounded(q, labels, bounds, k), store.topK(q, labels, k), `${name} ${metric} k ${k}`);
+      }
+      // Scoring stops: a label whose (false) bound lies past everything is not scored, though it is the nearest.
+      const nearest = store.topK(q, all, 1)[0].label;
+      const rest = labels.filter((l) => l !== nearest);
+      const got = store.topKBounded(q, [...rest, nearest], [...bounds.slice(0, rest.length), Infinity], 10);
+      assert.ok(!got.some((h) => h.label === nearest), `${name} ${metric}: scored past the bound`);
+      // Bounds out of order are ignored.
+      const shuffled = [...bounds].reverse();
+      assert.deepEqual(store.topKBounded(q, labels, shuffled, 10), store.topK(q, labels, 10));
+      assert.throws(() => store.topKBounded(q, labels, bounds.slice(1), 10), RangeError);
+    }
+  }
+});
