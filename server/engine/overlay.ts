@@ -60,11 +60,13 @@ export class Overlay {
     }
   }
 
-  /** `stats.overlay`: k, live points whose entry is current, and point changes not yet looked at. */
+  /** `stats.overlay`: k, live points whose entry is current, and point changes not yet looked at (none when it is off). */
   describe(state: CollectionState): { knn_k: number; covered: number; behind: number } {
     const id = state.record.id;
+    const knnK = state.record.config.graph.knn_k;
+    if (knnK === 0) return { knn_k: 0, covered: 0, behind: 0 };
     const mark = this.#host.knn.mark(id);
-    return { knn_k: state.record.config.graph.knn_k, covered: this.#host.knn.covered(id), behind: this.#host.points.countChangesAfter(id, mark.seq, mark.label) };
+    return { knn_k: knnK, covered: this.#host.knn.covered(id), behind: this.#host.points.countChangesAfter(id, mark.seq, mark.label) };
   }
 
   /**
