@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -98,4 +99,36 @@ test('two uploads stream through the thread at once and both arrive whole; a can
   await sleep(500);
   assert.equal(stagedRows(server), 0);
   assert.equal((await call(server, 'GET', '/v1/collections/c')).body.count, 0);
+});
+
+test('a malformed body is answered as soon as the thread finds it, with its own code, even while the client still has more to send', async (t) => {
+  const server = await startServer(t, { importIdleTimeoutMs: 4000 });
+  await create(server, 'bad');
+  // A whole .npy header of the wrong dtype, then the client pauses: the rest would come later.
+  const header = npyBuffer(randomVectors(1_000, DIM, 6), { descr: '<i4' }).subarray(0, 128);
+  const url = new URL(`${server.url}/v1/collections/bad/import?format=npy`);
+  const started = performance.now();
+  const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (s: string) => (text += s));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
+      });
+    });
+    req.on('error', reject);
+    req.write(header); // and no end: the client is between two writes
+  });
+  const ms = performance.now() - started;
+  assert.equal(answer.status, 400, JSON.stringify(answer.body));
+  assert.equal(answer.body.code, 'VDB_ERR_IMPORT_FORMAT');
+  assert.match(String(answer.body.message), /i4|dtype|descr/);
+  assert.ok(ms < 2000, `answered after ${ms.toFixed(0)} ms`);
+  // The job failed with the same code, and holds no import slot.
+  const jobs = (await call(server, 'GET', '/v1/jobs')).body.jobs as { collection: string; state: string; error: { code: string } | null }[];
+  const job = jobs.find((j) => j.collection === 'bad');
+  assert.equal(job?.state, 'failed');
+  assert.equal(job?.error?.code, 'VDB_ERR_IMPORT_FORMAT');
 });
