@@ -118,9 +118,12 @@ export class UploadThread {
     const upload: Upload = { thread, job, state, deps, inFlight: 0, drained: null, settle };
     this.#uploads.set(job.id, upload);
     let outcome: { summary: ImportSummary } | { error: Error } | null = null;
+    // The thread stopped early (a malformed body): the read ends at once, not at the client's next chunk.
+    const stopped = new AbortController();
     void settled.then((o) => {
       outcome = o;
       upload.drained?.();
+      stopped.abort(new Error('the upload thread stopped reading'));
     });
     port.postMessage({
       type: 'start',
@@ -135,7 +138,8 @@ export class UploadThread {
     } satisfies ToUpload);
     try {
       try {
-        for await (const chunk of uploadChunks(body, { signal: job.signal, idleMs: config.importIdleTimeoutMs })) {
+        const signal = AbortSignal.any([job.signal, stopped.signal]);
+        for await (const chunk of uploadChunks(body, { signal, idleMs: config.importIdleTimeoutMs })) {
           while (upload.inFlight >= IN_FLIGHT_BYTES && outcome === null) await new Promise<void>((resolve) => (upload.drained = resolve));
           if (outcome !== null) break; // the thread stopped (a malformed body): the rest is not read
           upload.inFlight += chunk.byteLength;
@@ -143,10 +147,13 @@ export class UploadThread {
         }
       } catch (err) {
         // This side ended the upload (a cancel, a quiet client): the thread stops, and nothing it
-        // staged is kept. Its last write ends before this job's rows can be purged.
-        port.postMessage({ type: 'end', jobId: job.id, stop: true } satisfies ToUpload);
-        await settled;
-        throw err;
+        // staged is kept. Its last write ends before this job's rows can be purged. (When the
+        // thread had stopped first, its outcome is the answer, below.)
+        if (job.signal.aborted || !stopped.signal.aborted) {
+          port.postMessage({ type: 'end', jobId: job.id, stop: true } satisfies ToUpload);
+          await settled;
+          throw err;
+        }
       }
       port.postMessage({ type: 'end', jobId: job.id, stop: false } satisfies ToUpload);
       const result = await settled;
