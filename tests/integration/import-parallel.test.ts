@@ -117,3 +117,31 @@ test('a parallel build\'s file that a kill left behind is removed when the serve
   await sleep(500);
   assert.deepEqual(tempFiles(again), []);
 });
+
+test('cosine + int8 + PCA: the import that fits the model and the optimize that refits PCA find through the parallel builder what one thread finds', async (t) => {
+  const create = { dimension: DIM, metric: 'cosine', storage: { codec: 'int8', pca_dimension: 6 } };
+  const vectors = randomVectors(2_000, DIM, 36).map((v, i) => v.map((x, j) => x * (1 + (j % 4)) + (i % 7) * 0.1));
+  const queries = randomVectors(15, DIM, 37);
+  const answers: string[][][] = [];
+  for (const buildThreads of [2, 1]) {
+    const server = await startServer(t, { buildThreads });
+    assert.equal((await call(server, 'PUT', '/v1/collections/c', create)).status, 201);
+    await job(server, await call(server, 'POST', '/v1/collections/c/import?format=npy', npyBuffer(vectors), { 'content-type': 'application/octet-stream' }));
+    // Labels freed by deletes are reused by the points upserted after the optimize purged them.
+    const gone = Array.from({ length: 300 }, (_, i) => i * 5);
+    assert.equal((await call(server, 'POST', '/v1/collections/c/points/delete', { ids: gone })).status, 200);
+    await job(server, await call(server, 'POST', '/v1/collections/c/optimize', { build_order: 'random' }));
+    const fresh = randomVectors(gone.length, DIM, 38);
+    const back = gone.map((id, i) => ({ id, vector: fresh[i] }));
+    assert.equal((await call(server, 'PUT', '/v1/collections/c/points', { points: back })).status, 200);
+    await job(server, await call(server, 'POST', '/v1/collections/c/optimize', { build_order: 'random' }));
+    const found: string[][] = [];
+    for (const query of queries) {
+      const res = await call(server, 'POST', '/v1/collections/c/search', { vector: query, k: 10, ef: vectors.length });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      found.push((res.body.results as { id: string }[]).map((r) => r.id));
+    }
+    answers.push(found);
+  }
+  assert.deepEqual(answers[0], answers[1]);
+});
