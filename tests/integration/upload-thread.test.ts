@@ -132,3 +132,29 @@ test('a malformed body is answered as soon as the thread finds it, with its own 
   assert.equal(job?.state, 'failed');
   assert.equal(job?.error?.code, 'VDB_ERR_IMPORT_FORMAT');
 });
+
+test('a shutdown while an upload streams: the server closes once the request is answered, the job is interrupted, and nothing staged survives the restart', async (t) => {
+  const server = await startServer(t);
+  await create(server, 'c');
+  const body = npyBuffer(randomVectors(100_000, DIM, 7));
+  let stop = false;
+  const stream = Readable.from((async function* () {
+    for (let at = 0; at < body.length && !stop; at += 32 * 1024) {
+      yield body.subarray(at, at + 32 * 1024);
+      await sleep(2);
+    }
+  })());
+  const answer = upload(server, 'c', stream).catch((err: unknown) => ({ status: 0, body: { error: String(err) } }));
+  // Staged rows are there, and the thread holds the write lock for some of the time.
+  for (let i = 0; i < 200 && stagedRows(server) === 0; i++) await sleep(20);
+  assert.ok(stagedRows(server) > 0, 'the upload never staged a row');
+  const started = performance.now();
+  const again = await server.restart();
+  stop = true;
+  t.diagnostic(`closed and reopened in ${(performance.now() - started).toFixed(0)} ms; the client got ${JSON.stringify(await answer)}`);
+  const jobs = (await call(again, 'GET', '/v1/jobs')).body.jobs as { collection: string; state: string; error: { code: string } | null }[];
+  assert.equal(jobs.find((j) => j.collection === 'c')?.error?.code, 'VDB_ERR_JOB_INTERRUPTED');
+  for (let i = 0; i < 100 && stagedRows(again) > 0; i++) await sleep(50);
+  assert.equal(stagedRows(again), 0);
+  assert.equal((await call(again, 'GET', '/v1/collections/c')).body.count, 0);
+});
