@@ -214,7 +214,9 @@ export class BuildState {
       }
     }
     const index = new HnswIndex(indexOptions(model, this.#data.engine));
-    index.reserve(stored.length + keys.length);
+    // Room for the stored points; the staged ones are reserved by whichever path inserts them (the
+    // parallel builder, for an empty collection, replaces this index).
+    index.reserve(stored.length);
     const caughtUp = db.transaction(() => {
       catchUp(index, model, points, task.collectionId, 0);
       return currentSeq(db);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, unlink } from 'node:fs/promises';
+import { readdirSync, unlinkSync } from 'node:fs';
+import { mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HnswIndex, type HnswOptions } from '../../index/hnsw.ts';
@@ -59,7 +60,7 @@ export async function insertRows(index: HnswIndex, options: HnswOptions, rows: B
     return index;
   }
   await mkdir(settings.dir, { recursive: true });
-  await removeStale(settings.dir);
+  removeBuildFiles(settings.dir);
   const path = join(settings.dir, `.build-${randomBytes(6).toString('hex')}.tmp`);
   try {
     const run = builder.build({
@@ -88,10 +89,23 @@ export function parallelBuilder(index: HnswIndex, settings: BulkBuildSettings): 
 }
 
 /**
- * Removes the files of parallel builds that a kill cut short. Only one build runs at a time (one
- * build process), so any such file left in `dir` belongs to none.
+ * Removes the files of parallel builds that a kill cut short (the build process killed by a cancel
+ * while it wrote or read back its file, or the server killed). Call it only while no build process
+ * runs: only one build runs at a time, so any such file left in `dir` then belongs to none.
  */
-async function removeStale(dir: string): Promise<void> {
-  const files = await readdir(dir).catch(() => [] as string[]);
-  await Promise.all(files.filter((f) => TEMP_FILE.test(f)).map((f) => unlink(join(dir, f)).catch(() => undefined)));
+export function removeBuildFiles(dir: string): void {
+  let files: string[];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    return; // no snapshot directory yet
+  }
+  for (const f of files) {
+    if (!TEMP_FILE.test(f)) continue;
+    try {
+      unlinkSync(join(dir, f));
+    } catch {
+      // gone already
+    }
+  }
 }

@@ -10,6 +10,7 @@ import { StagingRepo, type ImportCommit } from '../../storage/staging.ts';
 import type { Config } from '../config.ts';
 import { ServerErrors } from '../errors.ts';
 import { BuildProcess } from './build-process.ts';
+import { removeBuildFiles } from './bulk-build.ts';
 import type { BuildControl, BuildTask, FinishReply } from './build-state.ts';
 import type { CollectionState } from './collection-state.ts';
 import { importOrder, optimizeOrder } from './insertion-order.ts';
@@ -89,6 +90,8 @@ export class Jobs {
         if (settled.done.length + settled.failed.length > 0) host.log.warn(settled, 'jobs interrupted by the last stop settled');
       });
     void this.#purgeLeftovers();
+    // A parallel build's file that a kill left (no build runs yet).
+    removeBuildFiles(host.data.snapshotDir);
   }
 
   /** Staged rows a crash or a cancel left behind. */
@@ -216,6 +219,8 @@ export class Jobs {
     this.#running = run;
     void this.#run(run).finally(async () => {
       await builder.destroy();
+      // A process killed while its parallel builder's file was written or read back left the file.
+      removeBuildFiles(this.#host.data.snapshotDir);
       if (this.#running === run) this.#running = null;
       this.#kick();
     });

@@ -82,7 +82,9 @@ export async function rebuildIndex(
       else if (mark.seq > caughtUp) knn.setMark(task.collectionId, { seq: caughtUp, label: 2 ** 32 });
     });
   }
-  const options = { ...indexOptions(model, engine), initialCapacity: Math.max(1024, n) };
+  // No capacity up front: the addPoint loop reserves the rows itself, and the parallel builder
+  // replaces this index, which would only hold its allocation (≈45 MiB resident per million points) meanwhile.
+  const options = indexOptions(model, engine);
   const hooks = { progress: (inserted: number) => progress(inserted, n), pause };
   const index = await insertRows(new HnswIndex(options), options, { labels: rows.labels, vectors: rows.vectors, order: plan.positions }, settings, hooks);
   return { index, model, before, update, caughtUp, passRan: plan.pass !== null };

@@ -68,9 +68,13 @@ export type FromUpload =
 interface Thread {
   pool: Piscina;
   port: MessagePort;
+  /** The write locks lent to this thread, by its lock ids (each thread counts from 0). */
+  leases: Map<number, () => void>;
 }
 
 interface Upload {
+  /** The thread staging it: only that thread's end fails it. */
+  thread: Thread;
   job: Job;
   state: CollectionState;
   deps: UploadDeps;
@@ -91,8 +95,7 @@ export class UploadThread {
   readonly #log: Logger;
   #thread: Thread | null = null;
   readonly #uploads = new Map<string, Upload>();
-  readonly #leases = new Map<number, () => void>();
-  readonly #purges = new Map<string, (error: string | null) => void>();
+  readonly #purges = new Map<string, { thread: Thread; purged: (error: string | null) => void }>();
   #linger: NodeJS.Timeout | null = null;
 
   constructor(data: UploadWorkerData, writer: Writer, log: Logger) {
@@ -108,15 +111,19 @@ export class UploadThread {
    */
   async stage(job: Job, state: CollectionState, request: ImportRequest, body: Readable, deps: UploadDeps): Promise<ImportSummary> {
     const { config } = deps;
-    const port = this.#start();
+    const thread = this.#start();
+    const { port } = thread;
     let settle!: Upload['settle'];
     const settled = new Promise<{ summary: ImportSummary } | { error: Error }>((resolve) => (settle = resolve));
-    const upload: Upload = { job, state, deps, inFlight: 0, drained: null, settle };
+    const upload: Upload = { thread, job, state, deps, inFlight: 0, drained: null, settle };
     this.#uploads.set(job.id, upload);
     let outcome: { summary: ImportSummary } | { error: Error } | null = null;
+    // The thread stopped early (a malformed body): the read ends at once, not at the client's next chunk.
+    const stopped = new AbortController();
     void settled.then((o) => {
       outcome = o;
       upload.drained?.();
+      stopped.abort(new Error('the upload thread stopped reading'));
     });
     port.postMessage({
       type: 'start',
@@ -131,7 +138,8 @@ export class UploadThread {
     } satisfies ToUpload);
     try {
       try {
-        for await (const chunk of uploadChunks(body, { signal: job.signal, idleMs: config.importIdleTimeoutMs })) {
+        const signal = AbortSignal.any([job.signal, stopped.signal]);
+        for await (const chunk of uploadChunks(body, { signal, idleMs: config.importIdleTimeoutMs })) {
           while (upload.inFlight >= IN_FLIGHT_BYTES && outcome === null) await new Promise<void>((resolve) => (upload.drained = resolve));
           if (outcome !== null) break; // the thread stopped (a malformed body): the rest is not read
           upload.inFlight += chunk.byteLength;
@@ -139,10 +147,13 @@ export class UploadThread {
         }
       } catch (err) {
         // This side ended the upload (a cancel, a quiet client): the thread stops, and nothing it
-        // staged is kept. Its last write ends before this job's rows can be purged.
-        port.postMessage({ type: 'end', jobId: job.id, stop: true } satisfies ToUpload);
-        await settled;
-        throw err;
+        // staged is kept. Its last write ends before this job's rows can be purged. (When the
+        // thread had stopped first, its outcome is the answer, below.)
+        if (job.signal.aborted || !stopped.signal.aborted) {
+          port.postMessage({ type: 'end', jobId: job.id, stop: true } satisfies ToUpload);
+          await settled;
+          throw err;
+        }
       }
       port.postMessage({ type: 'end', jobId: job.id, stop: false } satisfies ToUpload);
       const result = await settled;
@@ -159,10 +170,10 @@ export class UploadThread {
    * Rejects when the thread stops first; what is left is removed at the next start.
    */
   async purge(jobId: string): Promise<void> {
-    const port = this.#start();
+    const thread = this.#start();
     const error = await new Promise<string | null>((resolve) => {
-      this.#purges.set(jobId, resolve);
-      port.postMessage({ type: 'purge', jobId } satisfies ToUpload);
+      this.#purges.set(jobId, { thread, purged: resolve });
+      thread.port.postMessage({ type: 'purge', jobId } satisfies ToUpload);
     });
     this.#purges.delete(jobId);
     this.#idle();
@@ -182,14 +193,14 @@ export class UploadThread {
     await thread.pool.destroy();
   }
 
-  #start(): MessagePort {
+  #start(): Thread {
     if (this.#linger) clearTimeout(this.#linger);
     this.#linger = null;
-    if (this.#thread) return this.#thread.port;
+    if (this.#thread) return this.#thread;
     // A pool of one thread, for the way piscina loads the worker's TypeScript; one task serves every upload.
     const pool = new Piscina({ filename: WORKER, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled' });
     const { port1, port2 } = new MessageChannel();
-    const thread = { pool, port: port1 };
+    const thread: Thread = { pool, port: port1, leases: new Map() };
     port1.on('message', (message: FromUpload) => this.#receive(thread, message));
     const ended = (err: unknown) => {
       if (this.#thread === thread) {
@@ -198,14 +209,18 @@ export class UploadThread {
         void pool.destroy();
       }
       // A thread gone inside a transaction never committed it; SQLite dropped its lock with it.
-      for (const release of this.#leases.values()) release();
-      this.#leases.clear();
-      for (const upload of this.#uploads.values()) upload.settle({ error: new ServerErrors.Internal('the upload thread stopped; the import was not kept') });
-      for (const purged of this.#purges.values()) purged('the upload thread stopped');
+      // Only this thread's work ends with it: a thread started meanwhile (an upload that came as
+      // the lingering one was being destroyed) keeps its leases, uploads and purges.
+      for (const release of thread.leases.values()) release();
+      thread.leases.clear();
+      for (const upload of this.#uploads.values()) {
+        if (upload.thread === thread) upload.settle({ error: new ServerErrors.Internal('the upload thread stopped; the import was not kept') });
+      }
+      for (const purge of this.#purges.values()) if (purge.thread === thread) purge.purged('the upload thread stopped');
     };
     pool.run({ port: port2, ...this.#data }, { transferList: [port2] }).then(() => ended(null), ended);
     this.#thread = thread;
-    return port1;
+    return thread;
   }
 
   #receive(thread: Thread, message: FromUpload): void {
@@ -229,21 +244,21 @@ export class UploadThread {
       case 'lock':
         void this.#writer.lease().then((release) => {
           const staging = upload !== undefined && !upload.job.signal.aborted;
-          const granted = this.#thread === thread && (message.purpose === 'purge' ? this.#purges.has(message.jobId) : staging);
-          if (granted) this.#leases.set(message.id, release);
+          const granted = this.#thread === thread && (message.purpose === 'purge' ? this.#purges.get(message.jobId)?.thread === thread : staging);
+          if (granted) thread.leases.set(message.id, release);
           else release();
           thread.port.postMessage({ type: 'locked', id: message.id, granted } satisfies ToUpload);
         });
         return;
       case 'unlock':
-        this.#leases.get(message.id)?.();
-        this.#leases.delete(message.id);
+        thread.leases.get(message.id)?.();
+        thread.leases.delete(message.id);
         return;
       case 'done':
         upload?.settle({ summary: message.summary });
         return;
       case 'purged':
-        this.#purges.get(message.jobId)?.(message.error);
+        this.#purges.get(message.jobId)?.purged(message.error);
         return;
       case 'failed':
         upload?.settle({ error: Object.assign(new Error(message.error.message), { code: message.error.code, statusCode: message.error.statusCode }) });

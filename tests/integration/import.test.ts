@@ -239,14 +239,20 @@ test('once an import is done its staged rows give their pages back: the file hol
   await imported(server, 'c', 'format=npy', npyBuffer(vectors));
   const db = new Database(join(server.dataDir, 'vicinity.db'));
   t.after(() => db.close());
-  // The staged rows are removed and their pages freed in the background after the job ends.
-  for (let i = 0; (db.pragma('freelist_count', { simple: true }) as number) > 0 || i === 0; i++) {
-    assert.ok(i < 600, `free pages left: ${String(db.pragma('freelist_count', { simple: true }))}`);
+  // The staged rows are removed and their pages freed in the background after the job ends (in the
+  // upload thread, which may have to start again first: wait for the rows to go, not only the free pages).
+  const staged = () => db.prepare('SELECT count(*) FROM import_rows').pluck().get() as number;
+  for (let i = 0; staged() > 0 || (db.pragma('freelist_count', { simple: true }) as number) > 0 || i === 0; i++) {
+    assert.ok(i < 600, `staged rows left: ${staged()}, free pages left: ${String(db.pragma('freelist_count', { simple: true }))}`);
     await sleep(50);
   }
   // What the WAL holds goes into the file (the server truncates the WAL too, but later writes, such as
   // the k-NN overlay's, start it again): the file's size is then the data's.
-  db.pragma('wal_checkpoint(TRUNCATE)');
+  // Retried while busy: the server's own truncation (the upload thread's, after its last vacuum step) may be running.
+  for (let i = 0; (db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[])[0].busy !== 0; i++) {
+    assert.ok(i < 100, 'the checkpoint stayed busy');
+    await sleep(50);
+  }
   const vectorBytes = vectors.length * 256 * 4;
   const size = statSync(join(server.dataDir, 'vicinity.db')).size;
   assert.ok(size <= 1.3 * vectorBytes, `the database is ${size} bytes for ${vectorBytes} bytes of vectors`);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
@@ -98,4 +99,62 @@ test('two uploads stream through the thread at once and both arrive whole; a can
   await sleep(500);
   assert.equal(stagedRows(server), 0);
   assert.equal((await call(server, 'GET', '/v1/collections/c')).body.count, 0);
+});
+
+test('a malformed body is answered as soon as the thread finds it, with its own code, even while the client still has more to send', async (t) => {
+  const server = await startServer(t, { importIdleTimeoutMs: 4000 });
+  await create(server, 'bad');
+  // A whole .npy header of the wrong dtype, then the client pauses: the rest would come later.
+  const header = npyBuffer(randomVectors(1_000, DIM, 6), { descr: '<i4' }).subarray(0, 128);
+  const url = new URL(`${server.url}/v1/collections/bad/import?format=npy`);
+  const started = performance.now();
+  const answer = await new Promise<{ status: number; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (s: string) => (text += s));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> });
+      });
+    });
+    req.on('error', reject);
+    req.write(header); // and no end: the client is between two writes
+  });
+  const ms = performance.now() - started;
+  assert.equal(answer.status, 400, JSON.stringify(answer.body));
+  assert.equal(answer.body.code, 'VDB_ERR_IMPORT_FORMAT');
+  assert.match(String(answer.body.message), /i4|dtype|descr/);
+  assert.ok(ms < 2000, `answered after ${ms.toFixed(0)} ms`);
+  // The job failed with the same code, and holds no import slot.
+  const jobs = (await call(server, 'GET', '/v1/jobs')).body.jobs as { collection: string; state: string; error: { code: string } | null }[];
+  const job = jobs.find((j) => j.collection === 'bad');
+  assert.equal(job?.state, 'failed');
+  assert.equal(job?.error?.code, 'VDB_ERR_IMPORT_FORMAT');
+});
+
+test('a shutdown while an upload streams: the server closes once the request is answered, the job is interrupted, and nothing staged survives the restart', async (t) => {
+  const server = await startServer(t);
+  await create(server, 'c');
+  const body = npyBuffer(randomVectors(100_000, DIM, 7));
+  let stop = false;
+  const stream = Readable.from((async function* () {
+    for (let at = 0; at < body.length && !stop; at += 32 * 1024) {
+      yield body.subarray(at, at + 32 * 1024);
+      await sleep(2);
+    }
+  })());
+  const answer = upload(server, 'c', stream).catch((err: unknown) => ({ status: 0, body: { error: String(err) } }));
+  // Staged rows are there, and the thread holds the write lock for some of the time.
+  for (let i = 0; i < 200 && stagedRows(server) === 0; i++) await sleep(20);
+  assert.ok(stagedRows(server) > 0, 'the upload never staged a row');
+  const started = performance.now();
+  const again = await server.restart();
+  stop = true;
+  t.diagnostic(`closed and reopened in ${(performance.now() - started).toFixed(0)} ms; the client got ${JSON.stringify(await answer)}`);
+  const jobs = (await call(again, 'GET', '/v1/jobs')).body.jobs as { collection: string; state: string; error: { code: string } | null }[];
+  assert.equal(jobs.find((j) => j.collection === 'c')?.error?.code, 'VDB_ERR_JOB_INTERRUPTED');
+  for (let i = 0; i < 100 && stagedRows(again) > 0; i++) await sleep(50);
+  assert.equal(stagedRows(again), 0);
+  assert.equal((await call(again, 'GET', '/v1/collections/c')).body.count, 0);
 });
