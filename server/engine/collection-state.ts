@@ -9,8 +9,9 @@ import { Mutex } from './mutex.ts';
 import { PayloadBudget, PayloadTexts } from './payload-texts.ts';
 import type { StoreSpec } from './protocol.ts';
 
-const PAGE = 1000;
-const SLICE_MS = 8;
+/** Rows per read and the event loop's time per slice while points are taken in: an import's commit loads them while searches run. */
+const PAGE = 250;
+const SLICE_MS = 3;
 
 /**
  * A collection's index snapshot as last written. One writer at a time holds `lock`: a periodic

@@ -245,8 +245,14 @@ export class UploadThread {
         void this.#writer.lease().then((release) => {
           const staging = upload !== undefined && !upload.job.signal.aborted;
           const granted = this.#thread === thread && (message.purpose === 'purge' ? this.#purges.get(message.jobId)?.thread === thread : staging);
-          if (granted) thread.leases.set(message.id, release);
-          else release();
+          if (granted) {
+            const at = performance.now();
+            // Timed like the server's own transactions (/metrics), which staging and purges were.
+            thread.leases.set(message.id, () => {
+              release();
+              this.#writer.observe?.((performance.now() - at) / 1000, 'server');
+            });
+          } else release();
           thread.port.postMessage({ type: 'locked', id: message.id, granted } satisfies ToUpload);
         });
         return;
