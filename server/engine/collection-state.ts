@@ -1,4 +1,4 @@
-import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type { LidSummary } from '../../index/lid.ts';
 import { VectorStore } from '../../index/vector-store.ts';
 import type { CollectionRecord } from '../../storage/collections.ts';
@@ -12,6 +12,11 @@ import type { StoreSpec } from './protocol.ts';
 /** Rows per read and the event loop's time per slice while points are taken in: an import's commit loads them while searches run. */
 const PAGE = 250;
 const SLICE_MS = 3;
+/**
+ * After an import's commit the loop also rests this long between slices: a third of it at most goes
+ * to the points (and the garbage their rows leave, which GC pauses collect), so most searches find it free.
+ */
+const COMMIT_PAUSE_MS = 6;
 
 /**
  * A collection's index snapshot as last written. One writer at a time holds `lock`: a periodic
@@ -142,20 +147,20 @@ export class CollectionState {
    * points, applied meanwhile, win: their rows no longer carry that sequence.
    */
   ingestCommit(points: PointsRepo, seq: number): Promise<void> {
-    return this.#ingest((after) => points.rowsAtSeq(this.record.id, seq, after, PAGE));
+    return this.#ingest((after) => points.rowsAtSeq(this.record.id, seq, after, PAGE), COMMIT_PAUSE_MS);
   }
 
-  /** Pages of rows by label, each recorded as an upsert, yielding to the event loop between slices. */
-  async #ingest(page: (afterLabel: number) => PointRow[]): Promise<void> {
+  /** Pages of rows by label, each recorded as an upsert, yielding to the event loop (for `pauseMs`) between slices. */
+  async #ingest(page: (afterLabel: number) => PointRow[], pauseMs = 0): Promise<void> {
     this.#ingesting++;
     try {
-      await this.#ingestPages(page);
+      await this.#ingestPages(page, pauseMs);
     } finally {
       this.#ingesting--;
     }
   }
 
-  async #ingestPages(page: (afterLabel: number) => PointRow[]): Promise<void> {
+  async #ingestPages(page: (afterLabel: number) => PointRow[], pauseMs: number): Promise<void> {
     let after = -1;
     let sliceStart = performance.now();
     for (;;) {
@@ -167,7 +172,7 @@ export class CollectionState {
       }
       if (rows.length < PAGE) return;
       if (performance.now() - sliceStart > SLICE_MS) {
-        await yieldToLoop();
+        await (pauseMs > 0 ? sleep(pauseMs) : yieldToLoop());
         sliceStart = performance.now();
       }
     }
