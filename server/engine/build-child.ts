@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { BuildState, type FromBuild, type ToBuild } from './build-state.ts';
+import { LockBorrower } from './lent-lock.ts';
 
 const BUILD_NICE = 19;
 const REPORT_MS = 200;
@@ -25,14 +26,8 @@ const send = (message: FromBuild) => process.connected && process.send?.(message
 let state: BuildState | null = null;
 
 // Every write borrows the server's write lock: asked for by id, given back with the same id.
-const grants = new Map<number, () => void>();
-let nextLock = 0;
-const acquire = () =>
-  new Promise<() => void>((resolve) => {
-    const id = nextLock++;
-    grants.set(id, () => resolve(() => send({ type: 'unlock', id })));
-    send({ type: 'lock', id });
-  });
+const lock = new LockBorrower<Record<never, never>>(send);
+const acquire = () => lock.acquire({});
 
 process.on('message', (message: ToBuild) => {
   switch (message.type) {
@@ -40,8 +35,7 @@ process.on('message', (message: ToBuild) => {
       state = new BuildState(message.data, acquire);
       return;
     case 'locked':
-      grants.get(message.id)?.();
-      grants.delete(message.id);
+      lock.answered(message.id, true);
       return;
     case 'task':
       void state!.run(message.task).then((reply) => send({ type: 'reply', id: message.id, reply }));

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { BuildControl, BuildData, BuildReply, BuildTask, FromBuild, ToBuild } from './build-state.ts';
+import { LockLender } from './lent-lock.ts';
 import type { Writer } from './writer.ts';
 
 const CHILD = fileURLToPath(new URL('./build-child.ts', import.meta.url));
@@ -15,32 +16,23 @@ const TSX = import.meta.resolve('tsx');
 export class BuildProcess {
   readonly #child: ChildProcess;
   readonly #pending = new Map<number, { resolve: (reply: BuildReply) => void; reject: (err: Error) => void }>();
-  /** Locks lent, and when each was handed over. */
-  readonly #leases = new Map<number, { release: () => void; at: number }>();
+  /** The write lock, lent for each of the process's transactions. */
+  readonly #leases: LockLender;
   readonly #exited: Promise<void>;
   #gone = false;
   #next = 0;
 
   constructor(data: BuildData, writer: Writer, onProgress: (jobId: string, processed: number, total: number | null) => void) {
+    this.#leases = new LockLender(writer, 'build');
     this.#child = fork(CHILD, [], { execArgv: ['--import', TSX], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.#child.on('message', (message: FromBuild) => {
       switch (message.type) {
         case 'progress':
           return onProgress(message.jobId, message.processed, message.total);
         case 'lock':
-          void writer.lease().then((release) => {
-            if (this.#gone || !this.#send({ type: 'locked', id: message.id })) return release();
-            this.#leases.set(message.id, { release, at: performance.now() });
-          });
-          return;
-        case 'unlock': {
-          const lease = this.#leases.get(message.id);
-          this.#leases.delete(message.id);
-          if (!lease) return;
-          lease.release();
-          writer.observe?.((performance.now() - lease.at) / 1000, 'build');
-          return;
-        }
+          return this.#leases.lend(message.id, () => !this.#gone && this.#send({ type: 'locked', id: message.id }));
+        case 'unlock':
+          return this.#leases.returned(message.id);
         case 'reply':
           this.#pending.get(message.id)?.resolve(message.reply);
           this.#pending.delete(message.id);
@@ -50,8 +42,7 @@ export class BuildProcess {
       this.#child.once('exit', (code, signal) => {
         this.#gone = true;
         // A process killed inside a transaction never committed it; SQLite dropped its lock with it.
-        for (const { release } of this.#leases.values()) release();
-        this.#leases.clear();
+        this.#leases.returnAll();
         const err = new Error(`the build process exited (${signal ?? `code ${code}`})`);
         for (const { reject } of this.#pending.values()) reject(err);
         this.#pending.clear();

@@ -8,6 +8,7 @@ import { parseImport, type ImportSummary } from '../import/parse.ts';
 import { loadModel } from './load-index.ts';
 import type { CollectionModel } from './model.ts';
 import type { FromUpload, ToUpload, UploadStart, UploadWorkerData } from './upload.ts';
+import { LockBorrower } from './lent-lock.ts';
 import { Writer } from './writer.ts';
 
 /** Searches come first: this thread runs at the lowest priority, as the build process does. */
@@ -40,7 +41,6 @@ export default function serve({ port, dbPath, maxLabel }: UploadWorkerData & { p
     resolve();
   }));
 }
-
 
 /** One body's chunks as the server passes them on; each is acknowledged once the parser takes it. */
 class Chunks implements AsyncIterable<Uint8Array> {
@@ -89,14 +89,15 @@ class Chunks implements AsyncIterable<Uint8Array> {
 /** The bodies being staged, and the write locks asked of the server for them. */
 class Uploads {
   readonly #bodies = new Map<string, Chunks>();
-  readonly #grants = new Map<number, (granted: boolean) => void>();
-  #nextLock = 0;
+  readonly #lock: LockBorrower<{ jobId: string; purpose: 'stage' | 'purge' }>;
 
   constructor(
     readonly db: Db,
     readonly staging: StagingRepo,
     readonly send: (message: FromUpload) => void,
-  ) {}
+  ) {
+    this.#lock = new LockBorrower<{ jobId: string; purpose: 'stage' | 'purge' }>(send);
+  }
 
   receive(message: ToUpload): void {
     switch (message.type) {
@@ -129,8 +130,7 @@ class Uploads {
         );
         return;
       case 'locked':
-        this.#grants.get(message.id)?.(message.granted);
-        this.#grants.delete(message.id);
+        this.#lock.answered(message.id, message.granted);
     }
   }
 
@@ -141,7 +141,7 @@ class Uploads {
     // The staged rows' pages go back to the file system, a few megabytes per write.
     while (!(await writer.write(() => vacuumStep(this.db, VACUUM_PAGES))));
     // And the WAL, which the commit and the vacuum grew to its limit, goes back to nothing.
-    const release = await this.#lock(jobId, 'purge');
+    const release = await this.#lock.acquire({ jobId, purpose: 'purge' });
     try {
       truncateWal(this.db);
     } finally {
@@ -151,15 +151,7 @@ class Uploads {
 
   /** Each transaction borrows the server's lock, which it refuses to staging once the job has ended. */
   #writer(jobId: string, purpose: 'stage' | 'purge'): Writer {
-    return new Writer(this.db, () => this.#lock(jobId, purpose));
-  }
-
-  #lock(jobId: string, purpose: 'stage' | 'purge'): Promise<() => void> {
-    return new Promise<() => void>((resolve, reject) => {
-      const id = this.#nextLock++;
-      this.#grants.set(id, (granted) => (granted ? resolve(() => this.send({ type: 'unlock', id })) : reject(new Error('the job ended'))));
-      this.send({ type: 'lock', id, jobId, purpose });
-    });
+    return new Writer(this.db, () => this.#lock.acquire({ jobId, purpose }));
   }
 
   async #stage(start: UploadStart, chunks: Chunks): Promise<ImportSummary> {

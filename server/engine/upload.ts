@@ -11,6 +11,7 @@ import type { ImportFormat, ImportOptionsInput } from '../import/records.ts';
 import type { CollectionState } from './collection-state.ts';
 import type { Job } from './job.ts';
 import type { Logger } from './logger.ts';
+import { LockLender } from './lent-lock.ts';
 import type { Writer } from './writer.ts';
 
 const WORKER = new URL('./upload-worker.ts', import.meta.url).href;
@@ -68,8 +69,8 @@ export type FromUpload =
 interface Thread {
   pool: Piscina;
   port: MessagePort;
-  /** The write locks lent to this thread, by its lock ids (each thread counts from 0). */
-  leases: Map<number, () => void>;
+  /** The write lock lent to this thread, by its lock ids (each thread counts from 0). */
+  leases: LockLender;
 }
 
 interface Upload {
@@ -200,7 +201,8 @@ export class UploadThread {
     // A pool of one thread, for the way piscina loads the worker's TypeScript; one task serves every upload.
     const pool = new Piscina({ filename: WORKER, minThreads: 1, maxThreads: 1, idleTimeout: Infinity, atomics: 'disabled' });
     const { port1, port2 } = new MessageChannel();
-    const thread: Thread = { pool, port: port1, leases: new Map() };
+    // Timed like the server's own transactions (/metrics), which staging and purges were.
+    const thread: Thread = { pool, port: port1, leases: new LockLender(this.#writer, 'server') };
     port1.on('message', (message: FromUpload) => this.#receive(thread, message));
     const ended = (err: unknown) => {
       if (this.#thread === thread) {
@@ -211,8 +213,7 @@ export class UploadThread {
       // A thread gone inside a transaction never committed it; SQLite dropped its lock with it.
       // Only this thread's work ends with it: a thread started meanwhile (an upload that came as
       // the lingering one was being destroyed) keeps its leases, uploads and purges.
-      for (const release of thread.leases.values()) release();
-      thread.leases.clear();
+      thread.leases.returnAll();
       for (const upload of this.#uploads.values()) {
         if (upload.thread === thread) upload.settle({ error: new ServerErrors.Internal('the upload thread stopped; the import was not kept') });
       }
@@ -242,24 +243,14 @@ export class UploadThread {
         return;
       }
       case 'lock':
-        void this.#writer.lease().then((release) => {
+        return thread.leases.lend(message.id, () => {
           const staging = upload !== undefined && !upload.job.signal.aborted;
           const granted = this.#thread === thread && (message.purpose === 'purge' ? this.#purges.get(message.jobId)?.thread === thread : staging);
-          if (granted) {
-            const at = performance.now();
-            // Timed like the server's own transactions (/metrics), which staging and purges were.
-            thread.leases.set(message.id, () => {
-              release();
-              this.#writer.observe?.((performance.now() - at) / 1000, 'server');
-            });
-          } else release();
           thread.port.postMessage({ type: 'locked', id: message.id, granted } satisfies ToUpload);
+          return granted;
         });
-        return;
       case 'unlock':
-        thread.leases.get(message.id)?.();
-        thread.leases.delete(message.id);
-        return;
+        return thread.leases.returned(message.id);
       case 'done':
         upload?.settle({ summary: message.summary });
         return;
