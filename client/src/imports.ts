@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { Readable } from 'node:stream';
 import type { BuildOrder, ImportFormat } from './types.ts';
@@ -52,9 +51,17 @@ export function formatOfPath(path: string, given: ImportFormat | undefined): Imp
 
 /** A file's stream and size; a missing path or a directory fails here, before any request. */
 export async function openFile(path: string): Promise<{ stream: Readable; size: number }> {
-  const info = await stat(path);
-  if (!info.isFile()) throw new TypeError(`cannot import '${path}': it is not a file`);
-  return { stream: createReadStream(path, { highWaterMark: 1 << 20 }), size: info.size };
+  // Opened here, not by the stream: a stream destroyed before its own deferred open would still
+  // open the file later and report that open's failure as an uncaught error.
+  const handle = await open(path, 'r');
+  try {
+    const info = await handle.stat();
+    if (!info.isFile()) throw new TypeError(`cannot import '${path}': it is not a file`);
+    return { stream: handle.createReadStream({ highWaterMark: 1 << 20 }), size: info.size };
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
 }
 
 /** Passes the chunks on and reports the running byte count as each is handed over. */

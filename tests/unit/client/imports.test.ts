@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { counted, formatOfPath, importQuery, npyBody } from '../../../client/src/imports.ts';
+import { counted, formatOfPath, importQuery, npyBody, openFile } from '../../../client/src/imports.ts';
 import { parseHeader } from '../../../server/import/npy.ts';
 
 test('npyBody writes a version 1.0 header the server parses, 64-byte aligned, then the rows as little-endian float32', () => {
@@ -48,4 +51,25 @@ test('counted passes every byte on and reports the running total', async () => {
   for await (const chunk of counted(source, 8, (sent, total) => seen.push([sent, total]))) out.push(chunk as Buffer);
   assert.equal(Buffer.concat(out).toString(), 'abcdefgh');
   assert.deepEqual(seen, [[3, 8], [8, 8]]);
+});
+
+test('openFile holds the file open itself: a stream destroyed at once, its file then removed, raises nothing later', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vicinity-open-'));
+  const file = join(dir, 'v.npy');
+  writeFileSync(file, 'abc');
+  const uncaught: unknown[] = [];
+  const listener = (err: unknown) => uncaught.push(err);
+  process.on('uncaughtException', listener);
+  try {
+    const { stream, size } = await openFile(file);
+    assert.equal(size, 3);
+    stream.destroy();
+    rmSync(dir, { recursive: true, force: true });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(uncaught, []); // a stream that opened its path lazily failed here with ENOENT
+  } finally {
+    process.off('uncaughtException', listener);
+  }
+  await assert.rejects(openFile(dir), { code: 'ENOENT' });
+  await assert.rejects(openFile(tmpdir()), /is not a file/);
 });
