@@ -37,7 +37,7 @@ export interface Config {
   /** On SIGTERM/SIGINT, requests in flight get this long before their connections are closed (ms). */
   shutdownTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  /** Search replicas (worker threads with a full index copy each); 0 = one per core, capped by memory. */
+  /** Search replicas (worker threads with a full index copy each); 0 = one per core but one, capped by memory. */
   replicas: number;
   /** Searches queued per replica before new ones are refused with 503. */
   replicaQueue: number;
@@ -109,7 +109,7 @@ export const ENV_VARS = {
   VICINITY_MAX_LINKS_PER_REQUEST: ['10000', 'links one PUT …/links may write, counting the reverse links of `both`'],
   VICINITY_SNAPSHOT_EVERY_CHANGES: ['10000', 'write an index snapshot after this many changed points'],
   VICINITY_SNAPSHOT_INTERVAL_S: ['300', 'or after this many seconds, if anything changed'],
-  VICINITY_REPLICAS: ['0', 'search replicas, each a worker thread with a full copy of every index; 0 = one per core, capped by memory'],
+  VICINITY_REPLICAS: ['0', 'search replicas, each a worker thread with a full copy of every index; 0 = one per core but one (the event loop keeps one), at least one, capped by memory'],
   VICINITY_REPLICA_QUEUE: ['64', 'searches queued per replica before new ones get 503 with Retry-After'],
   VICINITY_REBUILD_DELETED_PERCENT: ['50', 'rebuild a collection by itself once deleted points are this percent of it (50 % deleted measured 2× slower search)'],
   VICINITY_REBUILD_MIN_DELETED: ['1000', '…and at least this many points are deleted (0: never rebuild by itself)'],
