@@ -7,6 +7,12 @@ import { assertLabel, MAX_LABEL } from './vectors.ts';
 
 type NativeIndex = InstanceType<Hnswlib['HierarchicalNSW']>;
 
+/**
+ * The search our builds of the addon add (index/native/search-into.inc): the query as a Float32Array,
+ * the results written nearest first into the arrays given; returns how many. The stock addon lacks it.
+ */
+type SearchInto = (query: Float32Array, k: number, labels: Uint32Array, distances: Float32Array, filter?: LabelFilter) => number;
+
 /** Options of an HNSW index (Malkov & Yashunin, arXiv 1603.09320). */
 export interface HnswOptions {
   dimension: number;
@@ -125,6 +131,10 @@ export class HnswIndex implements VectorIndex {
   readonly #native: NativeIndex;
   /** The number[] hnswlib's calls take, refilled for each one (they copy it): no array allocated per search. */
   readonly #point: number[];
+  /** searchKnnInto when the addon has it, with its output arrays (grown to the largest k asked). */
+  readonly #searchInto: SearchInto | null;
+  #outLabels = new Uint32Array(16);
+  #outDistances = new Float32Array(16);
   readonly #states = new LabelStates();
   #ef = 0;
   #live = 0;
@@ -142,6 +152,8 @@ export class HnswIndex implements VectorIndex {
     this.efSearch = o.efSearch;
     this.#native = new (loadHnswlib(o.engine ?? 'auto').lib.HierarchicalNSW)(o.metric, o.dimension);
     this.#point = new Array<number>(o.dimension).fill(0);
+    const into = (this.#native as Partial<{ searchKnnInto: SearchInto }>).searchKnnInto;
+    this.#searchInto = typeof into === 'function' ? into.bind(this.#native) : null;
     try {
       this.#native.initIndex({
         maxElements: o.initialCapacity,
@@ -241,18 +253,38 @@ export class HnswIndex implements VectorIndex {
     if (ef !== undefined && (!Number.isInteger(ef) || ef < 1 || ef > MAX_LABEL)) {
       throw new IndexErrors.Options('ef must be a positive integer');
     }
-    const point = this.#toArray(query, false);
+    this.#checkDimension(query);
     if (this.#live === 0) return [];
     const n = Math.min(k, this.#live);
     this.#setEf(Math.max(ef ?? this.efSearch, n));
-    let result;
+    const guard = filter ? this.#guard(filter) : undefined;
+    let hits: SearchHit[];
     try {
-      result = this.#native.searchKnn(point, n, filter ? this.#guard(filter) : undefined);
+      hits = this.#searchInto ? this.#searchTyped(this.#searchInto, query, n, guard) : this.#searchArray(query, n, guard);
     } catch (err) {
       throw nativeError(err, 'searchKnn');
     }
-    const hits: SearchHit[] = result.neighbors.map((label, i) => ({ label, distance: result.distances[i] }));
     return hits.sort((a, b) => a.distance - b.distance || a.label - b.label);
+  }
+
+  /** Through searchKnnInto: the query read in place (no 784-element number[] built and read back per search). */
+  #searchTyped(searchInto: SearchInto, query: Float32Array, n: number, filter: LabelFilter | undefined): SearchHit[] {
+    if (this.#outLabels.length < n) {
+      this.#outLabels = new Uint32Array(n);
+      this.#outDistances = new Float32Array(n);
+    }
+    const labels = this.#outLabels;
+    const distances = this.#outDistances;
+    const found = searchInto(query, n, labels, distances, filter);
+    const hits = new Array<SearchHit>(found);
+    for (let i = 0; i < found; i++) hits[i] = { label: labels[i], distance: distances[i] };
+    return hits;
+  }
+
+  /** Through the stock addon's searchKnn, which takes a number[]. */
+  #searchArray(query: Float32Array, n: number, filter: LabelFilter | undefined): SearchHit[] {
+    const result = this.#native.searchKnn(this.#toArray(query, false), n, filter);
+    return result.neighbors.map((label, i) => ({ label, distance: result.distances[i] }));
   }
 
   /**
@@ -344,12 +376,16 @@ export class HnswIndex implements VectorIndex {
     }
   }
 
-  #toArray(vector: Float32Array, write: boolean): number[] {
+  #checkDimension(vector: Float32Array): void {
     if (vector.length !== this.dimension) {
       throw new IndexErrors.VectorDimension(
         `vector has ${vector.length} values but the collection's dimension is ${this.dimension}`,
       );
     }
+  }
+
+  #toArray(vector: Float32Array, write: boolean): number[] {
+    this.#checkDimension(vector);
     // A plain loop: Array.from goes through the iterator protocol (≈35 µs at 768-d, measured by hand).
     const point = this.#point;
     for (let i = 0; i < vector.length; i++) point[i] = vector[i]!;

@@ -161,6 +161,32 @@ function install(what, built, outDir, name, parallel) {
   renameSync(candidate, join(outDir, name));
 }
 
+/** Where search-into.inc goes in hnswlib-node 3.0.0's addon.cc: inside the HierarchicalNSW class, and in its method table. */
+const SEARCH_INTO = {
+  classHead: 'class HierarchicalNSW : public Napi::ObjectWrap<HierarchicalNSW> {\npublic:\n',
+  lastMethod: '      InstanceMethod("setEf", &HierarchicalNSW::setEf)\n    });',
+};
+
+/**
+ * Adds our searchKnnInto (index/native/search-into.inc: a Float32Array query, results written into
+ * typed arrays) to the copy of hnswlib-node's source about to be compiled. When the source does not
+ * look as expected the build goes on without it, and index/hnsw.ts uses searchKnn.
+ */
+function addSearchInto(srcDir) {
+  const path = join(srcDir, 'addon.cc');
+  const source = readFileSync(path, 'utf8');
+  const count = (s) => source.split(s).length - 1;
+  if (count(SEARCH_INTO.classHead) !== 1 || count(SEARCH_INTO.lastMethod) !== 1) {
+    log('addon.cc is not laid out as expected (hnswlib-node changed?): building without searchKnnInto');
+    return;
+  }
+  cpSync(join(dirname(SELF), 'search-into.inc'), join(srcDir, 'search-into.inc'));
+  const patched = source
+    .replace(SEARCH_INTO.classHead, `${SEARCH_INTO.classHead}#include "search-into.inc"\n`)
+    .replace(SEARCH_INTO.lastMethod, SEARCH_INTO.lastMethod.replace(')\n    });', '),\n      InstanceMethod("searchKnnInto", &HierarchicalNSW::searchKnnInto)\n    });'));
+  writeFileSync(path, patched);
+}
+
 function build(name, pkgDir, cacheDir) {
   const { cflags } = VARIANTS[name];
   const work = join(cacheDir, `work-${name}`);
@@ -172,6 +198,7 @@ function build(name, pkgDir, cacheDir) {
   mkdirSync(outDir, { recursive: true });
   try {
     cpSync(join(pkgDir, 'src'), join(work, 'src'), { recursive: true });
+    addSearchInto(join(work, 'src'));
     const started = Date.now();
     const built = compile(`${name} build`, work, bindingGyp(pkgDir, cflags, false), join(cacheDir, `${name}-build.log`));
     install(`${name} build`, built, outDir, 'addon.node', false);
@@ -257,6 +284,20 @@ function runSelfTest(candidatePath) {
   };
   const want = answers(stock);
   const got = answers(fast);
+  if (typeof fast.HierarchicalNSW.prototype.searchKnnInto === 'function') {
+    const index = new fast.HierarchicalNSW('cosine', dim);
+    index.initIndex(n, 16, 200, 100);
+    points.forEach((p, i) => index.addPoint(p, i));
+    index.setEf(n);
+    const labels = new Uint32Array(10);
+    const distances = new Float32Array(10);
+    queries.forEach((q, i) => {
+      const a = index.searchKnn(q, 10, (label) => label % 3 !== 0);
+      const found = index.searchKnnInto(Float32Array.from(q), 10, labels, distances, (label) => label % 3 !== 0);
+      const same = found === a.neighbors.length && a.neighbors.every((l, j) => l === labels[j] && Math.abs(a.distances[j] - distances[j]) <= 1e-6);
+      if (!same) throw new Error(`query ${i}: searchKnnInto gave ${[...labels.subarray(0, found)]} != searchKnn ${a.neighbors}`);
+    });
+  }
   for (let q = 0; q < want.length; q++) {
     const a = want[q];
     const b = got[q];

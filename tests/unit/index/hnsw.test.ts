@@ -294,3 +294,26 @@ test('load refuses a truncated file or a damaged header without calling hnswlib'
     );
   }
 });
+
+test('the fast build (a Float32Array query) and the stock build (a number[]) answer alike, filtered, deleted and short', () => {
+  const { data, queries } = clustered(1500, 30, 24, 11);
+  for (const metric of ['l2', 'ip', 'cosine'] as Metric[]) {
+    const build = (engine: 'auto' | 'stock') => {
+      const index = new HnswIndex({ ...base(24, metric), seed: 5, engine });
+      data.forEach((v, i) => index.upsert(i, v));
+      for (let i = 0; i < data.length; i += 7) index.remove(i);
+      return index;
+    };
+    const fast = build('auto');
+    const stock = build('stock');
+    for (const q of queries) {
+      for (const [k, filter] of [[10, undefined], [25, (l: number) => l % 5 === 0], [3, (l: number) => l === 1 || l === 7]] as const) {
+        const want = stock.search(q, k, { ef: 64, filter });
+        const got = fast.search(q, k, { ef: 64, filter });
+        assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), metric);
+        got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) <= 1e-5 * Math.max(1, Math.abs(want[i].distance)), metric));
+      }
+    }
+    assert.equal(fast.search(queries[0], 3, { filter: (l) => l === 1 || l === 7 }).length, 1, 'label 7 is deleted: one result');
+  }
+});

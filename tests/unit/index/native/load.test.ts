@@ -47,6 +47,39 @@ for (const requested of ['auto', 'avx2', 'native'] as EngineBuild[]) {
   });
 }
 
+test('our builds add searchKnnInto: a Float32Array query, results written into typed arrays, as searchKnn answers', (t) => {
+  const chosen = loadHnswlib('auto');
+  if (chosen.build === 'stock') {
+    t.skip(`no fast build here: ${chosen.reason}`);
+    return;
+  }
+  const index = new chosen.lib.HierarchicalNSW('cosine', DIM) as InstanceType<Hnswlib['HierarchicalNSW']> & {
+    searchKnnInto(q: Float32Array, k: number, labels: Uint32Array, distances: Float32Array, filter?: (label: number) => boolean): number;
+  };
+  assert.equal(typeof index.searchKnnInto, 'function', 'the build was compiled without index/native/search-into.inc');
+  index.initIndex(N, 16, 200, 100);
+  POINTS.forEach((p, i) => index.addPoint(p, i));
+  index.setEf(N);
+  const labels = new Uint32Array(12).fill(99_999);
+  const distances = new Float32Array(12);
+  const odd = (label: number) => label % 2 === 1;
+  for (const q of QUERIES) {
+    const want = index.searchKnn(q, 10, odd);
+    // A view into a larger buffer, as a decoded body gives: read from its offset.
+    const padded = new Float32Array(DIM + 3);
+    padded.set(q, 3);
+    const found = index.searchKnnInto(padded.subarray(3), 10, labels, distances, odd);
+    assert.equal(found, 10);
+    assert.deepEqual([...labels.subarray(0, found)], want.neighbors);
+    assert.deepEqual([...distances.subarray(0, found)], want.distances.map(Math.fround));
+    assert.equal(labels[10], 99_999, 'nothing written past k');
+  }
+  assert.equal(index.searchKnnInto(Float32Array.from(QUERIES[0]), 10, labels, distances, () => false), 0);
+  assert.throws(() => index.searchKnnInto(new Float32Array(DIM - 1), 10, labels, distances), /the query has 63 values/);
+  assert.throws(() => index.searchKnnInto(new Float32Array(DIM), 13, labels, distances), /output arrays/);
+  assert.throws(() => index.searchKnnInto(new Float64Array(DIM) as unknown as Float32Array, 10, labels, distances), TypeError);
+});
+
 test('the choice is made once per requested build', () => {
   assert.equal(loadHnswlib('auto'), loadHnswlib('auto'));
   assert.equal(loadHnswlib('stock').lib, loadHnswlib('stock').lib);
