@@ -12,3 +12,11 @@ export const IndexErrors = {
   Full: createError('VDB_ERR_INDEX_FULL', '%s', 507),
   SnapshotInvalid: createError('VDB_ERR_INDEX_SNAPSHOT_INVALID', '%s', 500),
 } as const;
+
+/** `value` when it is an integer from `min` to `max`; else VDB_ERR_INDEX_OPTIONS naming `options.<name>`. */
+export function checkIntOption(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new IndexErrors.Options(`options.${name} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}

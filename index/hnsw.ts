@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { IndexErrors } from './errors.ts';
+import { checkIntOption, IndexErrors } from './errors.ts';
 import type { EngineBuild } from './native/engine.ts';
 import { loadHnswlib, type Hnswlib } from './native/load.ts';
 import type { LabelFilter, Metric, SearchHit, VectorIndex } from './vector-index.ts';
@@ -76,26 +76,19 @@ class LabelStates {
   }
 }
 
-function checkInt(value: unknown, name: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new IndexErrors.Options(`options.${name} must be an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
 function checkOptions(o: HnswOptions): Required<Omit<HnswOptions, 'engine'>> & Pick<HnswOptions, 'engine'> {
   if (typeof o !== 'object' || o === null) throw new IndexErrors.Options('options must be an object');
   if (o.metric !== 'l2' && o.metric !== 'ip' && o.metric !== 'cosine') {
     throw new IndexErrors.Options("options.metric must be 'l2', 'cosine' or 'ip'");
   }
   return {
-    dimension: checkInt(o.dimension, 'dimension', 1, 4096),
+    dimension: checkIntOption(o.dimension, 'dimension', 1, 4096),
     metric: o.metric,
-    m: checkInt(o.m, 'm', 2, 128),
-    efConstruction: checkInt(o.efConstruction, 'efConstruction', 1, 4096),
-    efSearch: checkInt(o.efSearch, 'efSearch', 1, 10000),
-    seed: checkInt(o.seed ?? 100, 'seed', 0, MAX_LABEL),
-    initialCapacity: checkInt(o.initialCapacity ?? MIN_GROWTH, 'initialCapacity', 1, MAX_LABEL),
+    m: checkIntOption(o.m, 'm', 2, 128),
+    efConstruction: checkIntOption(o.efConstruction, 'efConstruction', 1, 4096),
+    efSearch: checkIntOption(o.efSearch, 'efSearch', 1, 10000),
+    seed: checkIntOption(o.seed ?? 100, 'seed', 0, MAX_LABEL),
+    initialCapacity: checkIntOption(o.initialCapacity ?? MIN_GROWTH, 'initialCapacity', 1, MAX_LABEL),
     engine: o.engine,
   };
 }

@@ -22,8 +22,8 @@ type CodedKernel = (q: number, shift: number, scale: number, base: number, n: nu
 
 /** Stored-code formats the coded kernels read: float8 E4M3 and E5M2, float16, int8. */
 export type CodeFormatName = 'e4m3' | 'e5m2' | 'f16' | 'i8';
-/** Bytes per code of each format. */
-export const CODE_BYTES: Record<CodeFormatName, number> = { e4m3: 1, e5m2: 1, f16: 2, i8: 1 };
+/** Bytes per code of each format (simd-module.ts's CODE_FORMATS). */
+export const CODE_BYTES = Object.fromEntries(CODE_FORMATS.map((f) => [f.name, f.bytes])) as Record<CodeFormatName, 1 | 2>;
 
 const wasm = (globalThis as unknown as { WebAssembly: Wasm }).WebAssembly;
 const MODULE = new wasm.Module(simdModule());
@@ -33,7 +33,8 @@ export class SimdKernel {
   readonly #memory: WasmMemory;
   readonly #dots: Kernel;
   readonly #l2s: Kernel;
-  readonly #coded: Map<string, CodedKernel>;
+  /** The coded kernels by format: l2s, and dots with norms. */
+  readonly #coded: Map<string, { l2s: CodedKernel; dotnorms: CodedKernel }>;
   #view: Float32Array;
   #bytes: Uint8Array;
 
@@ -42,7 +43,7 @@ export class SimdKernel {
     this.#memory = exports.memory as WasmMemory;
     this.#dots = exports.dots as Kernel;
     this.#l2s = exports.l2s as Kernel;
-    this.#coded = new Map(CODE_FORMATS.flatMap((f) => [`l2s_${f.name}`, `dotnorms_${f.name}`].map((k) => [k, exports[k] as CodedKernel])));
+    this.#coded = new Map(CODE_FORMATS.map((f) => [f.name, { l2s: exports[`l2s_${f.name}`] as CodedKernel, dotnorms: exports[`dotnorms_${f.name}`] as CodedKernel }]));
     this.#view = new Float32Array(this.#memory.buffer);
     this.#bytes = new Uint8Array(this.#memory.buffer);
   }
@@ -82,7 +83,8 @@ export class SimdKernel {
    */
   coded(format: CodeFormatName, l2: boolean, q: number, shift: number, scale: number, base: number, n: number, dim: number, out: number): void {
     if (dim % (16 / CODE_BYTES[format]) !== 0) throw new RangeError(`dim ${dim} is not a whole number of 16-byte steps of ${format} codes`);
-    this.#coded.get(`${l2 ? 'l2s' : 'dotnorms'}_${format}`)!(q * 4, shift * 4, scale * 4, base, n, dim, out * 4);
+    const kernels = this.#coded.get(format)!;
+    (l2 ? kernels.l2s : kernels.dotnorms)(q * 4, shift * 4, scale * 4, base, n, dim, out * 4);
   }
 }
 

@@ -29,6 +29,29 @@ interface CodedLayout {
   scale: Float32Array;
 }
 
+/**
+ * Copies the rows of `labels` from `cursor.at` on into `dest` for a SIMD kernel, until `rows` are in
+ * or the labels end, and moves the cursor past them: row n goes to `base + n × stride`, `width`
+ * values from its segment (labels without one are skipped) and zeros up to `stride`. Their labels
+ * go to BLOCK; returns how many rows were copied.
+ */
+function gather<T extends Float32Array | Uint8Array>(
+  labels: ArrayLike<number>, cursor: { at: number }, rows: number, segments: readonly T[], width: number, dest: T, base: number, stride: number,
+): number {
+  let n = 0;
+  for (; cursor.at < labels.length && n < rows; cursor.at++) {
+    const label = labels[cursor.at];
+    const segment = segments[Math.floor(label / SEGMENT)];
+    if (!segment) continue;
+    const offset = (label % SEGMENT) * width;
+    const row = base + n * stride;
+    dest.set(segment.subarray(offset, offset + width), row);
+    if (stride > width) dest.fill(0, row + width, row + stride);
+    BLOCK[n++] = label;
+  }
+  return n;
+}
+
 function codedLayout(codec: VectorCodec): CodedLayout | null {
   const format = CODE_FORMAT[codec.name];
   if (!format) return null;
@@ -198,21 +221,13 @@ export class VectorStore {
     const outAt = dim + SIMD_BLOCK * dim;
     const mem = kernel.reserve(outAt + SIMD_BLOCK);
     mem.set(q, 0);
-    const block = BLOCK;
     const rows = done ? BOUNDED_BLOCK : SIMD_BLOCK;
-    for (let at = 0; at < labels.length && !done?.(at); ) {
-      let n = 0;
-      for (; at < labels.length && n < rows; at++) {
-        const label = labels[at];
-        const view = this.#views[Math.floor(label / SEGMENT)];
-        if (!view) continue;
-        const offset = (label % SEGMENT) * dim;
-        mem.set(view.subarray(offset, offset + dim), rowsAt + n * dim);
-        block[n++] = label;
-      }
+    const cursor = { at: 0 };
+    while (cursor.at < labels.length && !done?.(cursor.at)) {
+      const n = gather(labels, cursor, rows, this.#views, dim, mem, rowsAt, dim);
       if (l2) kernel.l2s(0, rowsAt, n, dim, outAt);
       else kernel.dots(0, rowsAt, n, dim, outAt);
-      for (let i = 0; i < n; i++) top.push(block[i], l2 ? mem[outAt + i] : 1 - mem[outAt + i]);
+      for (let i = 0; i < n; i++) top.push(BLOCK[i], l2 ? mem[outAt + i] : 1 - mem[outAt + i]);
     }
   }
 
@@ -236,27 +251,18 @@ export class VectorStore {
     mem.set(scale, 2 * dim);
     const l2 = this.metric === 'l2';
     const cosine = this.metric === 'cosine';
-    const block = BLOCK;
     const rows = done ? BOUNDED_BLOCK : SIMD_BLOCK;
-    for (let at = 0; at < labels.length && !done?.(at); ) {
-      let n = 0;
-      for (; at < labels.length && n < rows; at++) {
-        const label = labels[at];
-        const segment = this.#bytes[Math.floor(label / SEGMENT)];
-        if (!segment) continue;
-        const offset = (label % SEGMENT) * slot;
-        const row = rowsAt * 4 + n * stride;
-        bytes.set(segment.subarray(offset, offset + slot), row);
-        if (stride > slot) bytes.fill(0, row + slot, row + stride); // padding: code 0 stands for 0
-        block[n++] = label;
-      }
+    const cursor = { at: 0 };
+    while (cursor.at < labels.length && !done?.(cursor.at)) {
+      // Rows padded with code 0, which stands for 0.
+      const n = gather(labels, cursor, rows, this.#bytes, slot, bytes, rowsAt * 4, stride);
       kernel.coded(format, l2, 0, dim, 2 * dim, rowsAt * 4, n, dim, outAt);
       for (let i = 0; i < n; i++) {
-        if (l2) top.push(block[i], mem[outAt + i]);
+        if (l2) top.push(BLOCK[i], mem[outAt + i]);
         else {
           const dot = mem[outAt + 2 * i];
           const norm = mem[outAt + 2 * i + 1];
-          top.push(block[i], cosine ? (norm > 0 ? 1 - dot / Math.sqrt(norm) : 1) : 1 - dot);
+          top.push(BLOCK[i], cosine ? (norm > 0 ? 1 - dot / Math.sqrt(norm) : 1) : 1 - dot);
         }
       }
     }

@@ -262,15 +262,20 @@ function main() {
   }
 }
 
+/** A linear congruential generator of numbers in [0, 1): the self-tests' data, the same on every run. */
+function seeded(seed) {
+  let state = seed;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 4294967296;
+  };
+}
+
 /** Child side of selfTest: same seeded data into both addons, exact-search answers must match. */
 function runSelfTest(candidatePath) {
   const stock = requireFromRoot('hnswlib-node');
   const fast = createRequire(SELF)(candidatePath);
-  let seed = 12345;
-  const rand = () => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return seed / 4294967296;
-  };
+  const rand = seeded(12345);
   const dim = 48;
   const n = 120;
   const points = Array.from({ length: n }, () => Array.from({ length: dim }, rand));
@@ -318,11 +323,7 @@ function runSelfTest(candidatePath) {
 async function runParallelSelfTest(candidatePath) {
   const stock = requireFromRoot('hnswlib-node');
   const parallel = createRequire(SELF)(candidatePath);
-  let seed = 54321;
-  const rand = () => {
-    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-    return seed / 4294967296;
-  };
+  const rand = seeded(54321);
   const dim = 24;
   const n = 400;
   const vectors = Float32Array.from({ length: n * dim }, rand);

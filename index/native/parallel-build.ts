@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { IndexErrors } from '../errors.ts';
+import { checkIntOption, IndexErrors } from '../errors.ts';
 import type { Metric } from '../vector-index.ts';
 import { selectAddonPath, type EngineBuild } from './engine.ts';
 
@@ -85,14 +85,11 @@ export class ParallelBuilder {
 
   build(input: ParallelBuildInput): ParallelBuild {
     const n = input.labels.length;
-    const checkInt = (value: number, name: string, min: number, max: number): void => {
-      if (!Number.isInteger(value) || value < min || value > max) throw new IndexErrors.Options(`${name} must be an integer from ${min} to ${max}`);
-    };
-    checkInt(input.dimension, 'dimension', 1, 4096);
-    checkInt(input.m, 'm', 2, 128);
-    checkInt(input.efConstruction, 'efConstruction', 1, 4096);
-    checkInt(input.seed, 'seed', 0, 2 ** 32 - 1);
-    checkInt(input.threads, 'threads', 1, 256);
+    checkIntOption(input.dimension, 'dimension', 1, 4096);
+    checkIntOption(input.m, 'm', 2, 128);
+    checkIntOption(input.efConstruction, 'efConstruction', 1, 4096);
+    checkIntOption(input.seed, 'seed', 0, 2 ** 32 - 1);
+    checkIntOption(input.threads, 'threads', 1, 256);
     if (input.vectors.length !== n * input.dimension) {
       throw new IndexErrors.Options(`vectors must hold ${n} × ${input.dimension} values, got ${input.vectors.length}`);
     }

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, unlinkSync } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { HnswIndex, type HnswOptions } from '../../index/hnsw.ts';
 import type { ResolvedBuild } from '../../index/native/engine.ts';
 import { loadParallelBuilder, type ParallelBuilder } from '../../index/native/parallel-build.ts';
@@ -68,13 +67,13 @@ export async function insertRows(index: HnswIndex, options: HnswOptions, rows: B
       threads: settings.threads, vectors: rows.vectors, labels: rows.labels, order: rows.order, path,
     });
     // The threads run off the event loop: it stays free for control messages and progress reports.
-    let finished = false;
-    const done = run.done.finally(() => (finished = true));
-    while (!finished) {
-      hooks.progress(run.inserted);
-      await Promise.race([done.then(() => undefined, () => undefined), sleep(POLL_MS)]);
+    hooks.progress(0);
+    const poll = setInterval(() => hooks.progress(run.inserted), POLL_MS);
+    try {
+      await run.done;
+    } finally {
+      clearInterval(poll);
     }
-    await done;
     hooks.progress(n);
     return await HnswIndex.load(path, options);
   } finally {

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { VectorCodec } from '../../index/codec.ts';
 import type { Edge } from '../../index/expand.ts';
+import { normSquared } from '../../index/distance.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
 import { VectorStore } from '../../index/vector-store.ts';
@@ -373,7 +374,7 @@ export function searchCollection(held: SearchTarget, search: SearchItem): Search
   if (filter && 'labels' in filter) return needStore(store).topK(query, filter.labels, k);
   const rescore = search.rescore && model.pca !== null;
   const projected = model.toIndex(query);
-  const slack = rescore ? 1e-4 * squaredNorm(projected) : 0;
+  const slack = rescore ? 1e-4 * normSquared(projected) : 0;
   const { hits, exact } = indexSearch(held, projected, rescore ? Math.max(k, search.candidates) : k, search);
   if (exact) return hits;
   if (rescore) return needStore(store).topKBounded(query, hits.map((h) => h.label), pcaBounds(hits, slack, held.config.metric), k);
@@ -392,12 +393,6 @@ function pcaBounds(hits: SearchHit[], slack: number, metric: Metric): Float64Arr
   const bounds = new Float64Array(hits.length);
   for (let i = 0; i < hits.length; i++) bounds[i] = ((metric === 'cosine' ? hits[i].distance / 2 : hits[i].distance) - slack) * (1 - 1e-3);
   return bounds;
-}
-
-function squaredNorm(v: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += v[i] * v[i];
-  return sum;
 }
 
 function needStore(store: VectorStore | null): VectorStore {
