@@ -1,6 +1,8 @@
 /**
  * hnswlib-node builds compared: stock (SSE), AVX2+FMA and -march=native (whichever are installed, see
- * index/native/build-fast.mjs), same data, same parameters, one thread.
+ * index/native/build-fast.mjs), same data, same parameters, one thread. Our builds also have
+ * searchKnnInto (index/native/search-into.inc: the query as a Float32Array, the results in typed
+ * arrays); it is timed beside searchKnn (a number[] read one element at a time) on the same index.
  *
  *   node --import tsx bench/engine-build.ts                 synthetic 20k × 784, 1,000 queries
  *   node --import tsx bench/engine-build.ts --data fashion  the first 20k Fashion-MNIST train vectors
@@ -110,6 +112,35 @@ function searchPass(index: NativeIndex, queries: number[][]): number {
   return queries.length / ((performance.now() - started) / 1000);
 }
 
+type SearchInto = (query: Float32Array, k: number, labels: Uint32Array, distances: Float32Array) => number;
+
+/** The index's searchKnnInto, when its build has one. */
+function searchInto(index: NativeIndex): SearchInto | null {
+  const into = (index as Partial<{ searchKnnInto: SearchInto }>).searchKnnInto;
+  return typeof into === 'function' ? into.bind(index) : null;
+}
+
+const OUT_LABELS = new Uint32Array(K);
+const OUT_DISTANCES = new Float32Array(K);
+
+/** searchPass through searchKnnInto, with Float32Array queries. */
+function searchIntoPass(into: SearchInto, queries: Float32Array[]): number {
+  const started = performance.now();
+  for (const q of queries) into(q, K, OUT_LABELS, OUT_DISTANCES);
+  return queries.length / ((performance.now() - started) / 1000);
+}
+
+/** searchKnnInto against searchKnn on the same index and queries. */
+interface IntoRow {
+  build: ResolvedBuild;
+  ef: number;
+  /** Medians over rounds of queries/s. */
+  searchKnnQps: number;
+  searchKnnIntoQps: number;
+  /** Queries whose labels equal searchKnn's, in order. */
+  sameAnswers: number;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -134,6 +165,7 @@ function main(): void {
   const truth: GroundTruth = gt.truth;
   const trainRows = Array.from({ length: dataset.train.n }, (_, i) => Array.from(row(dataset.train, i)));
   const queryRows = Array.from({ length: dataset.queries.n }, (_, i) => Array.from(row(dataset.queries, i)));
+  const queryVectors = Array.from({ length: dataset.queries.n }, (_, i) => row(dataset.queries, i));
   log(`${dataset.name}: ${dataset.train.n} × ${dataset.train.dim}, ${dataset.queries.n} queries, k=${K}, M=${HNSW.m}, efConstruction=${HNSW.efConstruction}`);
 
   const engines: Engine[] = [];
@@ -157,23 +189,42 @@ function main(): void {
   });
 
   const rows: EfRow[] = [];
+  const intoRows: IntoRow[] = [];
+  // Each build's searchKnn, then searchKnnInto on the builds that have it.
+  const withInto = engines.flatMap((e) => {
+    const into = searchInto(e.index);
+    return into ? [{ engine: e, into }] : [];
+  });
+  const passes = [
+    ...engines.map((e) => () => searchPass(e.index, queryRows)),
+    ...withInto.map(({ into }) => () => searchIntoPass(into, queryVectors)),
+  ];
   for (const ef of o.efs) {
     const answers = engines.map((e) => {
       e.index.setEf(Math.max(ef, K));
       return queryRows.map((q) => e.index.searchKnn(q, K).neighbors);
     });
-    const rounds = engines.map((): number[] => []);
-    for (const e of engines) searchPass(e.index, queryRows); // warm-up
-    // Builds alternate within each round so drift on a shared machine hits them alike.
+    const rounds = passes.map((): number[] => []);
+    for (const pass of passes) pass(); // warm-up
+    // Builds and calls alternate within each round so drift on a shared machine hits them alike.
     for (let r = 0; r < o.rounds; r++) {
-      for (let j = 0; j < engines.length; j++) {
-        const i = (j + r) % engines.length;
-        rounds[i].push(searchPass(engines[i].index, queryRows));
+      for (let j = 0; j < passes.length; j++) {
+        const i = (j + r) % passes.length;
+        rounds[i].push(passes[i]());
       }
     }
     engines.forEach((e, i) => {
       const same = answers[i].filter((a, q) => a.join() === answers[0][q].join()).length;
       rows.push({ build: e.build, ef, qps: median(rounds[i]), bestQps: Math.max(...rounds[i]), qpsRounds: rounds[i], recall: recall(dataset, truth, answers[i]), sameAsStock: same / queryRows.length });
+    });
+    withInto.forEach(({ engine, into }, w) => {
+      const want = answers[engines.indexOf(engine)];
+      const same = queryVectors.filter((q, i) => {
+        const found = into(q, K, OUT_LABELS, OUT_DISTANCES);
+        return Array.from(OUT_LABELS.subarray(0, found)).join() === want[i].join();
+      }).length;
+      const searchKnnQps = rows[rows.length - engines.length + engines.indexOf(engine)].qps;
+      intoRows.push({ build: engine.build, ef, searchKnnQps, searchKnnIntoQps: median(rounds[engines.length + w]), sameAnswers: same / queryVectors.length });
     });
   }
 
@@ -195,6 +246,18 @@ function main(): void {
   log(`hnswlib-node builds${o.smoke ? ' (smoke)' : ''} — ${machine.cpu}, ${machine.cores} cores, node ${machine.node}; search single-thread, median of ${o.rounds} passes over ${dataset.queries.n} queries`);
   log(table(header, tableRows));
   for (const s of skipped) log(`${s.build}: skipped — ${s.reason}`);
+  if (intoRows.length > 0) {
+    log('');
+    log('the query as a Float32Array (searchKnnInto) against a number[] (searchKnn), same index; µs per search from the median QPS');
+    const us = (qps: number): string => (1e6 / qps).toFixed(1);
+    log(table(
+      ['build', 'ef', 'searchKnn QPS', 'µs', 'searchKnnInto QPS', 'µs', '×', 'same answers'],
+      intoRows.map((r) => [
+        r.build, String(r.ef), Math.round(r.searchKnnQps).toLocaleString('en-US'), us(r.searchKnnQps),
+        Math.round(r.searchKnnIntoQps).toLocaleString('en-US'), us(r.searchKnnIntoQps), `${(r.searchKnnIntoQps / r.searchKnnQps).toFixed(2)}×`, `${(r.sameAnswers * 100).toFixed(1)} %`,
+      ]),
+    ));
+  }
 
   const report = {
     started,
@@ -208,6 +271,7 @@ function main(): void {
     builds: engines.map((e) => ({ build: e.build, path: e.path, reason: e.reason, buildSeconds: e.buildSeconds, buildRate: e.buildRate })),
     skipped,
     search: rows,
+    searchInto: intoRows,
   };
   mkdirSync(OUT_DIR, { recursive: true });
   const file = join(OUT_DIR, `engine-build${o.smoke ? '-smoke' : ''}-${started.replace(/[:.]/g, '-')}.json`);
