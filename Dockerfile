@@ -12,7 +12,7 @@ COPY package.json package-lock.json ./
 # The client SDK is a workspace of the repository: npm ci needs its package.json (its dependencies
 # are pure JavaScript; it has no install script).
 COPY client/package.json client/
-COPY index/native/build-fast.mjs index/native/parallel-build.cc index/native/search-into.inc index/native/
+COPY index/native/build-fast.mjs index/native/parallel-build.cc index/native/kernels.cc index/native/search-into.inc index/native/
 # Dev dependencies (typescript, eslint) are not needed at run time: tsx is a dependency.
 # VICINITY_HNSW_BUILD is left unset (auto): the AVX2 build is compiled when the build machine has
 # AVX2+FMA, and picked at start-up only on a CPU that has them; never native (-march=native).

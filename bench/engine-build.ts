@@ -3,6 +3,7 @@
  * index/native/build-fast.mjs), same data, same parameters, one thread. Our builds also have
  * searchKnnInto (index/native/search-into.inc: the query as a Float32Array, the results in typed
  * arrays); it is timed beside searchKnn (a number[] read one element at a time) on the same index.
+ * Last, the exact-scoring kernels (bench/lib/kernel-timing.ts): native, WebAssembly and JavaScript.
  *
  *   node --import tsx bench/engine-build.ts                 synthetic 20k × 784, 1,000 queries
  *   node --import tsx bench/engine-build.ts --data fashion  the first 20k Fashion-MNIST train vectors
@@ -18,6 +19,7 @@ import { groundTruth, recall, type GroundTruth } from './lib/ground-truth.ts';
 import { describeCommand, describeMachine } from './lib/report.ts';
 import type { ResolvedBuild } from '../index/native/engine.ts';
 import { loadHnswlib, type Hnswlib } from '../index/native/load.ts';
+import { timeKernels } from './lib/kernel-timing.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(ROOT, 'bench', 'out');
@@ -259,6 +261,15 @@ function main(): void {
     ));
   }
 
+  const kernels = timeKernels(dataset, o.rounds);
+  log('');
+  log('exact scoring, one thread: µs per call, median of the passes (native: index/native/kernels.cc; WebAssembly: index/simd-module.ts)');
+  const cell = (x: number | null): string => (x === null ? '—' : x.toFixed(1));
+  log(table(
+    ['work', 'native µs', 'WebAssembly µs', 'JavaScript µs', 'agree'],
+    kernels.map((k) => [k.work, cell(k.native), cell(k.wasm), cell(k.js), `${(k.agree * 100).toFixed(1)} %`]),
+  ));
+
   const report = {
     started,
     command: describeCommand(ROOT),
@@ -272,6 +283,7 @@ function main(): void {
     skipped,
     search: rows,
     searchInto: intoRows,
+    kernels,
   };
   mkdirSync(OUT_DIR, { recursive: true });
   const file = join(OUT_DIR, `engine-build${o.smoke ? '-smoke' : ''}-${started.replace(/[:.]/g, '-')}.json`);

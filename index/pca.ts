@@ -5,6 +5,7 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { prng } from './build-order.ts';
 import { IndexErrors } from './errors.ts';
+import { loadKernels, type NativeKernels } from './native/kernels.ts';
 import { SimdKernel } from './simd.ts';
 
 /** A fitted PCA: y = components · (v − mean), v ≈ mean + componentsᵀ · y. */
@@ -187,16 +188,21 @@ function scratchOf(length: number): Float64Array {
 const kernels = new WeakMap<Pca, { kernel: SimdKernel; memory: Float32Array }>();
 
 /**
- * out[0..k) = components · (v − mean), `v` of length d, `out` of length k: one SIMD dot product
- * per component over the components held in WebAssembly memory (float32 sums, four lanes; 5× the
- * JavaScript loop at 784 → 392, hand-measured: projecting is most of a PCA search's and import's
- * work). `projectScalar` is the double-precision reference.
+ * out[0..k) = components · (v − mean), `v` of length d, `out` of length k, in float32 sums: with the
+ * native kernel (index/native/kernels.ts: AVX2, four components at a time) when this process has
+ * one, else one WebAssembly SIMD dot product per component over the components held in its memory
+ * (5× the JavaScript loop at 784 → 392, hand-measured: projecting is most of a PCA search's and
+ * import's work). `projectScalar` is the double-precision reference.
  */
-export function project(pca: Pca, v: Float32Array, out: Float32Array): Float32Array {
+export function project(pca: Pca, v: Float32Array, out: Float32Array, native: NativeKernels | null = loadKernels()): Float32Array {
   const d = pca.dimension;
   const k = pca.outputDimension;
   if (v.length !== d) throw new IndexErrors.Options(`v must have length ${d}, got ${v.length}`);
   if (out.length !== k) throw new IndexErrors.Options(`out must have length ${k}, got ${out.length}`);
+  if (native) {
+    native.project(pca.components, pca.mean, v, out);
+    return out;
+  }
   let held = kernels.get(pca);
   if (!held) {
     const kernel = new SimdKernel();

@@ -1,6 +1,7 @@
 import { TopK } from './brute-force.ts';
 import type { VectorCodec } from './codec.ts';
 import { dotAt, normalized, squaredL2At } from './distance.ts';
+import { loadKernels, type NativeKernels } from './native/kernels.ts';
 import { CODE_BYTES, simdKernel, type CodeFormatName } from './simd.ts';
 import type { Metric, SearchHit } from './vector-index.ts';
 
@@ -19,11 +20,18 @@ const BLOCK = new Int32Array(SIMD_BLOCK);
 const CODED_SIMD_FROM = 4;
 /** Rows scored per kernel call when bounds may stop the scoring early (topKBounded). */
 const BOUNDED_BLOCK = 8;
+/** Rows from which exact scoring calls the native kernel (one call costs about a row's JavaScript scoring). */
+const NATIVE_FROM = 2;
+/** The labels and distances of a native kernel call: one pair per thread, grown as needed. */
+let nativeLabels = new Uint32Array(SIMD_BLOCK);
+let nativeOut = new Float32Array(SIMD_BLOCK);
 const CODE_FORMAT: Partial<Record<string, CodeFormatName>> = { float8_e4m3: 'e4m3', float8_e5m2: 'e5m2', float16: 'f16', int8: 'i8' };
 
 /** What the coded kernels need of a codec: its format, the padded dimension, and shift and scale padded with zeros. */
 interface CodedLayout {
   format: CodeFormatName;
+  /** What each code stands for before shift and scale (the native kernel's table). */
+  values: Float32Array;
   dim: number;
   shift: Float32Array;
   scale: Float32Array;
@@ -65,7 +73,7 @@ function codedLayout(codec: VectorCodec): CodedLayout | null {
   } else {
     scale.fill(1, 0, codec.dimension);
   }
-  return { format, dim, shift, scale };
+  return { format, values: codec.codeValues!, dim, shift, scale };
 }
 
 /**
@@ -85,8 +93,16 @@ export class VectorStore {
   readonly #views: Float32Array[];
   readonly #bytes: Uint8Array[];
   readonly #coded: CodedLayout | null;
+  readonly #native: NativeKernels | null;
 
-  constructor(dimension: number, metric: Metric, segments: SharedArrayBuffer[] = [], codec: VectorCodec | null = null) {
+  /**
+   * `kernels`: the native scoring kernels of the build the process runs (index/native/kernels.ts);
+   * null scores with the WebAssembly kernels.
+   */
+  constructor(
+    dimension: number, metric: Metric, segments: SharedArrayBuffer[] = [], codec: VectorCodec | null = null,
+    kernels: NativeKernels | null = loadKernels(),
+  ) {
     if (!Number.isInteger(dimension) || dimension < 1 || dimension > 4096) {
       throw new RangeError('dimension must be an integer from 1 to 4096');
     }
@@ -99,6 +115,7 @@ export class VectorStore {
     this.#views = this.codec ? [] : segments.map((s) => new Float32Array(s));
     this.#bytes = this.codec ? segments.map((s) => new Uint8Array(s)) : [];
     this.#coded = this.codec ? codedLayout(this.codec) : null;
+    this.#native = kernels;
   }
 
   /** The segments, to hand to another thread (`new VectorStore(dimension, segments)` there). */
@@ -189,8 +206,13 @@ export class VectorStore {
     // Scoring stops before position `at` once its bound shows no label from there on can be kept.
     const done = bounds ? (at: number) => bounds[at] > top.worst : null;
     if (this.codec) {
-      if (simd && this.#coded && labels.length >= CODED_SIMD_FROM) this.#topKCoded(top, q, labels, this.#coded, done);
+      if (simd && this.#native && this.#coded && labels.length >= NATIVE_FROM) this.#topKNative(top, q, labels, this.#native, done);
+      else if (simd && this.#coded && labels.length >= CODED_SIMD_FROM) this.#topKCoded(top, q, labels, this.#coded, done);
       else this.#topKDecoded(top, q, labels, done);
+      return top.result();
+    }
+    if (simd && this.#native && labels.length >= NATIVE_FROM) {
+      this.#topKNative(top, q, labels, this.#native, done);
       return top.result();
     }
     if (simd && labels.length >= SIMD_FROM) {
@@ -206,6 +228,32 @@ export class VectorStore {
       top.push(label, l2 ? squaredL2At(q, view, offset) : 1 - dotAt(q, view, offset));
     }
     return top.result();
+  }
+
+  /**
+   * topK with the native kernels, which read each row in its segment: no copies (the WebAssembly
+   * kernels below copy each row into their memory first, 1.9 MB for 600 float32 rows at 784
+   * dimensions: bench/engine-build.ts times both).
+   */
+  #topKNative(top: TopK, q: Float32Array, labels: ArrayLike<number>, kernels: NativeKernels, done: ((at: number) => boolean) | null): void {
+    const count = labels.length;
+    if (nativeLabels.length < count) nativeLabels = new Uint32Array(count);
+    if (nativeOut.length < count) nativeOut = new Float32Array(count);
+    const ls = labels instanceof Uint32Array ? labels : nativeLabels;
+    if (ls !== labels) for (let i = 0; i < count; i++) ls[i] = labels[i];
+    const out = nativeOut;
+    const coded = this.#coded;
+    const mode = this.metric === 'l2' ? 0 : this.metric === 'ip' ? 1 : 2;
+    const rows = done ? BOUNDED_BLOCK : count;
+    for (let at = 0; at < count && !done?.(at); at += rows) {
+      const n = Math.min(rows, count - at);
+      if (!coded) kernels.scoreRows(q, this.#views, SEGMENT, ls, at, n, mode === 0, out);
+      else kernels.scoreCoded(q, this.#bytes, SEGMENT, CODE_BYTES[coded.format], coded.values, coded.shift, coded.scale, ls, at, n, mode, out);
+      for (let i = 0; i < n; i++) {
+        const d = out[i];
+        if (d === d) top.push(ls[at + i], d);
+      }
+    }
   }
 
   /**

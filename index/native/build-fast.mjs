@@ -8,7 +8,8 @@
  *   VICINITY_HNSW_BUILD=stock                  build nothing
  *
  * Beside each build goes parallel-build.node, our own addon (index/native/parallel-build.cc) compiled
- * with the same flags against hnswlib-node's copy of hnswlib: it builds an index with several threads.
+ * with the same flags against hnswlib-node's copy of hnswlib: it builds an index with several threads,
+ * and carries the exact scoring kernels of index/native/kernels.cc.
  *
  * It never fails the install: every problem prints one line and exits 0, and the stock addon is used
  * (without parallel-build.node, imports build on one thread through hnswlib-node).
@@ -87,7 +88,7 @@ function bindingGyp(pkgDir, cflags, parallel) {
   const target = {
     target_name: 'addon',
     // Our addon includes "hnswlib/hnswlib.h" from hnswlib-node's src/, the headers its addon.cc uses.
-    sources: [parallel ? 'parallel-build.cc' : 'src/addon.cc'],
+    sources: parallel ? ['parallel-build.cc', 'kernels.cc'] : ['src/addon.cc'],
     include_dirs: parallel ? [addonApi, join(pkgDir, 'src')] : [addonApi],
     defines: ['NAPI_DISABLE_CPP_EXCEPTIONS'],
     'cflags!': ['-fno-exceptions'],
@@ -222,7 +223,7 @@ function buildParallel(name, pkgDir, cacheDir) {
   mkdirSync(work, { recursive: true });
   try {
     const started = Date.now();
-    cpSync(join(dirname(SELF), 'parallel-build.cc'), join(work, 'parallel-build.cc'));
+    for (const file of ['parallel-build.cc', 'kernels.cc']) cpSync(join(dirname(SELF), file), join(work, file));
     const built = compile(what, work, bindingGyp(pkgDir, cflags, true), join(cacheDir, `${name}-parallel-build.log`));
     install(what, built, outDir, 'parallel-build.node', true);
     log(`${what} installed at ${join(outDir, 'parallel-build.node')} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -350,8 +351,43 @@ async function runParallelSelfTest(candidatePath) {
       const got = [...index.searchKnn(query, 10).neighbors].sort((a, b) => a - b).join();
       if (got !== want) throw new Error(`query ${q}: labels ${got} != brute force ${want}`);
     }
+    kernelSelfTest(parallel, rand);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** kernels.cc against plain loops: rows scored in place across two segments, and a projection. */
+function kernelSelfTest(addon, rand) {
+  const dim = 37;
+  const segmentRows = 8;
+  const segments = [0, 1].map(() => Float32Array.from({ length: segmentRows * dim }, rand));
+  const query = Float32Array.from({ length: dim }, rand);
+  const labels = Uint32Array.of(15, 0, 9, 3, 99);
+  const out = new Float32Array(4);
+  for (const l2 of [true, false]) {
+    addon.scoreRows(query, segments, segmentRows, labels, 1, 4, l2, out);
+    labels.subarray(1).forEach((label, i) => {
+      const segment = segments[Math.floor(label / segmentRows)];
+      let want = Number.NaN;
+      if (segment) {
+        const row = segment.subarray((label % segmentRows) * dim);
+        let s = 0;
+        for (let j = 0; j < dim; j++) s += l2 ? (query[j] - row[j]) ** 2 : query[j] * row[j];
+        want = l2 ? s : 1 - s;
+      }
+      if (Number.isNaN(want) ? !Number.isNaN(out[i]) : !(Math.abs(out[i] - want) <= 1e-4)) throw new Error(`scoreRows: label ${label} scored ${out[i]}, expected ${want}`);
+    });
+  }
+  const k = 6;
+  const components = Float32Array.from({ length: k * dim }, rand);
+  const mean = Float32Array.from({ length: dim }, rand);
+  const projected = new Float32Array(k);
+  addon.project(components, mean, query, projected);
+  for (let c = 0; c < k; c++) {
+    let s = 0;
+    for (let j = 0; j < dim; j++) s += components[c * dim + j] * (query[j] - mean[j]);
+    if (Math.abs(projected[c] - s) > 1e-4) throw new Error(`project: component ${c} gave ${projected[c]}, expected ${s}`);
   }
 }
 

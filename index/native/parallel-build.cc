@@ -25,6 +25,9 @@
 
 #include "hnswlib/hnswlib.h"
 
+// kernels.cc: the exact scoring kernels, exported by the same addon.
+void InitKernels(Napi::Env env, Napi::Object exports);
+
 namespace {
 
 struct Job {
@@ -265,6 +268,7 @@ Napi::Value Levels(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitKernels(env, exports);
   exports.Set("build", Napi::Function::New(env, Build));
   exports.Set("levels", Napi::Function::New(env, Levels));
   exports.Set("hardwareThreads", Napi::Number::New(env, std::thread::hardware_concurrency()));

@@ -1,8 +1,7 @@
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { checkIntOption, IndexErrors } from '../errors.ts';
 import type { Metric } from '../vector-index.ts';
-import { selectAddonPath, type EngineBuild } from './engine.ts';
+import { loadOwnAddon } from './addon.ts';
+import type { EngineBuild } from './engine.ts';
 
 /** What `parallel-build.cc` exports. */
 interface Addon {
@@ -118,31 +117,21 @@ export interface LoadedBuilder {
   reason: string;
 }
 
-const require = createRequire(import.meta.url);
-const loaded = new Map<EngineBuild, LoadedBuilder>();
+const built = new Map<EngineBuild, LoadedBuilder>();
 
 /**
  * The parallel builder installed beside the hnswlib-node build `requested` resolves to (build-fast.mjs
  * compiles it with the same flags), or null with the reason: the stock build has none.
  */
 export function loadParallelBuilder(requested: EngineBuild = 'auto'): LoadedBuilder {
-  let result = loaded.get(requested);
+  let result = built.get(requested);
   if (result === undefined) {
-    result = find(requested);
-    loaded.set(requested, result);
+    const { exports, path, reason } = loadOwnAddon(requested);
+    const addon = exports as Partial<Addon> | null;
+    if (!addon || !path) result = { builder: null, reason: `${reason}: no parallel builder` };
+    else if (typeof addon.build !== 'function' || typeof addon.levels !== 'function') result = { builder: null, reason: `${reason} is not the parallel builder` };
+    else result = { builder: new ParallelBuilder(path, addon as Addon), reason: `parallel builder: ${reason}` };
+    built.set(requested, result);
   }
   return result;
-}
-
-function find(requested: EngineBuild): LoadedBuilder {
-  const choice = selectAddonPath(requested);
-  if (choice.path === null) return { builder: null, reason: `${choice.reason}; no parallel builder with the stock build` };
-  const path = join(dirname(choice.path), 'parallel-build.node');
-  try {
-    const addon = require(path) as Partial<Addon>;
-    if (typeof addon.build !== 'function' || typeof addon.levels !== 'function') return { builder: null, reason: `${path} is not the parallel builder` };
-    return { builder: new ParallelBuilder(path, addon as Addon), reason: `${choice.build} parallel builder at ${path}` };
-  } catch (err) {
-    return { builder: null, reason: `${path} did not load (${err instanceof Error ? err.message.split('\n')[0] : String(err)})` };
-  }
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fitPca, pcaFromBytes, pcaToBytes, project, projectScalar, reconstruct, sampleRows, type Pca } from '../../../index/pca.ts';
+import { loadKernels } from '../../../index/native/kernels.ts';
 import { prng } from '../../helpers/random.ts';
 
 /**
@@ -319,17 +320,22 @@ test('invalid arguments throw with their messages', () => {
   );
 });
 
-test('the SIMD projection agrees with the double-precision reference, for several models in turn', () => {
-  for (const [d, k] of [[50, 13], [64, 64], [7, 1]]) {
+test('the native and WebAssembly projections agree with the double-precision reference, for several models in turn', (t) => {
+  const native = loadKernels();
+  if (!native) t.diagnostic('no native kernels here: the WebAssembly projection only');
+  for (const [d, k] of [[50, 13], [64, 64], [7, 1], [203, 37]]) {
     const data = correlated(400, d, Math.min(d, 10), 0.1, d);
     const pca = fitPca(data, 400, d, k);
     const random = prng(k);
     for (let i = 0; i < 20; i++) {
       const v = Float32Array.from({ length: d }, () => random() * 4 - 2);
-      const fast = Float32Array.from(project(pca, v, new Float32Array(k)));
       const exact = projectScalar(pca, v, new Float32Array(k));
       const scale = Math.max(...exact.map(Math.abs), 1);
-      fast.forEach((y, c) => assert.ok(Math.abs(y - exact[c]) <= 1e-5 * scale, `d ${d} k ${k} component ${c}: ${y} vs ${exact[c]}`));
+      for (const [path, kernels] of [['native', native], ['WebAssembly', null]] as const) {
+        if (path === 'native' && !kernels) continue;
+        const fast = Float32Array.from(project(pca, v, new Float32Array(k), kernels));
+        fast.forEach((y, c) => assert.ok(Math.abs(y - exact[c]) <= 1e-5 * scale, `${path} d ${d} k ${k} component ${c}: ${y} vs ${exact[c]}`));
+      }
     }
   }
 });

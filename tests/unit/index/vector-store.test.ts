@@ -5,6 +5,7 @@ import { SEGMENT, VectorStore } from '../../../index/vector-store.ts';
 import type { Metric } from '../../../index/vector-index.ts';
 import { fitCodecParams, VectorCodec } from '../../../index/codec.ts';
 import { distance } from '../../../index/distance.ts';
+import { loadKernels } from '../../../index/native/kernels.ts';
 import { prng } from '../../helpers/random.ts';
 
 function vectors(n: number, dim: number, seed: number): Float32Array[] {
@@ -91,7 +92,9 @@ test('a store of encoded vectors scores them decoded, as a brute force over the 
   }
 });
 
-test('a compressed store scores with the coded SIMD kernels as its JavaScript loops do, over blocks, padding and label order, in every metric', () => {
+test('a compressed store scores with the native and the WebAssembly coded kernels as its JavaScript loops do, over blocks, padding and label order, in every metric', (t) => {
+  const native = loadKernels();
+  if (!native) t.diagnostic('no native kernels here: WebAssembly against JavaScript only');
   const random = prng(23);
   for (const d of [20, 33, 784]) {
     const rows = Array.from({ length: 600 }, () => Float32Array.from({ length: d }, () => random() * 6 - 2));
@@ -100,16 +103,20 @@ test('a compressed store scores with the coded SIMD kernels as its JavaScript lo
     for (const name of ['float16', 'float8_e4m3', 'float8_e5m2', 'int8'] as const) {
       const codec = new VectorCodec(name, d, name === 'float16' ? null : fitCodecParams(name, flat, rows.length, d));
       for (const metric of ['l2', 'ip', 'cosine'] as const) {
-        const store = new VectorStore(d, metric, [], codec);
+        const store = new VectorStore(d, metric, [], codec, native);
         rows.forEach((r, label) => store.setStored(label, codec.encode(r).bytes, (b) => codec.decode(b)));
+        const wasm = new VectorStore(d, metric, [...store.segments], codec, null);
         const q = Float32Array.from({ length: d }, () => random() * 6 - 2);
         // Over one block (256 rows), backwards, with a label the store never allocated.
         const labels = [...Array.from({ length: rows.length }, (_, i) => rows.length - 1 - i), 3 * SEGMENT];
         for (const [subset, k] of [[labels, 40], [labels.slice(0, 5), 3]] as const) {
-          const got = store.topK(q, subset, k);
           const want = store.topKScalar(q, subset, k);
-          assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), `${name} ${metric} d ${d}`);
-          got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) <= 1e-5 * Math.max(1, Math.abs(want[i].distance)), `${name} ${metric} d ${d}: ${h.distance} vs ${want[i].distance}`));
+          for (const [path, s] of [['native', native && store], ['WebAssembly', wasm]] as const) {
+            if (!s) continue;
+            const got = s.topK(q, subset, k);
+            assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), `${path} ${name} ${metric} d ${d}`);
+            got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) <= 1e-5 * Math.max(1, Math.abs(want[i].distance)), `${path} ${name} ${metric} d ${d}: ${h.distance} vs ${want[i].distance}`));
+          }
         }
       }
     }
@@ -148,4 +155,38 @@ test('topKBounded returns what topK does when the bounds are lower bounds, and s
       assert.throws(() => store.topKBounded(q, labels, bounds.slice(1), 10), RangeError);
     }
   }
+});
+
+test('native, WebAssembly and JavaScript scoring of float32 rows agree, in place across segments, with labels in any form', (t) => {
+  const loaded = loadKernels();
+  if (!loaded) t.diagnostic('no native kernels here: WebAssembly against JavaScript only');
+  let calls = 0;
+  const native = loaded && { ...loaded, scoreRows: (...args: Parameters<typeof loaded.scoreRows>) => (calls++, loaded.scoreRows(...args)) };
+  const random = prng(41);
+  for (const d of [5, 50, 784]) {
+    for (const metric of ['l2', 'ip', 'cosine'] as const) {
+      const stores = [new VectorStore(d, metric, [], null, native), new VectorStore(d, metric, [], null, null)];
+      const [store, wasm] = stores;
+      // Rows in two segments; labels beyond them are skipped.
+      const labels = Array.from({ length: 300 }, (_, i) => (i % 2 ? SEGMENT + i : i));
+      for (const label of labels) store.set(label, Float32Array.from({ length: d }, () => random() * 2 - 1));
+      const shared = new VectorStore(d, metric, [...store.segments], null, null);
+      assert.equal(wasm.capacity, 0);
+      const q = Float32Array.from({ length: d }, () => random() * 2 - 1);
+      const asked = [...labels.reverse(), 9 * SEGMENT];
+      const want = shared.topKScalar(q, asked, 25);
+      for (const form of [asked, Uint32Array.from(asked), Int32Array.from(asked)]) {
+        for (const [path, s] of [['native', store], ['WebAssembly', shared]] as const) {
+          const got = s.topK(q, form, 25);
+          assert.deepEqual(got.map((h) => h.label), want.map((h) => h.label), `${path} ${metric} d ${d}`);
+          got.forEach((h, i) => assert.ok(Math.abs(h.distance - want[i].distance) <= 1e-5 * Math.max(1, Math.abs(want[i].distance)), `${path} ${metric} d ${d}: ${h.distance} vs ${want[i].distance}`));
+        }
+      }
+      // Bounded, with the exact distances as bounds: scored eight at a time until the k-th.
+      const ranked = shared.topKScalar(q, asked, asked.length);
+      const bounded = store.topKBounded(q, ranked.map((h) => h.label), ranked.map((h) => h.distance), 7);
+      assert.deepEqual(bounded.map((h) => h.label), want.slice(0, 7).map((h) => h.label), `${metric} d ${d} bounded`);
+    }
+  }
+  if (loaded) assert.ok(calls > 0, 'the native store never called its kernel');
 });

@@ -1,0 +1,36 @@
+import { loadOwnAddon } from './addon.ts';
+import type { EngineBuild } from './engine.ts';
+
+/** What `kernels.cc` exports: exact scoring that reads the store's segments in place. */
+export interface NativeKernels {
+  /**
+   * out[i] = the distance of labels[from + i] for i < count (squared L2 when `l2`, else 1 − dot),
+   * the row read from `segments[label / segmentRows]`; NaN for a label beyond the segments.
+   */
+  scoreRows(
+    query: Float32Array, segments: readonly Float32Array[], segmentRows: number,
+    labels: Uint32Array, from: number, count: number, l2: boolean, out: Float32Array,
+  ): void;
+  /**
+   * scoreRows over rows of stored codes of `codeBytes` bytes, code c standing for shift[j] +
+   * scale[j] · values[c], scored without decoding them first: `mode` 0 squared L2, 1 one minus the
+   * dot product, 2 one minus the cosine (1 for a zero row).
+   */
+  scoreCoded(
+    query: Float32Array, segments: readonly Uint8Array[], segmentRows: number, codeBytes: 1 | 2,
+    values: Float32Array, shift: Float32Array, scale: Float32Array,
+    labels: Uint32Array, from: number, count: number, mode: 0 | 1 | 2, out: Float32Array,
+  ): void;
+  /** out[c] = Σ_j components[c·d + j] · (v[j] − mean[j]), d = mean.length, for c < out.length. */
+  project(components: Float32Array, mean: Float32Array, v: Float32Array, out: Float32Array): void;
+}
+
+/**
+ * The native kernels installed with the build `requested` resolves to, or null (the stock build, or
+ * no compiler at install): callers then use the WebAssembly kernels of simd.ts.
+ */
+export function loadKernels(requested: EngineBuild = 'auto'): NativeKernels | null {
+  const { exports } = loadOwnAddon(requested);
+  if (!exports || !['scoreRows', 'scoreCoded', 'project'].every((name) => typeof exports[name] === 'function')) return null;
+  return exports as unknown as NativeKernels;
+}
