@@ -25,6 +25,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 #include <napi.h>
@@ -143,9 +144,47 @@ void scoreCodes(const float* q, const Code* codes, const float* values, const fl
   *norm = b;
 }
 
-bool isFloat32(const Napi::Value& v) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+bool isTyped(const Napi::Value& v, napi_typedarray_type type) {
+  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == type;
 }
+
+bool isFloat32(const Napi::Value& v) {
+  return isTyped(v, napi_float32_array);
+}
+
+// The rows of a store's segments by label, each segment's data looked up the first time one of its
+// labels comes.
+class Rows {
+ public:
+  Rows(Napi::Array segments, size_t rowsPerSegment, size_t rowBytes, napi_typedarray_type type, const char* invalid)
+      : segments_(segments), rowsPerSegment_(rowsPerSegment), rowBytes_(rowBytes), type_(type), invalid_(invalid),
+        data_(segments.Length(), nullptr) {}
+
+  // The row of `label`, or nullptr beyond the segments; throws std::invalid_argument for a segment
+  // of the wrong type or too short.
+  const uint8_t* at(uint32_t label) {
+    const size_t segment = label / rowsPerSegment_;
+    if (segment >= data_.size()) return nullptr;
+    if (data_[segment] == nullptr) {
+      Napi::Value view = segments_.Get(static_cast<uint32_t>(segment));
+      if (!isTyped(view, type_) || view.As<Napi::TypedArray>().ByteLength() < rowsPerSegment_ * rowBytes_) throw std::invalid_argument(invalid_);
+      // The typed array's own data pointer: its buffer is a SharedArrayBuffer, which
+      // napi_get_arraybuffer_info does not take.
+      void* data = nullptr;
+      if (napi_get_typedarray_info(view.Env(), view, nullptr, nullptr, &data, nullptr, nullptr) != napi_ok || data == nullptr) throw std::invalid_argument(invalid_);
+      data_[segment] = static_cast<const uint8_t*>(data);
+    }
+    return data_[segment] + (label % rowsPerSegment_) * rowBytes_;
+  }
+
+ private:
+  Napi::Array segments_;
+  size_t rowsPerSegment_;
+  size_t rowBytes_;
+  napi_typedarray_type type_;
+  const char* invalid_;
+  std::vector<const uint8_t*> data_;
+};
 
 Napi::Value fail(Napi::Env env, const char* message) {
   Napi::TypeError::New(env, message).ThrowAsJavaScriptException();
@@ -172,35 +211,22 @@ Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
     return fail(env, "scoreRows: segmentRows must be at least 1, and from + count within labels and count within out");
   }
   const size_t dim = query.ElementLength();
-  const size_t rowsPerSegment = static_cast<size_t>(segmentRows);
-  const uint32_t segmentCount = segments.Length();
-  // Each segment's data, looked up the first time one of its labels comes.
-  std::vector<const float*> data(segmentCount, nullptr);
+  Rows rows(segments, static_cast<size_t>(segmentRows), dim * sizeof(float), napi_float32_array,
+            "scoreRows: each segment must be a Float32Array of segmentRows × query.length values");
   const float* q = query.Data();
   const uint32_t* ls = labels.Data() + static_cast<size_t>(from);
   float* o = out.Data();
   const size_t n = static_cast<size_t>(count);
-  for (size_t i = 0; i < n; i++) {
-    const size_t segment = ls[i] / rowsPerSegment;
-    if (segment >= segmentCount) {
-      o[i] = std::numeric_limits<float>::quiet_NaN();
-      continue;
+  try {
+    for (size_t i = 0; i < n; i++) {
+      const float* row = reinterpret_cast<const float*>(rows.at(ls[i]));
+      if (row == nullptr) o[i] = std::numeric_limits<float>::quiet_NaN();
+      else o[i] = l2 ? score<true>(q, row, dim) : 1.0f - score<false>(q, row, dim);
     }
-    if (data[segment] == nullptr) {
-      Napi::Value view = segments.Get(static_cast<uint32_t>(segment));
-      if (!isFloat32(view) || view.As<Napi::Float32Array>().ElementLength() < rowsPerSegment * dim) {
-        return fail(env, "scoreRows: each segment must be a Float32Array of segmentRows × query.length values");
-      }
-      data[segment] = view.As<Napi::Float32Array>().Data();
-    }
-    const float* row = data[segment] + (ls[i] % rowsPerSegment) * dim;
-    o[i] = l2 ? score<true>(q, row, dim) : 1.0f - score<false>(q, row, dim);
+  } catch (const std::invalid_argument& e) {
+    return fail(env, e.what());
   }
   return env.Undefined();
-}
-
-bool isTyped(const Napi::Value& v, napi_typedarray_type type) {
-  return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == type;
 }
 
 Napi::Value ScoreCoded(const Napi::CallbackInfo& info) {
@@ -229,32 +255,26 @@ Napi::Value ScoreCoded(const Napi::CallbackInfo& info) {
       values.ElementLength() < (codeBytes == 1 ? 256u : 65536u)) {
     return fail(env, "scoreCoded: codeBytes must be 1 or 2, mode 0, 1 or 2, values hold every code, shift and scale query.length values, from + count within labels and count within out");
   }
-  const size_t width = dim * static_cast<size_t>(codeBytes);
-  const size_t rowsPerSegment = static_cast<size_t>(segmentRows);
-  const uint32_t segmentCount = segments.Length();
-  std::vector<const uint8_t*> data(segmentCount, nullptr);
+  Rows rows(segments, static_cast<size_t>(segmentRows), dim * static_cast<size_t>(codeBytes), napi_uint8_array,
+            "scoreCoded: each segment must be a Uint8Array of segmentRows × query.length × codeBytes bytes");
   const uint32_t* ls = labels.Data() + static_cast<size_t>(from);
   float* o = out.Data();
   const size_t n = static_cast<size_t>(count);
   const bool l2 = mode == 0;
-  for (size_t i = 0; i < n; i++) {
-    const size_t segment = ls[i] / rowsPerSegment;
-    if (segment >= segmentCount) {
-      o[i] = std::numeric_limits<float>::quiet_NaN();
-      continue;
-    }
-    if (data[segment] == nullptr) {
-      Napi::Value view = segments.Get(static_cast<uint32_t>(segment));
-      if (!isTyped(view, napi_uint8_array) || view.As<Napi::Uint8Array>().ElementLength() < rowsPerSegment * width) {
-        return fail(env, "scoreCoded: each segment must be a Uint8Array of segmentRows × query.length × codeBytes bytes");
+  try {
+    for (size_t i = 0; i < n; i++) {
+      const uint8_t* row = rows.at(ls[i]);
+      if (row == nullptr) {
+        o[i] = std::numeric_limits<float>::quiet_NaN();
+        continue;
       }
-      data[segment] = view.As<Napi::Uint8Array>().Data();
+      float dot, norm;
+      if (codeBytes == 1) scoreCodes(query.Data(), row, values.Data(), shift.Data(), scale.Data(), dim, l2, &dot, &norm);
+      else scoreCodes(query.Data(), reinterpret_cast<const uint16_t*>(row), values.Data(), shift.Data(), scale.Data(), dim, l2, &dot, &norm);
+      o[i] = l2 ? dot : mode == 1 ? 1.0f - dot : norm > 0 ? 1.0f - dot / std::sqrt(norm) : 1.0f;
     }
-    const uint8_t* row = data[segment] + (ls[i] % rowsPerSegment) * width;
-    float dot, norm;
-    if (codeBytes == 1) scoreCodes(query.Data(), row, values.Data(), shift.Data(), scale.Data(), dim, l2, &dot, &norm);
-    else scoreCodes(query.Data(), reinterpret_cast<const uint16_t*>(row), values.Data(), shift.Data(), scale.Data(), dim, l2, &dot, &norm);
-    o[i] = l2 ? dot : mode == 1 ? 1.0f - dot : norm > 0 ? 1.0f - dot / std::sqrt(norm) : 1.0f;
+  } catch (const std::invalid_argument& e) {
+    return fail(env, e.what());
   }
   return env.Undefined();
 }
