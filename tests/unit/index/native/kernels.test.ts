@@ -15,10 +15,7 @@ test('the fast builds carry the native kernels; the stock build has none', (t) =
 
 test('scoreRows reads rows in their segments, from an offset into the labels, NaN beyond the segments', (t) => {
   const kernels = loadKernels();
-  if (!kernels) {
-    t.skip('no native kernels here');
-    return;
-  }
+  if (!kernels) return t.skip('no native kernels here');
   const random = prng(5);
   for (const dim of [1, 7, 8, 33, 784]) {
     const segmentRows = 4;
@@ -48,10 +45,7 @@ test('scoreRows reads rows in their segments, from an offset into the labels, Na
 
 test('scoreCoded scores rows of 1- and 2-byte codes through the value table, shift and scale, in each mode', (t) => {
   const kernels = loadKernels();
-  if (!kernels) {
-    t.skip('no native kernels here');
-    return;
-  }
+  if (!kernels) return t.skip('no native kernels here');
   const random = prng(9);
   for (const codeBytes of [1, 2] as const) {
     const values = Float32Array.from({ length: codeBytes === 1 ? 256 : 65536 }, () => random() * 4 - 2);
@@ -88,10 +82,7 @@ test('scoreCoded scores rows of 1- and 2-byte codes through the value table, shi
 
 test('the kernels refuse arguments of the wrong type or out of range instead of reading past them', (t) => {
   const kernels = loadKernels();
-  if (!kernels) {
-    t.skip('no native kernels here');
-    return;
-  }
+  if (!kernels) return t.skip('no native kernels here');
   const q = new Float32Array(4);
   const segments = [new Float32Array(8)];
   const labels = Uint32Array.of(0, 1);
