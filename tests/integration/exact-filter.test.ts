@@ -58,7 +58,7 @@ for (const codec of ['float32', 'int8'] as const) {
         }
         const want = oracle(live, query, group);
         if (codec === 'float32') assert.deepEqual(ids, want, `round ${round}, group ${group}`);
-        else assert.ok(ids.filter((id) => want.includes(id)).length >= K - 2, `round ${round}, group ${group}: ${ids} vs ${want}`);
+        else assert.ok(ids.filter((id) => want.includes(id)).length >= K - 2, `round ${round}, group ${group}: ${ids.join()} vs ${want.join()}`);
       }
     };
     await check(0);
