@@ -199,6 +199,7 @@ async function main(o: Options): Promise<number> {
     },
     upload: null,
     uploadCpu: null,
+    overlaySettleS: null,
     healthIdle: null,
     http: [],
     filtered: [],

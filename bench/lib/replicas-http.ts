@@ -16,6 +16,7 @@ import {
   SEARCH_PATH,
   searchBody,
   searchBodyMsgpack,
+  settleOverlay,
   uploadPoints,
   type SearchOptions,
 } from './vicinity.ts';
@@ -86,6 +87,9 @@ export async function benchVicinity(server: ServerProcess, c: VicinityContext, r
     const cpu = meter();
     report.uploadCpu = { serverCpuS: cpu.pidsCpuS[0], otherCpuS: cpu.otherCpuS };
     log(`upload: ${Math.round(report.upload.rate)} points/s`);
+    // The k-NN overlay's filler works through the load in the background for a while (about two
+    // minutes for Fashion-MNIST 60k): searches measured meanwhile would share the replica with it.
+    report.overlaySettleS = await settleOverlay(client, log);
     const target: LoadTarget = { port: server.port, path: SEARCH_PATH, serverPid: server.pid };
     const runner = new LoadRunner(c.wrk, c.workDir, target, c.rules, c.quiet);
     report.healthIdle = await probeIdle(server.port, HEALTH_PATH, c.healthRate, c.smoke ? 0.5 : 3);

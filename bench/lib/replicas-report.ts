@@ -82,6 +82,8 @@ export interface ReplicasReport {
   upload: Upload | null;
   /** CPU seconds during the upload: the server's, and every other process's (this bench's excluded). */
   uploadCpu: { serverCpuS: number | null; otherCpuS: number | null } | null;
+  /** Seconds the k-NN overlay's filler took to catch up after the upload; the searches wait for it. */
+  overlaySettleS: number | null;
   healthIdle: ProbeResult | null;
   http: HttpSeries[];
   filtered: FilterResult[];
@@ -200,7 +202,8 @@ export function formatReplicasReport(r: ReplicasReport): string {
       `upload:   ${int(u.vectors)} points with payloads in ${fixed(u.seconds, 1)} s = ${int(u.rate)} points/s until searchable ` +
         `(${u.requests} PUTs of ${u.batch}, one at a time; per PUT p50 ${fixed(u.p50RequestMs, 0)} ms, max ${fixed(u.maxRequestMs, 0)} ms; ` +
         `searchable ${fixed(u.visibleAfterMs, 1)} ms after the last ack; count=${u.count}); raw stock build ${int(r.raw.stock.construction.rate)} vectors/s; ` +
-        `server CPU ${cpu(r.uploadCpu?.serverCpuS ?? null, u.seconds)}, other CPU ${cpu(r.uploadCpu?.otherCpuS ?? null, u.seconds)}`,
+        `server CPU ${cpu(r.uploadCpu?.serverCpuS ?? null, u.seconds)}, other CPU ${cpu(r.uploadCpu?.otherCpuS ?? null, u.seconds)}; ` +
+        `the k-NN overlay caught up ${fixed(r.overlaySettleS ?? NaN, 0)} s later (the searches wait for it)`,
     );
   }
   if (r.http.length > 0) out.push(httpTable(r));

@@ -27,7 +27,9 @@ export interface NativeKernels {
 
 /**
  * The native kernels installed with the build `requested` resolves to, or null (the stock build, or
- * no compiler at install): callers then use the WebAssembly kernels of simd.ts.
+ * no compiler at install): callers then use the WebAssembly kernels of simd.ts. Callers take the
+ * default, `auto`: the kernels are used wherever the install built them and this CPU runs them,
+ * whichever hnswlib-node build `VICINITY_HNSW_BUILD` picks.
  */
 export function loadKernels(requested: EngineBuild = 'auto'): NativeKernels | null {
   const { exports } = loadOwnAddon(requested);

@@ -4,7 +4,6 @@ import type { Edge } from '../../index/expand.ts';
 import { normSquared } from '../../index/distance.ts';
 import { HnswIndex } from '../../index/hnsw.ts';
 import { writeSnapshot } from '../../index/snapshot.ts';
-import { loadKernels } from '../../index/native/kernels.ts';
 import { VectorStore } from '../../index/vector-store.ts';
 import type { LabelFilter, Metric, SearchHit } from '../../index/vector-index.ts';
 import { CollectionsRepo, type CollectionConfig } from '../../storage/collections.ts';
@@ -264,7 +263,7 @@ export class ReplicaState {
   #useStore(held: Held, spec: StoreSpec): void {
     if (spec.generation === held.storeGeneration && spec.segments.length <= (held.store?.segments.length ?? 0)) return;
     const { dimension, metric } = held.config;
-    held.store = new VectorStore(dimension, metric, [...spec.segments], new VectorCodec(spec.codec, dimension, spec.params), loadKernels(this.#data.engine));
+    held.store = new VectorStore(dimension, metric, [...spec.segments], new VectorCodec(spec.codec, dimension, spec.params));
     held.storeGeneration = spec.generation;
   }
 
