@@ -20,9 +20,6 @@ export interface CodecParams {
   scale: Float32Array;
 }
 
-/** int8's codes as values: the byte read as a signed integer. */
-const INT8_VALUES = Float32Array.from({ length: 256 }, (_, c) => (c << 24) >> 24);
-
 /** The dimension's largest |x − mean| in the fit sample maps to this share of the format's maximum. */
 const HEADROOM = 0.5;
 
@@ -63,15 +60,6 @@ export class VectorCodec {
     this.#format = name === 'float32' || name === 'int8' ? null : FORMATS[name];
     this.bytesPerVector = dimension * (this.#format ? this.#format.bits / 8 : name === 'int8' ? 1 : 4);
     this.#scratch = new Float32Array(dimension);
-  }
-
-  /**
-   * What each code stands for before shift and scale, by code: the float format's decode table, or
-   * the signed byte for int8. Null for float32.
-   */
-  get codeValues(): Float32Array | null {
-    if (this.#format) return this.#format.table;
-    return this.name === 'int8' ? INT8_VALUES : null;
   }
 
   /** The stored bytes of `v` (a new Buffer) and how many of its values saturated. */

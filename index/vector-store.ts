@@ -1,7 +1,7 @@
 import { TopK } from './brute-force.ts';
 import type { VectorCodec } from './codec.ts';
 import { dotAt, normalized, squaredL2At } from './distance.ts';
-import { loadKernels, type NativeKernels } from './native/kernels.ts';
+import { codeFormat, loadKernels, type NativeKernels } from './native/kernels.ts';
 import { CODE_BYTES, simdKernel, type CodeFormatName } from './simd.ts';
 import type { Metric, SearchHit } from './vector-index.ts';
 
@@ -30,8 +30,8 @@ const CODE_FORMAT: Partial<Record<string, CodeFormatName>> = { float8_e4m3: 'e4m
 /** What the coded kernels need of a codec: its format, the padded dimension, and shift and scale padded with zeros. */
 interface CodedLayout {
   format: CodeFormatName;
-  /** What each code stands for before shift and scale (the native kernel's table). */
-  values: Float32Array;
+  /** The format as the native kernel takes it. */
+  native: Int32Array;
   dim: number;
   shift: Float32Array;
   scale: Float32Array;
@@ -73,7 +73,7 @@ function codedLayout(codec: VectorCodec): CodedLayout | null {
   } else {
     scale.fill(1, 0, codec.dimension);
   }
-  return { format, values: codec.codeValues!, dim, shift, scale };
+  return { format, native: codeFormat(format), dim, shift, scale };
 }
 
 /**
@@ -248,7 +248,7 @@ export class VectorStore {
     for (let at = 0; at < count && !done?.(at); at += rows) {
       const n = Math.min(rows, count - at);
       if (!coded) kernels.scoreRows(q, this.#views, SEGMENT, ls, at, n, mode === 0, out);
-      else kernels.scoreCoded(q, this.#bytes, SEGMENT, CODE_BYTES[coded.format], coded.values, coded.shift, coded.scale, ls, at, n, mode, out);
+      else kernels.scoreCoded(q, this.#bytes, SEGMENT, coded.native, coded.shift, coded.scale, ls, at, n, mode, out);
       for (let i = 0; i < n; i++) {
         const d = out[i];
         if (d === d) top.push(ls[at + i], d);

@@ -2,7 +2,8 @@
  * The exact-scoring kernels timed against each other on the same data (bench/engine-build.ts):
  * VectorStore's topK over the rows of a 1 % filter with the native kernel (index/native/kernels.cc,
  * rows read in place), the WebAssembly kernel (rows copied into its memory first) and the JavaScript
- * loop; the same over 32 rows of int8 codes (a PCA search's rescoring); and a PCA projection to half
+ * loop; the same over 32 rows of int8 codes (a PCA search's rescoring) and over 1 % of them (a filter
+ * on an int8 collection); and a PCA projection to half
  * the dimensions, native against WebAssembly.
  */
 import { loadKernels } from '../../index/native/kernels.ts';
@@ -70,7 +71,7 @@ export function timeKernels(dataset: Dataset, rounds: number): KernelRow[] {
   const sample = sampleRows(n, Math.min(n, 4 * dim), 11);
   const data = new Float32Array(sample.length * dim);
   sample.forEach((r, i) => data.set(row(dataset.train, r), i * dim));
-  rows.push(timeCoded(dataset, data, sample.length, queries, native, rounds));
+  for (const count of [32, Math.max(1, Math.round(n / 100))]) rows.push(timeCoded(dataset, data, sample.length, queries, native, rounds, count));
 
   const out = Math.max(1, Math.floor(dim / 2));
   const pca = fitPca(data, sample.length, dim, out);
@@ -91,11 +92,11 @@ export function timeKernels(dataset: Dataset, rounds: number): KernelRow[] {
   return rows;
 }
 
-/** topK over 32 fixed rows of int8 codes, native against WebAssembly against JavaScript. */
-function timeCoded(dataset: Dataset, sample: Float32Array, sampled: number, queries: Float32Array[], native: ReturnType<typeof loadKernels>, rounds: number): KernelRow {
+/** topK over `count` fixed rows of int8 codes, native against WebAssembly against JavaScript. */
+function timeCoded(dataset: Dataset, sample: Float32Array, sampled: number, queries: Float32Array[], native: ReturnType<typeof loadKernels>, rounds: number, count: number): KernelRow {
   const { n, dim } = dataset.train;
   const codec = new VectorCodec('int8', dim, fitCodecParams('int8', sample, sampled, dim));
-  const labels = sampleRows(n, Math.min(n, 32), 13);
+  const labels = sampleRows(n, Math.min(n, count), 13);
   const store = new VectorStore(dim, 'l2', [], codec, native);
   for (const label of labels) store.setStored(label, codec.encode(row(dataset.train, label)).bytes, (b) => codec.decode(b));
   const wasm = new VectorStore(dim, 'l2', [...store.segments], codec, null);

@@ -12,11 +12,12 @@
 //             labels: Uint32Array, from: number, count: number, l2: boolean, out: Float32Array)
 //     out[i] = the distance of labels[from + i] for i < count: squared L2 when l2, else 1 − dot.
 //     A label beyond the segments gets NaN.
-//   scoreCoded(query: Float32Array, segments: Uint8Array[], segmentRows: number, codeBytes: 1 | 2,
-//              values: Float32Array, shift: Float32Array, scale: Float32Array,
+//   scoreCoded(query: Float32Array, segments: Uint8Array[], segmentRows: number, format: Int32Array,
+//              shift: Float32Array, scale: Float32Array,
 //              labels: Uint32Array, from: number, count: number, mode: 0 | 1 | 2, out: Float32Array)
 //     The same over rows of stored codes (float8, float16, int8), each code c standing for
-//     shift[j] + scale[j] · values[c], without decoding them to memory first: mode 0 squared L2,
+//     shift[j] + scale[j] · value(c), widened in registers as index/simd-module.ts's kernels do
+//     (format: [bytes, float, mask, shift, bias, mantissa] from its CODE_FORMATS): mode 0 squared L2,
 //     1 one minus the dot product, 2 one minus the cosine (1 for a zero row).
 //   project(components: Float32Array, mean: Float32Array, v: Float32Array, out: Float32Array)
 //     out[c] = Σ_j components[c·d + j] · (v[j] − mean[j]), d = mean.length, for c < out.length.
@@ -24,6 +25,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <vector>
@@ -107,31 +109,86 @@ void dots4(const float* x, const float* rows, size_t d, float* out) {
   for (int r = 0; r < 4; r++) out[r] = s[r];
 }
 
-// Σ q[j] · x_j and Σ x_j² (mode 1, 2) or Σ (q[j] − x_j)² (mode 0) for x_j = shift[j] + scale[j] · values[code j].
+// A code format as index/simd-module.ts's CODE_FORMATS describes it: int8, or a float format whose
+// magnitude bits are shifted under float32's exponent and mantissa.
+struct Format {
+  int bytes;
+  bool isFloat;
+  int32_t mask;
+  int shift;
+  int32_t bias;
+  int32_t mantissa;
+  // A subnormal code's magnitude times this is its value: 2^(1 − (127 − bias) − mantissa).
+  float subnormal;
+};
+
+// The value of one code, sign-extended to 32 bits: what the vector loop below computes lane by lane.
+inline float widen(int32_t w, const Format& f) {
+  if (!f.isFloat) return static_cast<float>(w);
+  const int32_t m = w & f.mask;
+  uint32_t bits;
+  if (m < (1 << f.mantissa)) {
+    const float v = static_cast<float>(m) * f.subnormal;
+    std::memcpy(&bits, &v, 4);
+  } else {
+    bits = (static_cast<uint32_t>(m) << f.shift) + (static_cast<uint32_t>(f.bias) << 23);
+  }
+  bits |= static_cast<uint32_t>(w) & 0x80000000u;
+  float v;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
+// Σ q[j] · x_j and Σ x_j² (mode 1, 2) or Σ (q[j] − x_j)² (mode 0) for x_j = shift[j] + scale[j] · value(code j),
+// the codes widened in registers eight at a time (no table, no decoded copy).
 template <typename Code>
-void scoreCodes(const float* q, const Code* codes, const float* values, const float* shift, const float* scale, size_t n, bool l2, float* dot, float* norm) {
+void scoreCodes(const float* q, const Code* codes, const Format& f, const float* shift, const float* scale, size_t n, bool l2, float* dot, float* norm) {
   size_t j = 0;
   float a = 0, b = 0;
 #if VICINITY_AVX2
-  __m256 acc = _mm256_setzero_ps(), acc2 = _mm256_setzero_ps();
-  for (; j + 8 <= n; j += 8) {
-    __m256i index = sizeof(Code) == 1 ? _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + j)))
-                                      : _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + j)));
-    __m256 x = _mm256_fmadd_ps(_mm256_i32gather_ps(values, index, 4), _mm256_loadu_ps(scale + j), _mm256_loadu_ps(shift + j));
-    __m256 y = _mm256_loadu_ps(q + j);
+  const __m256i mask = _mm256_set1_epi32(f.mask);
+  const __m128i shiftBits = _mm_cvtsi32_si128(f.shift);
+  const __m256i bias = _mm256_set1_epi32(f.bias << 23);
+  const __m256i minNormal = _mm256_set1_epi32(1 << f.mantissa);
+  const __m256 subnormal = _mm256_set1_ps(f.subnormal);
+  const __m256i sign = _mm256_set1_epi32(static_cast<int32_t>(0x80000000u));
+  // Eight codes into acc (and acc2): four pairs of accumulators in turn, so that one FMA's latency
+  // does not bound the loop.
+  auto step = [&](size_t at, __m256& acc, __m256& acc2) {
+    const __m256i w = sizeof(Code) == 1 ? _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + at)))
+                                        : _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + at)));
+    __m256 value;
+    if (!f.isFloat) {
+      value = _mm256_cvtepi32_ps(w);
+    } else {
+      const __m256i m = _mm256_and_si256(w, mask);
+      const __m256 normal = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_sll_epi32(m, shiftBits), bias));
+      const __m256 small = _mm256_mul_ps(_mm256_cvtepi32_ps(m), subnormal);
+      value = _mm256_blendv_ps(normal, small, _mm256_castsi256_ps(_mm256_cmpgt_epi32(minNormal, m)));
+      value = _mm256_or_ps(value, _mm256_castsi256_ps(_mm256_and_si256(w, sign)));
+    }
+    const __m256 x = _mm256_fmadd_ps(value, _mm256_loadu_ps(scale + at), _mm256_loadu_ps(shift + at));
+    const __m256 y = _mm256_loadu_ps(q + at);
     if (l2) {
-      __m256 d = _mm256_sub_ps(y, x);
+      const __m256 d = _mm256_sub_ps(y, x);
       acc = _mm256_fmadd_ps(d, d, acc);
     } else {
       acc = _mm256_fmadd_ps(y, x, acc);
       acc2 = _mm256_fmadd_ps(x, x, acc2);
     }
+  };
+  __m256 acc[4], acc2[4];
+  for (int u = 0; u < 4; u++) acc[u] = acc2[u] = _mm256_setzero_ps();
+  for (; j + 32 <= n; j += 32) {
+    for (int u = 0; u < 4; u++) step(j + 8 * u, acc[u], acc2[u]);
   }
-  a = sum8(acc);
-  b = sum8(acc2);
+  for (; j + 8 <= n; j += 8) step(j, acc[0], acc2[0]);
+  a = sum8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  b = sum8(_mm256_add_ps(_mm256_add_ps(acc2[0], acc2[1]), _mm256_add_ps(acc2[2], acc2[3])));
 #endif
   for (; j < n; j++) {
-    const float x = shift[j] + scale[j] * values[codes[j]];
+    const int32_t w = sizeof(Code) == 1 ? static_cast<int8_t>(codes[j]) : static_cast<int16_t>(codes[j]);
+    const float x = shift[j] + scale[j] * widen(w, f);
     if (l2) {
       const float d = q[j] - x;
       a += d * d;
@@ -231,31 +288,34 @@ Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
 
 Napi::Value ScoreCoded(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const char* usage = "scoreCoded(query: Float32Array, segments: Uint8Array[], segmentRows: number, codeBytes: 1 | 2, values: Float32Array, shift: Float32Array, scale: Float32Array, labels: Uint32Array, from: number, count: number, mode: 0 | 1 | 2, out: Float32Array)";
-  if (info.Length() < 12 || !isFloat32(info[0]) || !info[1].IsArray() || !info[2].IsNumber() || !info[3].IsNumber() || !isFloat32(info[4]) ||
-      !isFloat32(info[5]) || !isFloat32(info[6]) || !isTyped(info[7], napi_uint32_array) || !info[8].IsNumber() || !info[9].IsNumber() ||
-      !info[10].IsNumber() || !isFloat32(info[11])) {
+  const char* usage = "scoreCoded(query: Float32Array, segments: Uint8Array[], segmentRows: number, format: Int32Array, shift: Float32Array, scale: Float32Array, labels: Uint32Array, from: number, count: number, mode: 0 | 1 | 2, out: Float32Array)";
+  if (info.Length() < 11 || !isFloat32(info[0]) || !info[1].IsArray() || !info[2].IsNumber() || !isTyped(info[3], napi_int32_array) ||
+      !isFloat32(info[4]) || !isFloat32(info[5]) || !isTyped(info[6], napi_uint32_array) || !info[7].IsNumber() || !info[8].IsNumber() ||
+      !info[9].IsNumber() || !isFloat32(info[10])) {
     return fail(env, usage);
   }
   Napi::Float32Array query = info[0].As<Napi::Float32Array>();
   Napi::Array segments = info[1].As<Napi::Array>();
   const double segmentRows = info[2].As<Napi::Number>().DoubleValue();
-  const double codeBytes = info[3].As<Napi::Number>().DoubleValue();
-  Napi::Float32Array values = info[4].As<Napi::Float32Array>();
-  Napi::Float32Array shift = info[5].As<Napi::Float32Array>();
-  Napi::Float32Array scale = info[6].As<Napi::Float32Array>();
-  Napi::Uint32Array labels = info[7].As<Napi::Uint32Array>();
-  const double from = info[8].As<Napi::Number>().DoubleValue();
-  const double count = info[9].As<Napi::Number>().DoubleValue();
-  const double mode = info[10].As<Napi::Number>().DoubleValue();
-  Napi::Float32Array out = info[11].As<Napi::Float32Array>();
+  Napi::Int32Array spec = info[3].As<Napi::Int32Array>();
+  Napi::Float32Array shift = info[4].As<Napi::Float32Array>();
+  Napi::Float32Array scale = info[5].As<Napi::Float32Array>();
+  Napi::Uint32Array labels = info[6].As<Napi::Uint32Array>();
+  const double from = info[7].As<Napi::Number>().DoubleValue();
+  const double count = info[8].As<Napi::Number>().DoubleValue();
+  const double mode = info[9].As<Napi::Number>().DoubleValue();
+  Napi::Float32Array out = info[10].As<Napi::Float32Array>();
   const size_t dim = query.ElementLength();
-  if (!(segmentRows >= 1) || (codeBytes != 1 && codeBytes != 2) || (mode != 0 && mode != 1 && mode != 2) || !(from >= 0) || !(count >= 0) ||
-      from + count > labels.ElementLength() || count > out.ElementLength() || shift.ElementLength() < dim || scale.ElementLength() < dim ||
-      values.ElementLength() < (codeBytes == 1 ? 256u : 65536u)) {
-    return fail(env, "scoreCoded: codeBytes must be 1 or 2, mode 0, 1 or 2, values hold every code, shift and scale query.length values, from + count within labels and count within out");
+  // format: [bytes per code (1 or 2), 1 for a float format, mask, shift, bias, mantissa bits]
+  const bool validFormat = spec.ElementLength() == 6 && (spec[0] == 1 || spec[0] == 2) && (spec[1] == 0 || spec[1] == 1) &&
+                           spec[3] >= 0 && spec[3] < 32 && spec[4] >= 0 && spec[4] < 256 && spec[5] >= 0 && spec[5] < 23;
+  if (!validFormat || !(segmentRows >= 1) || (mode != 0 && mode != 1 && mode != 2) || !(from >= 0) || !(count >= 0) ||
+      from + count > labels.ElementLength() || count > out.ElementLength() || shift.ElementLength() < dim || scale.ElementLength() < dim) {
+    return fail(env, "scoreCoded: format must be [bytes 1 or 2, float 0 or 1, mask, shift, bias, mantissa], mode 0, 1 or 2, shift and scale query.length values, from + count within labels and count within out");
   }
-  Rows rows(segments, static_cast<size_t>(segmentRows), dim * static_cast<size_t>(codeBytes), napi_uint8_array,
+  const Format f{spec[0], spec[1] == 1, spec[2], spec[3], spec[4], spec[5], std::ldexp(1.0f, 1 - (127 - spec[4]) - spec[5])};
+  const size_t codeBytes = static_cast<size_t>(f.bytes);
+  Rows rows(segments, static_cast<size_t>(segmentRows), dim * codeBytes, napi_uint8_array,
             "scoreCoded: each segment must be a Uint8Array of segmentRows × query.length × codeBytes bytes");
   const uint32_t* ls = labels.Data() + static_cast<size_t>(from);
   float* o = out.Data();
@@ -269,8 +329,8 @@ Napi::Value ScoreCoded(const Napi::CallbackInfo& info) {
         continue;
       }
       float dot, norm;
-      if (codeBytes == 1) scoreCodes(query.Data(), row, values.Data(), shift.Data(), scale.Data(), dim, l2, &dot, &norm);
-      else scoreCodes(query.Data(), reinterpret_cast<const uint16_t*>(row), values.Data(), shift.Data(), scale.Data(), dim, l2, &dot, &norm);
+      if (codeBytes == 1) scoreCodes(query.Data(), row, f, shift.Data(), scale.Data(), dim, l2, &dot, &norm);
+      else scoreCodes(query.Data(), reinterpret_cast<const uint16_t*>(row), f, shift.Data(), scale.Data(), dim, l2, &dot, &norm);
       o[i] = l2 ? dot : mode == 1 ? 1.0f - dot : norm > 0 ? 1.0f - dot / std::sqrt(norm) : 1.0f;
     }
   } catch (const std::invalid_argument& e) {

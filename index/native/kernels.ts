@@ -1,3 +1,5 @@
+import { CODE_FORMATS } from '../simd-module.ts';
+import type { CodeFormatName } from '../simd.ts';
 import { loadOwnAddon } from './addon.ts';
 import type { EngineBuild } from './engine.ts';
 
@@ -12,14 +14,13 @@ export interface NativeKernels {
     labels: Uint32Array, from: number, count: number, l2: boolean, out: Float32Array,
   ): void;
   /**
-   * scoreRows over rows of stored codes of `codeBytes` bytes, code c standing for shift[j] +
-   * scale[j] · values[c], scored without decoding them first: `mode` 0 squared L2, 1 one minus the
-   * dot product, 2 one minus the cosine (1 for a zero row).
+   * scoreRows over rows of stored codes (float8, float16, int8), code c standing for shift[j] +
+   * scale[j] · value(c), each code widened in registers as `format` says (`codeFormat`):
+   * `mode` 0 squared L2, 1 one minus the dot product, 2 one minus the cosine (1 for a zero row).
    */
   scoreCoded(
-    query: Float32Array, segments: readonly Uint8Array[], segmentRows: number, codeBytes: 1 | 2,
-    values: Float32Array, shift: Float32Array, scale: Float32Array,
-    labels: Uint32Array, from: number, count: number, mode: 0 | 1 | 2, out: Float32Array,
+    query: Float32Array, segments: readonly Uint8Array[], segmentRows: number, format: Int32Array,
+    shift: Float32Array, scale: Float32Array, labels: Uint32Array, from: number, count: number, mode: 0 | 1 | 2, out: Float32Array,
   ): void;
   /** out[c] = Σ_j components[c·d + j] · (v[j] − mean[j]), d = mean.length, for c < out.length. */
   project(components: Float32Array, mean: Float32Array, v: Float32Array, out: Float32Array): void;
@@ -35,4 +36,15 @@ export function loadKernels(requested: EngineBuild = 'auto'): NativeKernels | nu
   const { exports } = loadOwnAddon(requested);
   if (!exports || !['scoreRows', 'scoreCoded', 'project'].every((name) => typeof exports[name] === 'function')) return null;
   return exports as unknown as NativeKernels;
+}
+
+/**
+ * A code format as scoreCoded takes it, from the WebAssembly kernels' description (simd-module.ts):
+ * [bytes per code, 1 for a float format, magnitude mask, shift, exponent bias difference, mantissa bits].
+ */
+export function codeFormat(name: CodeFormatName): Int32Array {
+  const format = CODE_FORMATS.find((f) => f.name === name);
+  if (!format) throw new RangeError(`no code format ${name}`);
+  const { float } = format;
+  return Int32Array.of(format.bytes, float ? 1 : 0, float?.mask ?? 0, float?.shift ?? 0, float?.bias ?? 0, float?.mantissa ?? 0);
 }
