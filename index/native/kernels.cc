@@ -251,9 +251,8 @@ Napi::Value fail(Napi::Env env, const char* message) {
 Napi::Value ScoreRows(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const char* usage = "scoreRows(query: Float32Array, segments: Float32Array[], segmentRows: number, labels: Uint32Array, from: number, count: number, l2: boolean, out: Float32Array)";
-  if (info.Length() < 8 || !isFloat32(info[0]) || !info[1].IsArray() || !info[2].IsNumber() || !info[3].IsTypedArray() ||
-      info[3].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array || !info[4].IsNumber() || !info[5].IsNumber() ||
-      !info[6].IsBoolean() || !isFloat32(info[7])) {
+  if (info.Length() < 8 || !isFloat32(info[0]) || !info[1].IsArray() || !info[2].IsNumber() || !isTyped(info[3], napi_uint32_array) ||
+      !info[4].IsNumber() || !info[5].IsNumber() || !info[6].IsBoolean() || !isFloat32(info[7])) {
     return fail(env, usage);
   }
   Napi::Float32Array query = info[0].As<Napi::Float32Array>();
