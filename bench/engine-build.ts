@@ -20,6 +20,7 @@ import { describeCommand, describeMachine } from './lib/report.ts';
 import type { ResolvedBuild } from '../index/native/engine.ts';
 import { loadHnswlib, type Hnswlib } from '../index/native/load.ts';
 import { timeKernels } from './lib/kernel-timing.ts';
+import { median } from './lib/stats.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(ROOT, 'bench', 'out');
@@ -142,11 +143,6 @@ interface IntoRow {
   /** Queries whose labels equal searchKnn's, in order. */
   sameAnswers: number;
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

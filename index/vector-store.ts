@@ -20,7 +20,7 @@ const BLOCK = new Int32Array(SIMD_BLOCK);
 const CODED_SIMD_FROM = 4;
 /** Rows scored per kernel call when bounds may stop the scoring early (topKBounded). */
 const BOUNDED_BLOCK = 8;
-/** Rows from which exact scoring calls the native kernel (one call costs about a row's JavaScript scoring). */
+/** Rows from which exact scoring calls the native kernel: a single row is scored in JavaScript, without a call. */
 const NATIVE_FROM = 2;
 /** The labels and distances of a native kernel call: one pair per thread, grown as needed. */
 let nativeLabels = new Uint32Array(SIMD_BLOCK);

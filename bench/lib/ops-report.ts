@@ -6,6 +6,7 @@
  */
 import type { SearchPass } from './raw-hnsw.ts';
 import { fixed, int, markdownTable, type BenchHead, type Check } from './report.ts';
+import { median } from './stats.ts';
 import type { ScrapeStats } from './ops-scrape.ts';
 import type { WrkRun } from './ops-wrk.ts';
 import type { Upload } from './vicinity.ts';
@@ -169,13 +170,6 @@ export interface OpsReport extends BenchHead {
   checks: Check[];
   targets: Target[];
 }
-
-export const median = (xs: number[]): number => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 const cores = (s: number | null, seconds: number): number | null => (s === null ? null : s / seconds);
 const coresText = (x: number | null): string => (x === null ? 'n/a' : fixed(x, 2));

@@ -10,7 +10,6 @@ import { jsonBodies, type BodySet, type Wrk } from './load.ts';
 import {
   CONFIG_ENV,
   CONFIG_NAMES,
-  median,
   summariseLatency,
   type ConfigName,
   type OpsReport,
@@ -23,7 +22,7 @@ import { metricValue, scrapeIdle, serverHnswBuild, startScraper, type ScrapeStat
 import { runWrkThreads, type WrkRun, type WrkTarget } from './ops-wrk.ts';
 import type { HttpClient } from './server.ts';
 import { ServerLog, SoakServer } from './soak-server.ts';
-import { clockTicks, procCpuSeconds, Samples } from './stats.ts';
+import { clockTicks, median, procCpuSeconds, Samples } from './stats.ts';
 import { COLLECTION, overlayBehind, SEARCH_PATH, settleOverlay, uploadPoints } from './vicinity.ts';
 
 export const K = 10;

@@ -26,6 +26,8 @@ export interface NativeKernels {
   project(components: Float32Array, mean: Float32Array, v: Float32Array, out: Float32Array): void;
 }
 
+const found = new Map<EngineBuild, NativeKernels | null>();
+
 /**
  * The native kernels installed with the build `requested` resolves to, or null (the stock build, or
  * no compiler at install): callers then use the WebAssembly kernels of simd.ts. Callers take the
@@ -33,9 +35,15 @@ export interface NativeKernels {
  * whichever hnswlib-node build `VICINITY_HNSW_BUILD` picks.
  */
 export function loadKernels(requested: EngineBuild = 'auto'): NativeKernels | null {
-  const { exports } = loadOwnAddon(requested);
-  if (!exports || !['scoreRows', 'scoreCoded', 'project'].every((name) => typeof exports[name] === 'function')) return null;
-  return exports as unknown as NativeKernels;
+  // Looked up once per build: project() takes its default from here on every query.
+  let kernels = found.get(requested);
+  if (kernels === undefined) {
+    const { exports } = loadOwnAddon(requested);
+    const complete = exports !== null && ['scoreRows', 'scoreCoded', 'project'].every((name) => typeof exports[name] === 'function');
+    kernels = complete ? (exports as unknown as NativeKernels) : null;
+    found.set(requested, kernels);
+  }
+  return kernels;
 }
 
 /**
