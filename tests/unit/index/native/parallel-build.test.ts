@@ -14,14 +14,14 @@ import { levelsByLabel } from '../../../helpers/hnsw-file.ts';
 
 const loaded = loadParallelBuilder('auto');
 
-/** Clustered points: `n` rows of `dim` values, row-major. */
-function points(n: number, dim: number, seed: number): Float32Array {
+/** Clustered points: `n` rows of `dim` values, row-major, each within `spread` of one of 20 centres. */
+function points(n: number, dim: number, seed: number, spread = 0.3): Float32Array {
   const rand = prng(seed);
   const centres = Array.from({ length: 20 }, () => Array.from({ length: dim }, () => rand() * 2 - 1));
   const out = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     const c = centres[Math.floor(rand() * centres.length)];
-    for (let j = 0; j < dim; j++) out[i * dim + j] = c[j] + 0.3 * (rand() - 0.5);
+    for (let j = 0; j < dim; j++) out[i * dim + j] = c[j] + spread * (rand() - 0.5);
   }
   return out;
 }
@@ -60,7 +60,9 @@ for (const metric of ['l2', 'cosine', 'ip'] as Metric[]) {
     if (!builder) return;
     const n = 3000;
     const dim = 24;
-    const vectors = points(n, dim, 2);
+    // Overlapping clusters: on well-separated ones, recall at a small ef swings ±0.05 from one graph to the next
+    // (which bridges between clusters a build happens to keep), for the loop as much as for the builder.
+    const vectors = points(n, dim, 2, 1.0);
     // Labels that are not the rows, up to the largest, inserted in a shuffle.
     const labels = Uint32Array.from({ length: n }, (_, i) => (i === n - 1 ? 2 ** 32 - 1 : 7 * i + 3));
     const order = buildOrder(n, 'random', 4);
@@ -70,24 +72,28 @@ for (const metric of ['l2', 'cosine', 'ip'] as Metric[]) {
     const options = { dimension: dim, metric, m: 16, efConstruction: 200, efSearch: 64 };
     const parallel = await HnswIndex.load(path, options);
     assert.equal(parallel.size, n);
-    const loop = new HnswIndex({ ...options, initialCapacity: n });
-    for (const p of order) loop.upsert(labels[p], vectors.subarray(p * dim, (p + 1) * dim));
+    // Two threads interleave differently on every run, so the builder is held to the loop's mean over three seeds.
+    const loops = [100, 101, 102].map((seed) => {
+      const loop = new HnswIndex({ ...options, seed, initialCapacity: n });
+      for (const p of order) loop.upsert(labels[p], vectors.subarray(p * dim, (p + 1) * dim));
+      return loop;
+    });
     const oracle = new BruteForceIndex({ dimension: dim, metric });
     for (let p = 0; p < n; p++) oracle.upsert(labels[p], vectors.subarray(p * dim, (p + 1) * dim));
-    const queries = points(60, dim, 3);
+    const q = 300;
+    const queries = points(q, dim, 3, 1.0);
+    const want = Array.from({ length: q }, (_, i) => new Set(oracle.search(queries.subarray(i * dim, (i + 1) * dim), 10).map((h) => h.label)));
     const recall = (index: HnswIndex, ef: number): number => {
       let hits = 0;
-      for (let q = 0; q < 60; q++) {
-        const query = queries.subarray(q * dim, (q + 1) * dim);
-        const want = new Set(oracle.search(query, 10).map((h) => h.label));
-        hits += index.search(query, 10, { ef }).filter((h) => want.has(h.label)).length;
-      }
-      return hits / 600;
+      for (let i = 0; i < q; i++) hits += index.search(queries.subarray(i * dim, (i + 1) * dim), 10, { ef }).filter((h) => want[i].has(h.label)).length;
+      return hits / (q * 10);
     };
-    for (const ef of [10, 64, 200]) {
-      const [got, base] = [recall(parallel, ef), recall(loop, ef)];
-      t.diagnostic(`recall@10 at ef=${ef}: parallel ${got.toFixed(3)}, loop ${base.toFixed(3)}`);
-      assert.ok(got >= base - 0.02, `ef=${ef}: parallel ${got} < loop ${base} − 0.02`);
+    // Measured over 20 builds of each: at ef = 10 single graphs lie within ±0.015 of the loop's mean, at ef ≥ 64 within ±0.005.
+    for (const [ef, slack] of [[10, 0.04], [64, 0.02], [200, 0.02]]) {
+      const got = recall(parallel, ef);
+      const base = loops.reduce((sum, loop) => sum + recall(loop, ef), 0) / loops.length;
+      t.diagnostic(`recall@10 at ef=${ef}: parallel ${got.toFixed(3)}, loop mean ${base.toFixed(3)}`);
+      assert.ok(got >= base - slack, `ef=${ef}: parallel ${got} < loop mean ${base} − ${slack}`);
     }
     // Inner product is no metric: a graph search misses some of its neighbours even at ef = n, either way built.
     if (metric !== 'ip') {
