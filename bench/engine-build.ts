@@ -20,7 +20,7 @@ import { describeCommand, describeMachine } from './lib/report.ts';
 import type { ResolvedBuild } from '../index/native/engine.ts';
 import { loadHnswlib, type Hnswlib } from '../index/native/load.ts';
 import { timeKernels } from './lib/kernel-timing.ts';
-import { median } from './lib/stats.ts';
+import { alternate, median } from './lib/stats.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_DIR = join(ROOT, 'bench', 'out');
@@ -202,15 +202,9 @@ function main(): void {
       e.index.setEf(Math.max(ef, K));
       return queryRows.map((q) => e.index.searchKnn(q, K).neighbors);
     });
-    const rounds = passes.map((): number[] => []);
     for (const pass of passes) pass(); // warm-up
     // Builds and calls alternate within each round so drift on a shared machine hits them alike.
-    for (let r = 0; r < o.rounds; r++) {
-      for (let j = 0; j < passes.length; j++) {
-        const i = (j + r) % passes.length;
-        rounds[i].push(passes[i]());
-      }
-    }
+    const rounds = alternate(passes, o.rounds);
     engines.forEach((e, i) => {
       const same = answers[i].filter((a, q) => a.join() === answers[0][q].join()).length;
       rows.push({ build: e.build, ef, qps: median(rounds[i]), bestQps: Math.max(...rounds[i]), qpsRounds: rounds[i], recall: recall(dataset, truth, answers[i]), sameAsStock: same / queryRows.length });

@@ -191,8 +191,7 @@ const kernels = new WeakMap<Pca, { kernel: SimdKernel; memory: Float32Array }>()
  * out[0..k) = components · (v − mean), `v` of length d, `out` of length k, in float32 sums: with the
  * native kernel (index/native/kernels.ts: AVX2, four components at a time) when this process has
  * one, else one WebAssembly SIMD dot product per component over the components held in its memory
- * (5× the JavaScript loop at 784 → 392, hand-measured: projecting is most of a PCA search's and
- * import's work). `projectScalar` is the double-precision reference.
+ * (bench/engine-build.ts times the two). `projectScalar` is the double-precision reference.
  */
 export function project(pca: Pca, v: Float32Array, out: Float32Array, native: NativeKernels | null = loadKernels()): Float32Array {
   const d = pca.dimension;

@@ -11,7 +11,7 @@ import { fitPca, project, sampleRows } from '../../index/pca.ts';
 import { VectorStore } from '../../index/vector-store.ts';
 import type { Dataset } from './datasets.ts';
 import { row } from './datasets.ts';
-import { median } from './stats.ts';
+import { alternate, median } from './stats.ts';
 
 export interface KernelRow {
   work: string;
@@ -23,18 +23,14 @@ export interface KernelRow {
   agree: number;
 }
 
-/** µs per call of `f` over `calls`, median of `rounds` passes, the paths alternating within each round. */
+/** µs per call of each path over `calls`, median of `rounds` passes, the paths alternating within each round. */
 function timeAlternating(paths: ((i: number) => unknown)[], calls: number, rounds: number): number[] {
-  const times = paths.map((): number[] => []);
-  for (let r = 0; r < rounds; r++) {
-    for (let j = 0; j < paths.length; j++) {
-      const p = (j + r) % paths.length;
-      const started = performance.now();
-      for (let i = 0; i < calls; i++) paths[p](i);
-      times[p].push(((performance.now() - started) * 1000) / calls);
-    }
-  }
-  return times.map(median);
+  const passes = paths.map((path) => () => {
+    const started = performance.now();
+    for (let i = 0; i < calls; i++) path(i);
+    return ((performance.now() - started) * 1000) / calls;
+  });
+  return alternate(passes, rounds).map(median);
 }
 
 /**

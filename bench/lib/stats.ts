@@ -9,6 +9,21 @@ export const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/**
+ * Runs each pass `rounds` times, starting each round one pass later, so drift on a shared machine
+ * hits them alike; returns each pass's results in order.
+ */
+export function alternate<T>(passes: (() => T)[], rounds: number): T[][] {
+  const results = passes.map((): T[] => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < passes.length; j++) {
+      const i = (j + r) % passes.length;
+      results[i].push(passes[i]());
+    }
+  }
+  return results;
+}
+
 /** A growable list of latencies in milliseconds, without a boxed number per sample. */
 export class Samples {
   private values = new Float64Array(1024);
