@@ -27,7 +27,7 @@ import type { Metric } from '../index/vector-index.ts';
 import { DEFAULT_OVERSAMPLE } from '../server/engine/search.ts';
 import { DATA_OPTIONS, dataSizes, positiveInt, runCli } from './lib/args.ts';
 import { serverRuns, type ServerRunResult, type ServerVariant } from './lib/compression-server.ts';
-import { buildVariant, measureSearch, variantName, type BuiltVariant, type SearchMeasure, type VariantSpec } from './lib/compression-run.ts';
+import { buildVariant, measurePhases, measureSearch, variantName, type BuiltVariant, type PhaseMeasure, type SearchMeasure, type VariantSpec } from './lib/compression-run.ts';
 import { loadFashionMnist, syntheticDataset, type Dataset, type VectorSet } from './lib/datasets.ts';
 import { mnistSet } from './lib/labelled.ts';
 import { groundTruth } from './lib/ground-truth.ts';
@@ -70,6 +70,8 @@ interface Section {
   ladder: SearchMeasure[];
   rows: Row[];
   oversample: { variant: string; searches: SearchMeasure[] } | null;
+  /** Rescored searches at half the dimensions, phase by phase, with their recall. */
+  phases: { variant: string; recall: number; phase: PhaseMeasure }[];
 }
 
 function normalised(set: VectorSet): VectorSet {
@@ -109,10 +111,17 @@ async function measureSection(dataset: Dataset, metric: Metric, codecs: readonly
   log(`${dataset.name} float32 ladder: ${ladder.map((s) => `ef ${s.ef} ${fixed(s.recall, 4)} ${int(s.qps)}/s`).join(', ')}`);
   log(`${dataset.name}: float32 reaches 0.95 at ef ${ef95}, 0.99 at ef ${ef99}`);
   let oversample: Section['oversample'] = null;
+  const phases: Section['phases'] = [];
   for (const codec of codecs) {
     for (const pca of pcas) {
       if (codec === 'float32' && pca === null) continue;
       const built = await run({ codec, pca }, () => [ef95, ef99], pca === null ? [true] : [true, false]);
+      if (pca === pcas[2]) {
+        for (const ef of [ef95, ef99]) {
+          const { recall } = rows[rows.length - 1].searches.find((x) => x.ef === ef && x.rescore)!;
+          phases.push({ variant: variantName(built.spec), recall, phase: measurePhases(built, dataset, ef, K) });
+        }
+      }
       if (codec === 'float8_e4m3' && pca === pcas[2]) {
         oversample = { variant: variantName(built.spec), searches: OVERSAMPLES.map((o) => measureSearch(built, dataset, truth, ef99, true, o)) };
       }
@@ -120,7 +129,7 @@ async function measureSection(dataset: Dataset, metric: Metric, codecs: readonly
   }
   // The int8 fits the default (INT8_CLIP, the plain `int8` rows) was chosen against.
   if (codecs.includes('int8')) for (const clip of INT8_CLIPS.filter((c) => c !== INT8_CLIP)) await run({ codec: 'int8', pca: null, clip }, () => [ef95, ef99], [true]);
-  return { name: dataset.name, metric, n: dataset.train.n, dim, queries: dataset.queries.n, ef95, ef99, ladder, rows, oversample };
+  return { name: dataset.name, metric, n: dataset.train.n, dim, queries: dataset.queries.n, ef95, ef99, ladder, rows, oversample, phases };
 }
 
 function formatSection(s: Section): string {
@@ -152,6 +161,15 @@ function formatSection(s: Section): string {
     text += markdownTable(header, rescored.map(({ variant, search }) => {
       const base = qpsAtRecall(s.ladder, search.recall);
       return [variant, String(search.ef), fixed(search.recall, 4), int(search.qps), base === null ? '—' : int(base), base === null ? '—' : fixed(search.qps / base, 2)];
+    }), header.map((_, i) => i > 0)) + '\n';
+  }
+  if (s.phases.length > 0) {
+    text += '\nRescored PCA phase by phase, µs per query (best of the timed passes; "rest" is the whole less projecting and the index search: rescoring, and the two steps sharing the caches), against float32\'s whole search at the same recall (from its ladder\'s QPS):\n\n';
+    const header = ['variant', 'ef', 'candidates', 'recall', 'project', 'index search', 'rest', 'whole', 'float32 whole at that recall'];
+    text += markdownTable(header, s.phases.map(({ variant, recall, phase: p }) => {
+      const base = qpsAtRecall(s.ladder, recall);
+      return [variant, String(p.ef), String(p.candidates), fixed(recall, 4), fixed(p.projectUs, 1), fixed(p.indexSearchUs, 1),
+        fixed(p.wholeUs - p.projectUs - p.indexSearchUs, 1), fixed(p.wholeUs, 1), base === null ? '—' : fixed(1e6 / base, 1)];
     }), header.map((_, i) => i > 0)) + '\n';
   }
   return text;

@@ -126,6 +126,42 @@ export function measureSearch(built: BuiltVariant, dataset: Dataset, truth: Grou
   return { ef, rescore, oversample, recall: recall(dataset, truth, results), qps: dataset.queries.n / seconds };
 }
 
+/**
+ * Where a rescored PCA search's time goes, µs per query (each the best of PASSES timed passes):
+ * projecting the query, hnswlib's search of the reduced index for the candidates alone, and the whole
+ * search as measureSearch runs it; rescoring and everything else is the whole less the two.
+ */
+export interface PhaseMeasure {
+  ef: number;
+  candidates: number;
+  projectUs: number;
+  indexSearchUs: number;
+  wholeUs: number;
+}
+
+export function measurePhases(built: BuiltVariant, dataset: Dataset, ef: number, k: number): PhaseMeasure {
+  const { model, index } = built.target;
+  const candidates = Math.max(k, candidateCount(k, ef, undefined));
+  const queries = Array.from({ length: dataset.queries.n }, (_, q) => row(dataset.queries, q));
+  const projected = queries.map((q) => Float32Array.from(model.toIndex(q)));
+  const time = (call: (q: number) => unknown): number => {
+    const pass = (): number => {
+      const started = performance.now();
+      for (let q = 0; q < queries.length; q++) call(q);
+      return ((performance.now() - started) * 1000) / queries.length;
+    };
+    pass();
+    return Math.min(...Array.from({ length: PASSES }, pass));
+  };
+  return {
+    ef, candidates,
+    projectUs: time((q) => model.toIndex(queries[q])),
+    // searchCollection widens ef to the candidates when they are more.
+    indexSearchUs: time((q) => index.search(projected[q], candidates, { ef: Math.max(ef, candidates) })),
+    wholeUs: time((q) => searchCollection(built.target, { query: queries[q], k, ef, filter: null, candidates, rescore: true })),
+  };
+}
+
 export function variantName(spec: VariantSpec): string {
   const fit = spec.clip === undefined ? '' : spec.clip === 0 ? ' min–max' : ` clip ${spec.clip * 100} %`;
   return `${spec.codec}${fit}${spec.pca === null ? '' : ` + PCA ${spec.pca}`}`;
